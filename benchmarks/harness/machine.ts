@@ -1,0 +1,77 @@
+import { execFileSync } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import { join } from "node:path"
+import { repoRoot } from "./children.js"
+import { postfixTools } from "./postfix.js"
+
+export interface Machine {
+  readonly os: string
+  readonly kernel: string
+  readonly arch: string
+  readonly cpus: { readonly model: string; readonly count: number; readonly mhz: number }
+  readonly memoryMiB: number
+  readonly node: string
+  readonly loadAverageAtStart: ReadonlyArray<number>
+  readonly git: { readonly commit: string | undefined; readonly dirty: boolean | undefined }
+}
+
+const osName = (): string => {
+  try {
+    const release = readFileSync("/etc/os-release", "utf8")
+    const pretty = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(release)
+    if (pretty) return pretty[1]!
+  } catch {
+    // not Linux, or no os-release
+  }
+  return `${os.type()} ${os.release()}`
+}
+
+const git = (args: Array<string>): string | undefined => {
+  try {
+    return execFileSync("git", args, { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
+  } catch {
+    return undefined
+  }
+}
+
+export const describeMachine = (): Machine => {
+  const cpus = os.cpus()
+  const status = git(["status", "--porcelain", "--untracked-files=no"])
+  return {
+    os: osName(),
+    kernel: `${os.type()} ${os.release()}`,
+    arch: os.arch(),
+    cpus: { model: cpus[0]?.model.trim() ?? "unknown", count: cpus.length, mhz: cpus[0]?.speed ?? 0 },
+    memoryMiB: Math.round(os.totalmem() / 2 ** 20),
+    node: process.version,
+    loadAverageAtStart: os.loadavg().map((load) => Math.round(load * 100) / 100),
+    git: { commit: git(["rev-parse", "HEAD"]), dirty: status === undefined ? undefined : status !== "" }
+  }
+}
+
+/** The installed version of an npm package, as the workspace resolves it (from the smtp package for its deps). */
+export const packageVersion = (name: string): string => {
+  for (const from of [join(repoRoot, "packages/smtp/package.json"), join(repoRoot, "packages/sink/package.json"), join(repoRoot, "package.json")]) {
+    try {
+      const path = createRequire(from).resolve(`${name}/package.json`)
+      return (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version
+    } catch {
+      // try the next place
+    }
+  }
+  return "not installed"
+}
+
+export const versions = (): Record<string, string> => {
+  const postfix = postfixTools()
+  return {
+    effect: packageVersion("effect"),
+    "smtp-client": packageVersion("smtp-client"),
+    "smtp-server": packageVersion("smtp-server"),
+    nodemailer: packageVersion("nodemailer"),
+    tsx: packageVersion("tsx"),
+    postfix: postfix === undefined ? "not installed" : postfix.version
+  }
+}

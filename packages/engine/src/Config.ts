@@ -1,0 +1,155 @@
+import { Data, Duration, Effect, Either, ParseResult, Schema } from "effect"
+
+/** An Effect duration string ("30 seconds") or a number of milliseconds. */
+export const DurationFromInput = Schema.transformOrFail(
+  Schema.Union(Schema.String, Schema.NonNegative),
+  Schema.DurationFromSelf,
+  {
+    strict: true,
+    decode: (input, _, ast) => {
+      if (typeof input === "number") return ParseResult.succeed(Duration.millis(input))
+      const decoded = Duration.decodeUnknown(input)
+      return decoded._tag === "Some"
+        ? ParseResult.succeed(decoded.value)
+        : ParseResult.fail(new ParseResult.Type(ast, input, `"${input}" is not a duration (try "30 seconds" or 30000)`))
+    },
+    encode: (duration) => ParseResult.succeed(Duration.toMillis(duration))
+  }
+).annotations({ identifier: "Duration" })
+
+const Port = Schema.Int.pipe(Schema.between(0, 65535))
+const Positive = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
+const withDefault = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
+  Schema.optionalWith(schema, { default: value as never, exact: true })
+
+export const Upstream = Schema.Struct({
+  name: Schema.optional(Schema.NonEmptyTrimmedString),
+  host: Schema.NonEmptyTrimmedString,
+  port: Port,
+  weight: withDefault(Schema.NonNegative, () => 1),
+  role: withDefault(Schema.Literal("active", "standby"), () => "active" as const),
+  maxConnections: withDefault(Positive, () => 10),
+  maxMessagesPerConnection: withDefault(Positive, () => 1000),
+  idleTimeout: withDefault(DurationFromInput, () => Duration.seconds(30)),
+  rateLimit: Schema.optional(Schema.Struct({ messages: Positive, per: DurationFromInput })),
+  tls: withDefault(Schema.Literal("none", "starttls", "required", "implicit"), () => "none" as const),
+  tlsVerify: withDefault(Schema.Boolean, () => true),
+  auth: Schema.optional(Schema.Struct({ user: Schema.String, pass: Schema.String })),
+  timeouts: Schema.optional(Schema.Struct({
+    connect: Schema.optional(DurationFromInput),
+    greeting: Schema.optional(DurationFromInput),
+    command: Schema.optional(DurationFromInput),
+    data: Schema.optional(DurationFromInput)
+  }))
+})
+export type Upstream = Schema.Schema.Type<typeof Upstream>
+
+export const Retry = Schema.Struct({
+  maxAttempts: withDefault(Positive, () => 8),
+  initialDelay: withDefault(DurationFromInput, () => Duration.seconds(30)),
+  maxDelay: withDefault(DurationFromInput, () => Duration.hours(1)),
+  maxAge: withDefault(DurationFromInput, () => Duration.days(3))
+})
+
+export const CircuitBreaker = Schema.Struct({
+  failureThreshold: withDefault(Positive, () => 5),
+  cooldown: withDefault(DurationFromInput, () => Duration.seconds(10))
+})
+
+export const Queue = Schema.Union(
+  Schema.Struct({
+    kind: Schema.Literal("embedded"),
+    path: withDefault(Schema.NonEmptyString, () => "./.sluice/spool"),
+    maxDepth: withDefault(Positive, () => 1_000_000)
+  }),
+  Schema.Struct({
+    kind: Schema.Literal("rabbitmq"),
+    url: Schema.NonEmptyString,
+    maxDepth: withDefault(Positive, () => 1_000_000)
+  }),
+  Schema.Struct({ kind: Schema.Literal("memory"), maxDepth: withDefault(Positive, () => 1_000_000) })
+)
+
+export const Http = Schema.Struct({
+  host: withDefault(Schema.NonEmptyTrimmedString, () => "127.0.0.1"),
+  port: withDefault(Port, () => 8025),
+  maxBodyBytes: withDefault(Positive, () => 10 * 1024 * 1024),
+  apiKeys: Schema.optional(Schema.Array(Schema.NonEmptyString))
+})
+
+/** The whole configuration file (see CONTRACT.md); every field but `upstreams` has a default. */
+export const SluiceConfig = Schema.Struct({
+  http: withDefault(Http, () => Schema.decodeSync(Http)({})),
+  queue: withDefault(Queue, () => ({ kind: "embedded" as const, path: "./.sluice/spool", maxDepth: 1_000_000 })),
+  upstreams: Schema.NonEmptyArray(Upstream),
+  streams: withDefault(
+    Schema.Record({ key: Schema.NonEmptyTrimmedString, value: Schema.Struct({ weight: Schema.Positive }) }),
+    () => ({ default: { weight: 1 } })
+  ),
+  retry: withDefault(Retry, () => Schema.decodeSync(Retry)({})),
+  circuitBreaker: withDefault(CircuitBreaker, () => Schema.decodeSync(CircuitBreaker)({})),
+  cache: Schema.optional(Schema.Union(
+    Schema.Struct({ kind: Schema.Literal("memory") }),
+    Schema.Struct({ kind: Schema.Literal("redis"), url: Schema.NonEmptyString })
+  )),
+  recipients: Schema.optional(Schema.Struct({
+    checkDomains: withDefault(Schema.Boolean, () => false),
+    dnsServers: Schema.optional(Schema.Array(Schema.String)),
+    cacheTtl: withDefault(DurationFromInput, () => Duration.minutes(10))
+  }))
+})
+export type SluiceConfig = Schema.Schema.Type<typeof SluiceConfig>
+export type SluiceConfigInput = Schema.Schema.Encoded<typeof SluiceConfig>
+
+/** A configuration that does not decode; `issues` name each bad field by its path. */
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly issues: ReadonlyArray<{ readonly path: string; readonly message: string }>
+}> {
+  override get message() {
+    return this.issues.map((issue) => `${issue.path || "(config)"}: ${issue.message}`).join("\n")
+  }
+}
+
+const pathOf = (path: ReadonlyArray<PropertyKey>) =>
+  path.map((key, i) => typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`).join("")
+
+/** Decodes and checks a configuration (JSON already parsed), naming every bad field. */
+export const decode = (input: unknown): Effect.Effect<SluiceConfig, ConfigError> =>
+  Schema.decodeUnknown(SluiceConfig, { errors: "all", onExcessProperty: "error" })(input).pipe(
+    Effect.mapError((error) =>
+      new ConfigError({
+        issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
+          path: pathOf(issue.path),
+          message: issue.message
+        }))
+      })
+    ),
+    Effect.flatMap((config) => {
+      const issues = crossFieldIssues(config)
+      return issues.length === 0 ? Effect.succeed(config) : Effect.fail(new ConfigError({ issues }))
+    })
+  )
+
+/** The same as `decode`, for callers outside Effect. */
+export const decodeEither = (input: unknown): Either.Either<SluiceConfig, ConfigError> =>
+  Effect.runSync(Effect.either(decode(input)))
+
+const crossFieldIssues = (config: SluiceConfig) => {
+  const issues: Array<{ path: string; message: string }> = []
+  const seen = new Map<string, number>()
+  config.upstreams.forEach((upstream, i) => {
+    const name = upstreamName(upstream)
+    const first = seen.get(name)
+    if (first !== undefined) {
+      issues.push({ path: `upstreams[${i}].name`, message: `"${name}" is already the name of upstreams[${first}]` })
+    }
+    seen.set(name, i)
+  })
+  if (!config.upstreams.some((upstream) => upstream.role === "active" && upstream.weight > 0)) {
+    issues.push({ path: "upstreams", message: "at least one upstream must be active with a weight above 0" })
+  }
+  return issues
+}
+
+/** An upstream's name: as configured, else host:port. */
+export const upstreamName = (upstream: Upstream): string => upstream.name ?? `${upstream.host}:${upstream.port}`

@@ -1,0 +1,67 @@
+import type { Effect, Option } from "effect"
+import { Context, Data } from "effect"
+import type { MessageRecord, NewMessage, QueuedMessage, RecipientStatus, Reply } from "./Message.js"
+
+/** The queue could not do what was asked (disk, broker, a closed queue); `reason` says what. */
+export class QueueError extends Data.TaggedError("QueueError")<{
+  readonly operation: "enqueue" | "take" | "settle" | "release" | "status" | "open"
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message() {
+    return `queue ${this.operation}: ${this.reason}`
+  }
+}
+
+/** The queue holds more than its configured depth; callers should come back later. */
+export class QueueFull extends Data.TaggedError("QueueFull")<{
+  readonly depth: number
+  readonly maxDepth: number
+}> {
+  override get message() {
+    return `the queue holds ${this.depth} messages, its limit is ${this.maxDepth}; try again later`
+  }
+}
+
+export interface Enqueued {
+  readonly id: string
+  /** True when the idempotency key was seen before: `id` is the first message's. */
+  readonly duplicate: boolean
+}
+
+/** What became of one delivery attempt, written back to the queue. */
+export interface Settlement {
+  readonly status: "delivered" | "bounced" | "failed" | "deferred"
+  readonly attempts: number
+  readonly upstream?: string | undefined
+  readonly lastReply?: Reply | undefined
+  readonly recipients: ReadonlyArray<RecipientStatus>
+  /** For `deferred`: when the message is due again (epoch ms). */
+  readonly retryAt?: number | undefined
+}
+
+/**
+ * The port between the engine and a store of messages. A local disk store and a broker
+ * (RabbitMQ: publisher confirms, prefetch, ack, nack, dead-letter) both fit it:
+ * - `enqueue` returns only once the messages are durable (fsync'd, or confirmed by the broker);
+ * - `take` leases ready messages of one stream, waiting until there is at least one: the scheduler
+ *   asks only for as many as it has room for, which is how backpressure reaches the queue;
+ * - a leased message is settled exactly once (`settle`: final, or deferred to a due time), or
+ *   handed back untouched (`release`), or — when the process dies — comes back by itself when its
+ *   lease expires.
+ */
+export interface DeliveryQueueShape {
+  readonly enqueue: (
+    messages: ReadonlyArray<NewMessage>
+  ) => Effect.Effect<ReadonlyArray<Enqueued>, QueueError | QueueFull>
+  readonly take: (stream: string, max: number) => Effect.Effect<ReadonlyArray<QueuedMessage>, QueueError>
+  readonly settle: (id: string, settlement: Settlement) => Effect.Effect<void, QueueError>
+  readonly release: (ids: ReadonlyArray<string>) => Effect.Effect<void, QueueError>
+  readonly status: (id: string) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
+  /** Messages accepted and not yet final. */
+  readonly depth: Effect.Effect<number>
+  /** False while the store cannot take or give messages (a broker reconnecting). */
+  readonly isOpen: Effect.Effect<boolean>
+}
+
+export class DeliveryQueue extends Context.Tag("@sluice/engine/DeliveryQueue")<DeliveryQueue, DeliveryQueueShape>() {}

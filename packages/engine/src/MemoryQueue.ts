@@ -1,0 +1,136 @@
+import { Clock, Effect, Layer, Option } from "effect"
+import type { DeliveryQueueShape, Enqueued } from "./DeliveryQueue.js"
+import { DeliveryQueue, QueueFull } from "./DeliveryQueue.js"
+import { Deque } from "./internal/deque.js"
+import { DueHeap } from "./internal/dueHeap.js"
+import { messageId } from "./internal/id.js"
+import { Signal } from "./internal/signal.js"
+import type { MessageRecord, QueuedMessage } from "./Message.js"
+
+export interface Options {
+  /** Above this many unfinished messages, enqueue fails with QueueFull. */
+  readonly maxDepth?: number
+}
+
+/**
+ * A DeliveryQueue in memory: for tests, benchmarks and embedders who accept losing queued mail on a
+ * crash. Nothing here is durable; the embedded spool is the durable default.
+ */
+export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =>
+  Effect.sync(() => {
+    const maxDepth = options.maxDepth ?? 1_000_000
+    const messages = new Map<string, QueuedMessage>()
+    const records = new Map<string, MessageRecord>()
+    const ready = new Map<string, Deque<string>>()
+    const delayed = new DueHeap()
+    const idempotency = new Map<string, string>()
+    const changed = new Signal()
+
+    const readyOf = (stream: string) => {
+      let deque = ready.get(stream)
+      if (deque === undefined) ready.set(stream, deque = new Deque())
+      return deque
+    }
+    const promoteDue = (now: number) => {
+      for (const id of delayed.popDue(now)) {
+        const message = messages.get(id)
+        if (message !== undefined) readyOf(message.stream).push(id)
+      }
+    }
+
+    const queue: DeliveryQueueShape = {
+      enqueue: (batch) =>
+        Effect.gen(function*() {
+          if (messages.size + batch.length > maxDepth) {
+            return yield* new QueueFull({ depth: messages.size, maxDepth })
+          }
+          const now = yield* Clock.currentTimeMillis
+          const results: Array<Enqueued> = []
+          for (const message of batch) {
+            const first = message.idempotencyKey === undefined ? undefined : idempotency.get(message.idempotencyKey)
+            if (first !== undefined) {
+              results.push({ id: first, duplicate: true })
+              continue
+            }
+            const id = messageId(now)
+            const recipients = message.to.map((address) => ({ address, status: "pending" as const }))
+            messages.set(id, { ...message, id, submittedAt: now, attempts: 0, recipients })
+            records.set(id, {
+              id,
+              status: "queued",
+              attempts: 0,
+              stream: message.stream,
+              submittedAt: now,
+              updatedAt: now,
+              recipients
+            })
+            if (message.idempotencyKey !== undefined) idempotency.set(message.idempotencyKey, id)
+            readyOf(message.stream).push(id)
+            results.push({ id, duplicate: false })
+          }
+          changed.notify()
+          return results
+        }),
+
+      take: (stream, max) =>
+        Effect.gen(function*() {
+          for (;;) {
+            const now = yield* Clock.currentTimeMillis
+            promoteDue(now)
+            const deque = readyOf(stream)
+            if (deque.length > 0) {
+              const taken: Array<QueuedMessage> = []
+              while (taken.length < max && deque.length > 0) {
+                const message = messages.get(deque.shift()!)
+                if (message !== undefined) taken.push(message)
+              }
+              if (taken.length > 0) return taken
+            }
+            const due = delayed.nextDue
+            yield* due === undefined ? changed.wait : Effect.race(changed.wait, Effect.sleep(Math.max(1, due - now)))
+          }
+        }),
+
+      settle: (id, settlement) =>
+        Effect.gen(function*() {
+          const message = messages.get(id)
+          const record = records.get(id)
+          if (message === undefined || record === undefined) return
+          const now = yield* Clock.currentTimeMillis
+          records.set(id, {
+            ...record,
+            status: settlement.status,
+            attempts: settlement.attempts,
+            updatedAt: now,
+            upstream: settlement.upstream,
+            lastReply: settlement.lastReply,
+            recipients: settlement.recipients,
+            nextAttemptAt: settlement.retryAt
+          })
+          if (settlement.status === "deferred") {
+            messages.set(id, { ...message, attempts: settlement.attempts, recipients: settlement.recipients })
+            delayed.push(settlement.retryAt ?? now, id)
+            changed.notify()
+          } else {
+            messages.delete(id)
+          }
+        }),
+
+      release: (ids) =>
+        Effect.sync(() => {
+          for (const id of ids) {
+            const message = messages.get(id)
+            if (message !== undefined) readyOf(message.stream).push(id)
+          }
+          changed.notify()
+        }),
+
+      status: (id) => Effect.sync(() => Option.fromNullable(records.get(id))),
+      depth: Effect.sync(() => messages.size),
+      isOpen: Effect.succeed(true)
+    }
+    return queue
+  })
+
+export const layer = (options: Options = {}): Layer.Layer<DeliveryQueue> =>
+  Layer.effect(DeliveryQueue, make(options))

@@ -1,0 +1,102 @@
+import type { Duration, Scope } from "effect"
+import { Clock, Context, Effect, Either, Layer, Metric, Option, PubSub, Schedule, Stream } from "effect"
+import type { SluiceConfig } from "./Config.js"
+import type { DeliveryEvent } from "./DeliveryEvent.js"
+import type { QueueError, QueueFull } from "./DeliveryQueue.js"
+import { DeliveryQueue } from "./DeliveryQueue.js"
+import * as EngineMetrics from "./EngineMetrics.js"
+import type { MessageRecord, NewMessage } from "./Message.js"
+import { isFinal } from "./Message.js"
+import * as Scheduler from "./Scheduler.js"
+import type { InvalidMessage } from "./Submission.js"
+import { prepare } from "./Submission.js"
+
+export interface Submitted {
+  readonly id: string
+  readonly status: "queued"
+  /** The idempotency key was seen before; `id` is the first message's. */
+  readonly duplicate: boolean
+}
+
+export type SubmitError = InvalidMessage | QueueFull | QueueError
+
+export interface SluiceShape {
+  /** Validates, composes and durably queues one message. */
+  readonly submit: (message: unknown) => Effect.Effect<Submitted, SubmitError>
+  /** The same for many: each judged alone, the valid ones queued together (one commit). */
+  readonly submitBatch: (
+    messages: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
+  readonly status: (id: string) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
+  /** Every delivery event from the moment of subscription. */
+  readonly events: Stream.Stream<DeliveryEvent>
+  /** The queue is open and at least one upstream can take mail. */
+  readonly ready: Effect.Effect<boolean>
+}
+
+export interface Options {
+  /** How long shutdown waits for in-flight deliveries before handing them back to the queue. */
+  readonly drainTimeout?: Duration.DurationInput
+}
+
+const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape, never, DeliveryQueue | Scope.Scope> =>
+  Effect.gen(function*() {
+    const queue = yield* DeliveryQueue
+    // Sliding: a subscriber that falls far behind loses the oldest events instead of slowing delivery.
+    const events = yield* PubSub.sliding<DeliveryEvent>(65_536)
+    const scheduler = yield* Scheduler.make({ config, events, queue })
+    yield* Effect.addFinalizer(() =>
+      Effect.logInfo("draining").pipe(Effect.zipRight(scheduler.drain(options.drainTimeout ?? "30 seconds")))
+    )
+    yield* queue.depth.pipe(
+      Effect.flatMap((depth) => Metric.set(EngineMetrics.queueDepth, depth)),
+      Effect.repeat(Schedule.spaced("1 second")),
+      Effect.forkScoped
+    )
+
+    const streams = new Set(Object.keys(config.streams))
+    const defaultStream = streams.has("default") ? "default" : Object.keys(config.streams)[0]!
+
+    const accepted = (message: NewMessage, id: string) =>
+      Effect.gen(function*() {
+        yield* Metric.increment(EngineMetrics.outcome.accepted)
+        const at = yield* Clock.currentTimeMillis
+        yield* PubSub.publish(events, { _tag: "Accepted", id, at, stream: message.stream, recipients: message.to.length })
+      })
+
+    const submitBatch: SluiceShape["submitBatch"] = (inputs) =>
+      Effect.gen(function*() {
+        const prepared = yield* Effect.forEach(inputs, (input) => Effect.either(prepare(input, streams, defaultStream)))
+        const valid = prepared.flatMap((p) => Either.isRight(p) ? [p.right] : [])
+        const enqueued = valid.length === 0 ? [] : yield* queue.enqueue(valid)
+        let next = 0
+        return yield* Effect.forEach(prepared, (p): Effect.Effect<Either.Either<Submitted, SubmitError>> => {
+          if (Either.isLeft(p)) return Effect.succeed(Either.left<SubmitError>(p.left))
+          const result = enqueued[next++]!
+          return (result.duplicate ? Effect.void : accepted(p.right, result.id)).pipe(
+            Effect.as(Either.right({ id: result.id, status: "queued" as const, duplicate: result.duplicate }))
+          )
+        })
+      })
+
+    return {
+      submit: (input) => submitBatch([input]).pipe(Effect.flatMap(([result]) => result!)),
+      submitBatch,
+      status: (id) =>
+        queue.status(id).pipe(Effect.map(Option.map((record) => {
+          // The queue knows the last settled state; the scheduler knows what is on the wire right now.
+          const upstream = scheduler.delivering.get(id)
+          return upstream !== undefined && !isFinal(record.status)
+            ? { ...record, status: "delivering" as const, upstream }
+            : record
+        }))),
+      events: Stream.fromPubSub(events),
+      ready: Effect.zipWith(queue.isOpen, scheduler.canDeliver, (a, b) => a && b)
+    }
+  })
+
+/** The engine as an Effect service. Closing the layer's scope drains it gracefully. */
+export class Sluice extends Context.Tag("@sluice/engine/Sluice")<Sluice, SluiceShape>() {
+  static readonly layer = (config: SluiceConfig, options: Options = {}): Layer.Layer<Sluice, never, DeliveryQueue> =>
+    Layer.scoped(Sluice, make(config, options))
+}

@@ -1,0 +1,28 @@
+/** Email address syntax (RFC 5321/6531), the one check used everywhere. */
+export * as Address from "./Address.js"
+/** Smooth weighted round-robin across upstreams. */
+export * as Balancer from "./Balancer.js"
+/** The per-upstream circuit breaker. */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+/** The configuration file's schema and its decoding. */
+export * as Config from "./Config.js"
+/** Delivery events. */
+export type { DeliveryEvent } from "./DeliveryEvent.js"
+/** The queue port, and its errors. */
+export * from "./DeliveryQueue.js"
+/** The engine's metrics (Prometheus names from the contract). */
+export * as EngineMetrics from "./EngineMetrics.js"
+/** Weighted fair queuing across streams. */
+export * as FairQueue from "./FairQueue.js"
+/** An in-memory DeliveryQueue. */
+export * as MemoryQueue from "./MemoryQueue.js"
+/** Messages, statuses and records. */
+export * from "./Message.js"
+/** The retry policy. */
+export * as Retry from "./Retry.js"
+/** Validating and composing submitted messages. */
+export * from "./Submission.js"
+/** The Sluice service and its layer. */
+export * from "./Sluice.js"
+/** The Promise facade. */
+export * from "./createEngine.js"
