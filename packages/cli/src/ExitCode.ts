@@ -1,0 +1,40 @@
+import { ValidationError } from "@effect/cli"
+import type { Exit } from "effect"
+import { Cause, Effect, Option } from "effect"
+
+/** Failures that mean "fix the command line or the config": exit 2 (CONTRACT.md). */
+const badInput = new Set(["UsageError", "ConfigFileError", "ConfigError", "QueueUnavailable", "SpoolError"])
+
+const isBadInput = (error: unknown): boolean =>
+  ValidationError.isValidationError(error) ||
+  (typeof error === "object" && error !== null && badInput.has((error as { _tag?: string })._tag ?? ""))
+
+/** 0 ok or stopped by a signal, 2 bad command line or config, 1 anything else. */
+export const of = (exit: Exit.Exit<unknown, unknown>): number => {
+  if (exit._tag === "Success" || Cause.isInterruptedOnly(exit.cause)) return 0
+  const failure = Cause.failureOption(exit.cause)
+  return Option.isSome(failure) && isBadInput(failure.value) && !Cause.isDie(exit.cause) ? 2 : 1
+}
+
+/**
+ * Says on stderr why the command failed. @effect/cli has already printed its own parse errors; bad
+ * input gets one plain message; anything else also goes to the JSON log, for whoever watches it.
+ */
+export const report = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  if (Cause.isInterruptedOnly(cause)) return Effect.void
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return Effect.void
+  if (Option.isSome(failure) && isBadInput(failure.value)) {
+    return Effect.sync(() => process.stderr.write(`sluice: ${describe(failure.value)}\n`))
+  }
+  return Effect.logFatal("sluice stopped on an error", cause).pipe(
+    Effect.zipRight(Effect.sync(() => process.stderr.write(`sluice: ${Cause.pretty(cause)}\n`)))
+  )
+}
+
+const describe = (error: unknown): string => {
+  const { _tag, message } = error as { _tag: string; message: string }
+  return _tag === "ConfigError" ? `the configuration is not valid:\n${indent(message)}` : message
+}
+
+const indent = (text: string) => text.split("\n").map((line) => `  ${line}`).join("\n")

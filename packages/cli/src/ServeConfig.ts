@@ -1,0 +1,103 @@
+import { FileSystem } from "@effect/platform"
+import { Config } from "@sluice/engine"
+import { Data, Effect, Option } from "effect"
+
+/** The command line asks for something that cannot work; `message` says what to do instead. */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+/** The config file cannot be read or is not JSON. */
+export class ConfigFileError extends Data.TaggedError("ConfigFileError")<{
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `config file ${this.path}: ${this.reason}`
+  }
+}
+
+/** An `--upstream host:port[,weight]` flag, parsed. */
+export interface UpstreamFlag {
+  readonly host: string
+  readonly port: number
+  readonly weight?: number
+}
+
+export interface ServeFlags {
+  readonly config: Option.Option<string>
+  readonly upstreams: ReadonlyArray<UpstreamFlag>
+  readonly host: Option.Option<string>
+  readonly port: Option.Option<number>
+}
+
+// "[::1]:2525" for IPv6, since the address itself holds colons.
+const upstreamPattern = /^(?:\[([^\]\s]+)\]|([^\s:,[\]]+)):(\d{1,5})(?:,(\d+(?:\.\d+)?))?$/
+
+/** Parses `host:port[,weight]`; the error says what was expected. */
+export const parseUpstream = (text: string): Effect.Effect<UpstreamFlag, string> => {
+  const match = upstreamPattern.exec(text.trim())
+  if (match === null) return Effect.fail(`--upstream "${text}" is not host:port[,weight] (e.g. 127.0.0.1:2525,2)`)
+  const port = Number(match[3])
+  if (port > 65535) return Effect.fail(`--upstream "${text}": port ${port} is above 65535`)
+  const host = match[1] ?? match[2]!
+  return Effect.succeed(match[4] === undefined ? { host, port } : { host, port, weight: Number(match[4]) })
+}
+
+const readJson = (path: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(path).pipe(
+      Effect.mapError((error) =>
+        new ConfigFileError({
+          path,
+          reason: error._tag === "SystemError" && error.reason === "NotFound" ? "no such file" : error.message
+        })
+      )
+    )
+    return yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (error) => new ConfigFileError({ path, reason: `not JSON: ${(error as Error).message}` })
+    })
+  })
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/**
+ * The configuration `serve` runs on: the file given by `--config`, or the embedded default built from
+ * `--upstream` flags (durable queue under ./.sluice, HTTP on 127.0.0.1:8025); `--host` and `--port`
+ * override the listener either way. Decoded by the engine's schema, so a bad field is named by its path.
+ */
+export const load = (
+  flags: ServeFlags
+): Effect.Effect<Config.SluiceConfig, UsageError | ConfigFileError | Config.ConfigError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    let input: unknown
+    if (Option.isSome(flags.config)) {
+      if (flags.upstreams.length > 0) {
+        return yield* new UsageError({
+          message: "--upstream is for running without --config; list the upstreams in the config file instead"
+        })
+      }
+      input = yield* readJson(flags.config.value)
+    } else {
+      if (flags.upstreams.length === 0) {
+        return yield* new UsageError({
+          message: "serve needs --config <file>, or at least one --upstream host:port[,weight] for the embedded default"
+        })
+      }
+      input = { upstreams: flags.upstreams }
+    }
+    const overridden = Option.isSome(flags.host) || Option.isSome(flags.port)
+    // A malformed `http` is left alone so that decoding names it, rather than being papered over.
+    if (overridden && isObject(input) && (input.http === undefined || isObject(input.http))) {
+      input = {
+        ...input,
+        http: {
+          ...input.http,
+          ...Option.match(flags.host, { onNone: () => ({}), onSome: (host) => ({ host }) }),
+          ...Option.match(flags.port, { onNone: () => ({}), onSome: (port) => ({ port }) })
+        }
+      }
+    }
+    return yield* Config.decode(input)
+  })
