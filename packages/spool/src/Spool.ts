@@ -1,0 +1,90 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as nodePath from "node:path"
+import type { Scope } from "effect"
+import { Duration, Effect, Layer, Schedule } from "effect"
+import type { Config, DeliveryQueueShape } from "@sluice/engine"
+import { DeliveryQueue } from "@sluice/engine"
+import { acquire } from "./internal/lock.js"
+import { makeQueue } from "./internal/queue.js"
+import { openStore, prepareDirectory } from "./internal/store.js"
+import { fromCause, SpoolError } from "./SpoolError.js"
+
+export interface Options {
+  /** The spool's directory; created if missing. One process at a time may have it open. */
+  readonly path: string
+  /** Above this many unfinished messages, enqueue fails with QueueFull. Default 1,000,000. */
+  readonly maxDepth?: number
+  /**
+   * How long a taken message may stay unsettled before it is handed out again (default 5 minutes).
+   * After a crash, every lease of the dead process is handed out again at once.
+   */
+  readonly leaseTimeout?: Duration.DurationInput
+  /** How long the record of a final message stays readable by `status` (default 24 hours). */
+  readonly retention?: Duration.DurationInput
+}
+
+/** The spool's queue, plus what an operator or a test may want of it. */
+export interface SpoolShape extends DeliveryQueueShape {
+  /** The absolute path of the spool's directory. */
+  readonly path: string
+  /** Drops the records of messages final for longer than the retention now (it also runs by itself). */
+  readonly compact: Effect.Effect<number, never>
+}
+
+export const defaults = {
+  maxDepth: 1_000_000,
+  leaseTimeout: Duration.minutes(5),
+  retention: Duration.hours(24)
+} as const
+
+/**
+ * Opens the spool at `options.path`, for the scope: takes its lock, opens LMDB, hands the leases of a
+ * process that died back out, and compacts expired records in the background. Closing the scope
+ * closes the environment (pending writes land first) and releases the lock.
+ */
+export const make = (options: Options): Effect.Effect<SpoolShape, SpoolError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const path = nodePath.resolve(options.path)
+    yield* prepareDirectory(path)
+    yield* acquire(path)
+    const store = yield* openStore(path)
+    const retention = Duration.decode(options.retention ?? defaults.retention)
+    const queue = yield* makeQueue(store, {
+      maxDepth: options.maxDepth ?? defaults.maxDepth,
+      leaseMs: Duration.toMillis(options.leaseTimeout ?? defaults.leaseTimeout),
+      retentionMs: Duration.toMillis(retention)
+    }).pipe(Effect.mapError((error) => new SpoolError({ path, reason: "Io", detail: error.reason, cause: error })))
+    yield* Effect.addFinalizer(() => queue.close)
+    const compact = queue.compact.pipe(
+      Effect.tapError((error) => Effect.logError("spool compaction failed", error)),
+      Effect.orElseSucceed(() => 0)
+    )
+    yield* compact.pipe(
+      Effect.repeat(Schedule.spaced(Duration.min(retention, Duration.minutes(1)))),
+      Effect.forkScoped
+    )
+    return { ...queue, path, compact }
+  })
+
+/** The spool as the engine's DeliveryQueue. */
+export const layer = (options: Options): Layer.Layer<DeliveryQueue, SpoolError> =>
+  Layer.scoped(DeliveryQueue, make(options))
+
+/** The spool a configuration file asks for (`queue.kind` "embedded"). */
+export const layerFromConfig = (
+  queue: Extract<Config.SluiceConfig["queue"], { readonly kind: "embedded" }>
+): Layer.Layer<DeliveryQueue, SpoolError> => layer({ path: queue.path, maxDepth: queue.maxDepth })
+
+/**
+ * A spool in a fresh temporary directory, removed with the scope: for tests and benchmarks.
+ * `options.path` is ignored.
+ */
+export const temporary = (options: Partial<Options> = {}): Effect.Effect<SpoolShape, SpoolError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => fs.mkdtempSync(nodePath.join(os.tmpdir(), "sluice-spool-")),
+      catch: (error) => fromCause(os.tmpdir(), "creating a temporary directory", error)
+    }),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  ).pipe(Effect.flatMap((dir) => make({ ...options, path: dir })))

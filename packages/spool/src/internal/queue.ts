@@ -1,0 +1,393 @@
+import { randomBytes } from "node:crypto"
+import { Clock, Effect, Either, Option } from "effect"
+import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, Settlement } from "@sluice/engine"
+import { isFinal, QueueError, QueueFull } from "@sluice/engine"
+import { fromCause } from "../SpoolError.js"
+import * as Record from "./record.js"
+import { Signal } from "./signal.js"
+import type { DueKey, Store } from "./store.js"
+import { commit, countOf, empty, end, idempotencyKey } from "./store.js"
+
+export interface Settings {
+  readonly maxDepth: number
+  readonly leaseMs: number
+  readonly retentionMs: number
+}
+
+export interface SpoolQueue extends DeliveryQueueShape {
+  /** Drops the records of messages final for longer than the retention. */
+  readonly compact: Effect.Effect<number, QueueError>
+  /** Stops serving: later calls fail, waiting takers stay asleep until interrupted. */
+  readonly close: Effect.Effect<void>
+}
+
+interface Lease {
+  readonly stream: string
+  readonly dueAt: number
+  readonly until: number
+}
+
+type Operation = QueueError["operation"]
+
+// A random prefix per process and a counter: as unique as the engine's ids (time, then 64 bits),
+// but increasing, so new records append to the end of LMDB's trees instead of splitting pages at
+// random (three times the write throughput).
+const prefix = randomBytes(4).toString("hex")
+let counter = 0
+
+/** Same shape as the engine's ids: sortable by acceptance time, unique across processes. */
+const newId = (now: number): string => {
+  counter = (counter + 1) >>> 0
+  return `${now.toString(36).padStart(9, "0")}${prefix}${counter.toString(16).padStart(8, "0")}`
+}
+
+/**
+ * The queue on a store. Everything that must survive a crash is on disk; memory holds only the
+ * leases this process gave out (bounded by what the scheduler asked for), idempotency keys of
+ * batches still committing, and the depth counter.
+ */
+export const makeQueue = (store: Store, settings: Settings): Effect.Effect<SpoolQueue, QueueError> =>
+  Effect.gen(function*() {
+    const leased = new Map<string, Lease>()
+    const committing = new Map<string, { readonly id: string; readonly done: Promise<void> }>()
+    const changed = new Signal()
+    let open = true
+    /** Messages accepted and not final: counted at open, then kept up to date. */
+    let depth = 0
+
+    const failure = (operation: Operation, what: string) => (cause: unknown) =>
+      cause instanceof QueueError ? cause : new QueueError({ operation, reason: fromCause(store.path, what, cause).message, cause })
+    const guard = <A>(operation: Operation, what: string, f: () => A) =>
+      Effect.suspend(() => open
+        ? Effect.try({ try: f, catch: failure(operation, what) })
+        : Effect.fail(new QueueError({ operation, reason: `spool ${store.path} is closed` })))
+    const write = (operation: Operation, what: string, f: () => void) =>
+      Effect.tryPromise({ try: () => commit(store, f), catch: failure(operation, what) })
+
+    /** A record that cannot be read goes aside (with its content) and the queue goes on without it. */
+    const quarantine = (id: string, reason: string, bytes: Buffer | undefined, keys: () => void) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const content = store.contents.get(id)
+        yield* write("take", "quarantining a record", () => {
+          store.quarantine.put(id, Record.pack({ reason, at: now, record: bytes, content }))
+          store.messages.remove(id)
+          store.contents.remove(id)
+          keys()
+        })
+        depth--
+        yield* Effect.logError("spool record quarantined: it cannot be read, the rest goes on").pipe(
+          Effect.annotateLogs({ spool: store.path, messageId: id, reason })
+        )
+      })
+
+    /**
+     * The record of `id`: none if unknown; a record that cannot be read is quarantined, with the index
+     * keys `keys` removes.
+     */
+    const read = (id: string, keys: () => void, operation: Operation = "take") =>
+      Effect.gen(function*() {
+        const bytes = yield* guard(operation, "reading a record", () => store.messages.get(id))
+        if (bytes === undefined) return Option.none<Record.Stored>()
+        const decoded = Record.decode(bytes)
+        if (Either.isRight(decoded)) return Option.some(decoded.right)
+        yield* quarantine(id, decoded.left, bytes, keys)
+        return Option.none<Record.Stored>()
+      })
+
+    const recover = Effect.gen(function*() {
+      // This process holds the lock, so every lease on disk belongs to a process that died.
+      const keys = yield* guard("open", "reading leases", () => [...store.leases.getKeys()])
+      for (const key of keys) {
+        const id = key[1]
+        const record = yield* read(id, () => store.leases.remove(key), "open")
+        yield* write("open", "returning leases", () => {
+          store.leases.remove(key)
+          if (Option.isSome(record)) store.due.put([record.value.stream, record.value.dueAt, id], empty)
+        })
+      }
+      if (keys.length > 0) {
+        yield* Effect.logWarning(`${keys.length} leased messages of a previous run are ready again`).pipe(
+          Effect.annotateLogs({ spool: store.path })
+        )
+      }
+    })
+    yield* recover
+    depth = yield* guard("open", "counting messages", () => countOf(store.due))
+
+    const expireLeases = (now: number) =>
+      Effect.gen(function*() {
+        const expired = yield* guard("take", "reading leases", () => [...store.leases.getKeys({ end: [now + 1, ""], limit: 1000 })])
+        for (const key of expired) {
+          const id = key[1]
+          const lease = leased.get(id)
+          leased.delete(id)
+          const record = lease === undefined ? yield* read(id, () => store.leases.remove(key)) : Option.none()
+          const dueKey: DueKey | undefined = lease !== undefined
+            ? [lease.stream, lease.dueAt, id]
+            : Option.isSome(record) ? [record.value.stream, record.value.dueAt, id] : undefined
+          yield* write("take", "returning an expired lease", () => {
+            store.leases.remove(key)
+            if (dueKey !== undefined) store.due.put(dueKey, empty)
+          })
+          yield* Effect.logWarning("lease expired; the message is ready again").pipe(
+            Effect.annotateLogs({ spool: store.path, messageId: id })
+          )
+        }
+      })
+
+    /** Up to `max` due messages of `stream` not leased already, and when the next one falls due. */
+    const scan = (stream: string, now: number, max: number) =>
+      guard("take", "reading the due index", () => {
+        const found: Array<DueKey> = []
+        let nextDue: number | undefined
+        for (const key of store.due.getKeys({ start: [stream], end: [stream, end] })) {
+          if (key[1] > now) {
+            nextDue = key[1]
+            break
+          }
+          // A lease whose commit is still on its way: the key is gone once it lands.
+          if (leased.has(key[2])) continue
+          found.push(key)
+          if (found.length >= max) break
+        }
+        const [firstLease] = store.leases.getKeys({ limit: 1 })
+        return { found, wakeAt: Math.min(nextDue ?? Infinity, firstLease?.[0] ?? Infinity) }
+      })
+
+    const lease = (keys: ReadonlyArray<DueKey>, now: number) =>
+      Effect.gen(function*() {
+        const taken: Array<QueuedMessage> = []
+        for (const key of keys) {
+          const id = key[2]
+          const record = yield* read(id, () => store.due.remove(key))
+          const content = Option.isSome(record) ? store.contents.get(id) : undefined
+          if (Option.isNone(record) || isFinal(record.value.status) || record.value.dueAt !== key[1]) {
+            // A key left behind by a write that failed half-way through the process's life.
+            if (Option.isSome(record)) yield* write("take", "dropping a stale index key", () => store.due.remove(key))
+            continue
+          }
+          if (content === undefined) {
+            yield* quarantine(id, "its content is missing", store.messages.get(id), () => store.due.remove(key))
+            continue
+          }
+          const r = record.value
+          leased.set(id, { stream: r.stream, dueAt: r.dueAt, until: now + settings.leaseMs })
+          taken.push({
+            id,
+            from: r.from,
+            to: r.to,
+            content,
+            stream: r.stream,
+            idempotencyKey: r.idempotencyKey,
+            submittedAt: r.submittedAt,
+            attempts: r.attempts,
+            recipients: r.recipients
+          })
+        }
+        if (taken.length === 0) return taken
+        yield* write("take", "leasing messages", () => {
+          for (const message of taken) {
+            const l = leased.get(message.id)!
+            store.due.remove([l.stream, l.dueAt, message.id])
+            store.leases.put([l.until, message.id], empty)
+          }
+        }).pipe(Effect.tapError(() => Effect.sync(() => taken.forEach((m) => leased.delete(m.id)))))
+        return taken
+      })
+
+    const enqueue: DeliveryQueueShape["enqueue"] = (batch) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const results: Array<Enqueued> = []
+        const fresh: Array<{ readonly record: Record.Stored; readonly bytes: Buffer; readonly content: Uint8Array }> = []
+        const waitFor = new Set<Promise<void>>()
+        const inBatch = new Map<string, string>()
+        yield* guard("enqueue", "reading idempotency keys", () => {
+          for (const message of batch) {
+            const key = message.idempotencyKey
+            if (key !== undefined) {
+              const pending = committing.get(key)
+              if (pending !== undefined) waitFor.add(pending.done)
+              const first = inBatch.get(key) ?? pending?.id ?? store.idempotency.get(idempotencyKey(key))
+              if (first !== undefined) {
+                results.push({ id: first, duplicate: true })
+                continue
+              }
+            }
+            const id = newId(now)
+            if (key !== undefined) inBatch.set(key, id)
+            const record: Record.Stored = {
+              id,
+              stream: message.stream,
+              from: message.from,
+              to: message.to,
+              idempotencyKey: key,
+              submittedAt: now,
+              updatedAt: now,
+              dueAt: now,
+              attempts: 0,
+              status: "queued",
+              recipients: message.to.map((address) => ({ address, status: "pending" as const }))
+            }
+            // Encoded before the batch starts, so nothing can throw half-way through it.
+            fresh.push({ record, bytes: Record.encode(record), content: message.content })
+            results.push({ id, duplicate: false })
+          }
+        })
+        if (depth + fresh.length > settings.maxDepth) {
+          return yield* new QueueFull({ depth, maxDepth: settings.maxDepth })
+        }
+        if (fresh.length > 0) {
+          depth += fresh.length
+          const done = commit(store, () => {
+            for (const { bytes, content, record } of fresh) {
+              store.messages.put(record.id, bytes)
+              store.contents.put(record.id, content as Buffer)
+              store.due.put([record.stream, now, record.id], empty)
+              if (record.idempotencyKey !== undefined) store.idempotency.put(idempotencyKey(record.idempotencyKey), record.id)
+            }
+          })
+          for (const [key, id] of inBatch) committing.set(key, { id, done })
+          yield* Effect.tryPromise({ try: () => done, catch: failure("enqueue", "writing messages") }).pipe(
+            Effect.tapError(() => Effect.sync(() => depth -= fresh.length)),
+            Effect.ensuring(Effect.sync(() => {
+              for (const [key, id] of inBatch) if (committing.get(key)?.id === id) committing.delete(key)
+            }))
+          )
+          changed.notify()
+        }
+        // A duplicate of a message still being written is accepted only once that one is on disk.
+        for (const done of waitFor) {
+          yield* Effect.tryPromise({ try: () => done, catch: failure("enqueue", "writing messages") })
+        }
+        return results
+      })
+
+    const take: DeliveryQueueShape["take"] = (stream, max) =>
+      Effect.gen(function*() {
+        for (;;) {
+          const woken = changed.next()
+          const now = yield* Clock.currentTimeMillis
+          yield* expireLeases(now)
+          const { found, wakeAt } = yield* scan(stream, now, Math.max(1, max))
+          if (found.length > 0) {
+            const taken = yield* lease(found, now)
+            if (taken.length > 0) return taken
+            continue
+          }
+          yield* wakeAt === Infinity ? woken : Effect.race(woken, Effect.sleep(Math.max(1, wakeAt - now)))
+        }
+      })
+
+    const settle: DeliveryQueueShape["settle"] = (id, settlement: Settlement) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const lease = leased.get(id)
+        const record = yield* read(id, () => {
+          if (lease !== undefined) store.leases.remove([lease.until, id])
+        }, "settle")
+        if (Option.isNone(record) || isFinal(record.value.status)) return
+        const before = record.value
+        const deferred = settlement.status === "deferred"
+        const after: Record.Stored = {
+          ...before,
+          status: settlement.status,
+          attempts: settlement.attempts,
+          updatedAt: now,
+          upstream: settlement.upstream,
+          lastReply: settlement.lastReply,
+          recipients: settlement.recipients,
+          nextAttemptAt: settlement.retryAt,
+          dueAt: deferred ? Math.ceil(settlement.retryAt ?? now) : before.dueAt
+        }
+        const bytes = Record.encode(after)
+        leased.delete(id)
+        yield* write("settle", "writing an outcome", () => {
+          if (lease !== undefined) store.leases.remove([lease.until, id])
+          // Its lease may have run out meanwhile, putting it back in the due index.
+          store.due.remove([before.stream, before.dueAt, id])
+          store.messages.put(id, bytes)
+          if (deferred) {
+            store.due.put([after.stream, after.dueAt, id], empty)
+          } else {
+            store.contents.remove(id)
+            store.expiries.put([now + settings.retentionMs, id], empty)
+          }
+        })
+        if (deferred) changed.notify()
+        else depth--
+      })
+
+    const release: DeliveryQueueShape["release"] = (ids) =>
+      Effect.gen(function*() {
+        const back = ids.flatMap((id) => {
+          const lease = leased.get(id)
+          leased.delete(id)
+          return lease === undefined ? [] : [{ id, lease }]
+        })
+        if (back.length === 0) return
+        if (!open) return yield* new QueueError({ operation: "release", reason: `spool ${store.path} is closed` })
+        yield* write("release", "returning messages", () => {
+          for (const { id, lease } of back) {
+            store.leases.remove([lease.until, id])
+            store.due.put([lease.stream, lease.dueAt, id], empty)
+          }
+        })
+        changed.notify()
+      })
+
+    const status: DeliveryQueueShape["status"] = (id) =>
+      read(id, () => {}, "status").pipe(
+        Effect.map(Option.map((r): MessageRecord => ({
+          id: r.id,
+          status: r.status,
+          attempts: r.attempts,
+          stream: r.stream,
+          submittedAt: r.submittedAt,
+          updatedAt: r.updatedAt,
+          upstream: r.upstream,
+          lastReply: r.lastReply,
+          recipients: r.recipients,
+          nextAttemptAt: r.nextAttemptAt
+        })))
+      )
+
+    const compact = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      let dropped = 0
+      for (;;) {
+        const expired = yield* guard("status", "reading expiries", () => [...store.expiries.getKeys({ end: [now + 1, ""], limit: 1000 })])
+        if (expired.length === 0) return dropped
+        const keys = expired.map(([, id]) => {
+          const bytes = store.messages.get(id)
+          const decoded = bytes === undefined ? undefined : Record.decode(bytes)
+          return decoded !== undefined && Either.isRight(decoded) && decoded.right.idempotencyKey !== undefined
+            ? { id, key: idempotencyKey(decoded.right.idempotencyKey) }
+            : { id, key: undefined }
+        })
+        yield* write("status", "dropping expired records", () => {
+          for (const key of expired) store.expiries.remove(key)
+          for (const { id, key } of keys) {
+            store.messages.remove(id)
+            if (key !== undefined && store.idempotency.get(key) === id) store.idempotency.remove(key)
+          }
+        })
+        dropped += expired.length
+      }
+    })
+
+    return {
+      enqueue,
+      take,
+      settle,
+      release,
+      status,
+      depth: Effect.sync(() => depth),
+      isOpen: Effect.sync(() => open),
+      compact,
+      close: Effect.sync(() => {
+        open = false
+      })
+    }
+  })

@@ -1,0 +1,61 @@
+import { Either, ParseResult, Schema } from "effect"
+import type { Options } from "msgpackr"
+import { Packr } from "msgpackr"
+
+const Reply = Schema.Struct({
+  code: Schema.Number,
+  enhanced: Schema.UndefinedOr(Schema.String),
+  text: Schema.String
+})
+
+const Recipient = Schema.Struct({
+  address: Schema.String,
+  status: Schema.Literal("pending", "deferred", "delivered", "bounced", "failed"),
+  reply: Schema.optional(Reply)
+})
+
+/**
+ * What the spool keeps per message, beside its content: the envelope, where it stands, and when it
+ * is due. It is read back from disk, so it is decoded, not trusted.
+ */
+export const Stored = Schema.Struct({
+  id: Schema.String,
+  stream: Schema.String,
+  from: Schema.String,
+  to: Schema.Array(Schema.String),
+  idempotencyKey: Schema.optional(Schema.String),
+  submittedAt: Schema.Number,
+  updatedAt: Schema.Number,
+  /** When it is ready to be taken (epoch ms); the key of its place in the due index. */
+  dueAt: Schema.Number,
+  attempts: Schema.Number,
+  status: Schema.Literal("queued", "deferred", "delivered", "bounced", "failed"),
+  recipients: Schema.Array(Recipient),
+  upstream: Schema.optional(Schema.String),
+  lastReply: Schema.optional(Reply),
+  nextAttemptAt: Schema.optional(Schema.Number)
+})
+export type Stored = Schema.Schema.Type<typeof Stored>
+
+// Plain msgpack maps, self-describing: a record stays readable without shared structures, and
+// absent optional fields take no space.
+const packr = new Packr({ useRecords: false, skipValues: [undefined] } as Options & { skipValues: Array<unknown> })
+const validate = Schema.decodeUnknownEither(Stored)
+
+export const encode = (record: Stored): Buffer => packr.pack(record)
+
+/** The record in `bytes`, or why it cannot be read. */
+export const decode = (bytes: Uint8Array): Either.Either<Stored, string> => {
+  let value: unknown
+  try {
+    value = packr.unpack(bytes)
+  } catch (error) {
+    return Either.left(`not msgpack: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  return Either.mapLeft(validate(value), (error) => ParseResult.TreeFormatter.formatErrorSync(error))
+}
+
+/** Encodes anything else the spool keeps (quarantined records). */
+export const pack = (value: unknown): Buffer => packr.pack(value)
+export const unpack = (bytes: Uint8Array): unknown => packr.unpack(bytes)
+

@@ -1,0 +1,109 @@
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import type { Database, RootDatabase } from "lmdb"
+import { open } from "lmdb"
+import type { Scope } from "effect"
+import { Effect } from "effect"
+import { fromCause, SpoolError } from "../SpoolError.js"
+
+/** [stream, dueAt, id]: messages waiting, in the order they are due. */
+export type DueKey = [string, number, string]
+/** [until, id]: messages leased, in the order their leases run out. */
+export type LeaseKey = [number, string]
+/** [at, id]: final messages, in the order their records may be dropped. */
+export type ExpiryKey = [number, string]
+
+/**
+ * The LMDB environment and its databases. Order lives in keys, not in memory: taking the next due
+ * messages of a stream is a range read, so a million waiting messages cost disk, not heap.
+ */
+export interface Store {
+  readonly path: string
+  readonly root: RootDatabase
+  /** id → the msgpack record (see record.ts). */
+  readonly messages: Database<Buffer, string>
+  /** id → the message bytes, until it is final. */
+  readonly contents: Database<Buffer, string>
+  readonly due: Database<Buffer, DueKey>
+  readonly leases: Database<Buffer, LeaseKey>
+  readonly expiries: Database<Buffer, ExpiryKey>
+  /** idempotency key (see `idempotencyKey`) → the first message's id. */
+  readonly idempotency: Database<string, string>
+  /** id → records that could not be read, moved aside with the reason. */
+  readonly quarantine: Database<Buffer, string>
+}
+
+export const empty = Buffer.alloc(0)
+/** Above every due time and lease end. */
+export const end = Number.MAX_SAFE_INTEGER
+
+/** Keys of any length fit: long ones are hashed (LMDB keys are at most 1978 bytes). */
+export const idempotencyKey = (key: string): string =>
+  key.length <= 256 ? `=${key}` : `#${createHash("sha256").update(key).digest("base64")}`
+
+/** Creates `path` if missing and checks this process may use it. */
+export const prepareDirectory = (path: string): Effect.Effect<void, SpoolError> =>
+  Effect.try({
+    try: () => {
+      if (path.trim() === "" || path.includes("\0")) {
+        throw new SpoolError({ path, reason: "InvalidPath", detail: "the path is empty or holds a NUL character" })
+      }
+      fs.mkdirSync(path, { recursive: true })
+      if (!fs.statSync(path).isDirectory()) {
+        throw new SpoolError({ path, reason: "NotADirectory", detail: "not a directory (a file is in the way)" })
+      }
+      fs.accessSync(path, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK)
+    },
+    catch: (error) => error instanceof SpoolError ? error : fromCause(path, "preparing the directory", error)
+  })
+
+/** Opens (creating if needed) the environment in the directory `path`, closing it with the scope. */
+export const openStore = (path: string): Effect.Effect<Store, SpoolError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: (): Store => {
+        const root = open({
+          path,
+          encoding: "binary",
+          // The default overlaps the fsync with the next transaction and resolves writes before
+          // they are flushed; here a resolved write must mean durable (the 202 promise).
+          overlappingSync: false,
+          noMemInit: true
+        })
+        const binary = (name: string) => root.openDB<Buffer, never>(name, { encoding: "binary" })
+        return {
+          path,
+          root,
+          messages: binary("messages") as Database<Buffer, string>,
+          contents: binary("contents") as Database<Buffer, string>,
+          due: binary("due") as Database<Buffer, DueKey>,
+          leases: binary("leases") as Database<Buffer, LeaseKey>,
+          expiries: binary("expiries") as Database<Buffer, ExpiryKey>,
+          idempotency: root.openDB<string, string>("idempotency", { encoding: "string" }),
+          quarantine: binary("quarantine") as Database<Buffer, string>
+        }
+      },
+      catch: (error) => fromCause(path, "opening the database", error)
+    }),
+    (store) => Effect.promise(() => store.root.close())
+  )
+
+/**
+ * The writes `f` makes, as one atomic batch in the next commit (shared with every other write of
+ * this event turn: group commit), resolved once it is on disk. LMDB rejects a failed commit with a
+ * generic error whose `commitError` holds the real one (ENOSPC…); that is the one to report, and
+ * it must be handled or Node treats it as an unhandled rejection.
+ */
+export const commit = (store: Store, f: () => void): Promise<void> =>
+  store.root.batch(f).then(
+    () => undefined,
+    async (error: unknown) => {
+      const inner = (error as { commitError?: Promise<unknown> } | null)?.commitError
+      throw inner === undefined ? error : await inner.then(() => error, (cause: unknown) => cause)
+    }
+  )
+
+/** How many entries a database holds, without reading them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const countOf = (db: Database<any, any>): number =>
+  (db.getStats() as { entryCount: number }).entryCount

@@ -1,0 +1,222 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Option, TestClock } from "effect"
+import type { Settlement } from "@sluice/engine"
+import { Spool } from "../src/index.js"
+import { eventually, message, parked, running, tempDir } from "./support/spool.js"
+
+const delivered: Settlement = {
+  status: "delivered",
+  attempts: 1,
+  upstream: "relay",
+  lastReply: { code: 250, enhanced: "2.0.0", text: "ok" },
+  recipients: []
+}
+
+const deferredUntil = (retryAt: number, attempts = 1): Settlement => ({
+  status: "deferred",
+  attempts,
+  upstream: "relay",
+  lastReply: { code: 451, enhanced: "4.7.1", text: "try later" },
+  recipients: [],
+  retryAt
+})
+
+describe("Spool", () => {
+  it.scoped("take waits for an enqueue, and gives messages in acceptance order with their content", () =>
+    Effect.gen(function*() {
+      const spool = yield* Spool.temporary()
+      const waiting = yield* Effect.fork(spool.take("default", 10))
+      yield* parked(waiting)
+      expect(yield* running(waiting)).toBe(true)
+      const [first] = yield* spool.enqueue([message(1)])
+      const taken = yield* Fiber.join(waiting)
+      expect(taken.map((m) => m.id)).toEqual([first!.id])
+      expect(Buffer.from(taken[0]!.content).toString()).toContain("body 1")
+      expect(taken[0]).toMatchObject({ from: "sender@example.com", to: ["r1@example.net"], stream: "default", attempts: 0 })
+      expect(taken[0]!.recipients).toEqual([{ address: "r1@example.net", status: "pending" }])
+
+      const more = yield* spool.enqueue([message(2), message(3), message(4)])
+      const next = yield* spool.take("default", 2)
+      expect(next.map((m) => m.id)).toEqual(more.slice(0, 2).map((e) => e.id))
+      expect((yield* spool.take("default", 10)).map((m) => m.id)).toEqual([more[2]!.id])
+      expect(yield* spool.depth).toBe(4)
+    }))
+
+  it.scoped("streams are apart: a take of one never returns another's messages", () =>
+    Effect.gen(function*() {
+      const spool = yield* Spool.temporary()
+      // "bulk" sorts next to "bulk2" in the due index: the range must stop at the stream's end.
+      yield* spool.enqueue([message(1, { stream: "bulk2" }), message(2, { stream: "bulk" }), message(3, { stream: "a" })])
+      const bulk = yield* spool.take("bulk", 10)
+      expect(bulk.map((m) => m.stream)).toEqual(["bulk"])
+      const other = yield* Effect.fork(spool.take("bulk", 10))
+      yield* parked(other)
+      expect(yield* running(other)).toBe(true)
+      yield* Fiber.interrupt(other)
+    }))
+
+  it.scoped("settled outcomes are status records, per message and per recipient; final ones leave the queue", () =>
+    Effect.gen(function*() {
+      const spool = yield* Spool.temporary()
+      const [a, b] = yield* spool.enqueue([message(1, { to: ["x@example.net", "y@example.net"] }), message(2)])
+      yield* spool.take("default", 10)
+      const reply = { code: 250, enhanced: "2.0.0", text: "ok" }
+      yield* spool.settle(a!.id, {
+        ...deferredUntil(60_000),
+        recipients: [
+          { address: "x@example.net", status: "delivered", reply },
+          { address: "y@example.net", status: "deferred", reply: { code: 451, enhanced: "4.7.1", text: "try later" } }
+        ]
+      })
+      yield* spool.settle(b!.id, { ...delivered, status: "bounced", lastReply: { code: 550, enhanced: "5.1.1", text: "no" } })
+      const recordA = Option.getOrThrow(yield* spool.status(a!.id))
+      expect(recordA).toMatchObject({ status: "deferred", attempts: 1, upstream: "relay", nextAttemptAt: 60_000 })
+      expect(recordA.recipients.map((r) => r.status)).toEqual(["delivered", "deferred"])
+      expect(recordA.recipients[0]!.reply).toEqual(reply)
+      expect(Option.getOrThrow(yield* spool.status(b!.id))).toMatchObject({ status: "bounced", lastReply: { code: 550 } })
+      expect(yield* spool.depth).toBe(1)
+      // A second outcome for a final message changes nothing.
+      yield* spool.settle(b!.id, delivered)
+      expect(Option.getOrThrow(yield* spool.status(b!.id)).status).toBe("bounced")
+      expect(Option.isNone(yield* spool.status("no-such-id"))).toBe(true)
+    }))
+
+  it.scoped("deferred messages come back at their due time, earliest due first", () =>
+    Effect.gen(function*() {
+      const spool = yield* Spool.temporary()
+      const ids = (yield* spool.enqueue([message(1), message(2), message(3)])).map((e) => e.id)
+      yield* spool.take("default", 10)
+      yield* spool.settle(ids[0]!, deferredUntil(3000))
+      yield* spool.settle(ids[1]!, deferredUntil(1000))
+      yield* spool.settle(ids[2]!, deferredUntil(2000))
+      const waiting = yield* Effect.fork(spool.take("default", 10))
+      yield* parked(waiting)
+      yield* TestClock.adjust(999)
+      expect(yield* running(waiting)).toBe(true)
+      yield* TestClock.adjust(1)
+      const first = yield* Fiber.join(waiting)
+      expect(first.map((m) => m.id)).toEqual([ids[1]])
+      expect(first[0]!.attempts).toBe(1)
+      yield* TestClock.adjust(5000)
+      expect((yield* spool.take("default", 10)).map((m) => m.id)).toEqual([ids[2], ids[0]])
+    }))
+
+  it.scoped("a lease that runs out makes the message ready again; release hands it back at once", () =>
+    Effect.gen(function*() {
+      const spool = yield* Spool.temporary({ leaseTimeout: "1 minute" })
+      const [a, b] = yield* spool.enqueue([message(1), message(2)])
+      expect((yield* spool.take("default", 10)).length).toBe(2)
+      yield* spool.release([b!.id])
+      expect((yield* spool.take("default", 10)).map((m) => m.id)).toEqual([b!.id])
+
+      const again = yield* Effect.fork(spool.take("default", 10))
+      yield* parked(again)
+      yield* TestClock.adjust("59 seconds")
+      expect(yield* running(again)).toBe(true)
+      yield* TestClock.adjust("1 second")
+      // Both leases (a's from the first take, b's from the second) ran out; a was due first.
+      expect((yield* Fiber.join(again)).map((m) => m.id)).toEqual([a!.id, b!.id])
+      // The first holder's outcome still counts; the message is not handed out again.
+      yield* spool.settle(a!.id, delivered)
+      expect(Option.getOrThrow(yield* spool.status(a!.id)).status).toBe("delivered")
+      yield* TestClock.adjust("2 minutes")
+      expect((yield* spool.take("default", 10)).map((m) => m.id)).toEqual([b!.id])
+      expect(yield* spool.depth).toBe(1)
+    }))
+
+  it.scoped("idempotency keys map to the first id: in a batch, across concurrent callers, and after a restart", () =>
+    Effect.gen(function*() {
+      const path = yield* tempDir
+      const first = yield* Effect.scoped(Effect.gen(function*() {
+        const spool = yield* Spool.make({ path })
+        const [a, b, c] = yield* spool.enqueue([
+          message(1, { idempotencyKey: "order-1" }),
+          message(2, { idempotencyKey: "order-1" }),
+          message(3, { idempotencyKey: "x".repeat(5000) })
+        ])
+        expect(a).toEqual({ id: a!.id, duplicate: false })
+        expect(b).toEqual({ id: a!.id, duplicate: true })
+        const concurrent = yield* Effect.forEach(
+          Array.from({ length: 20 }),
+          () => Effect.map(spool.enqueue([message(4, { idempotencyKey: "order-2" })]), ([r]) => r!),
+          { concurrency: "unbounded" }
+        )
+        expect(new Set(concurrent.map((r) => r.id)).size).toBe(1)
+        expect(concurrent.filter((r) => !r.duplicate).length).toBe(1)
+        expect(yield* spool.depth).toBe(3)
+        return { a: a!.id, c: c!.id, order2: concurrent[0]!.id }
+      }))
+      const spool = yield* Spool.make({ path })
+      const again = yield* spool.enqueue([
+        message(5, { idempotencyKey: "order-1" }),
+        message(6, { idempotencyKey: "order-2" }),
+        message(7, { idempotencyKey: "x".repeat(5000) }),
+        message(8, { idempotencyKey: "order-3" })
+      ])
+      expect(again.slice(0, 3)).toEqual([
+        { id: first.a, duplicate: true },
+        { id: first.order2, duplicate: true },
+        { id: first.c, duplicate: true }
+      ])
+      expect(again[3]!.duplicate).toBe(false)
+      expect(yield* spool.depth).toBe(4)
+    }))
+
+  it.scoped("final records are kept for the retention, then compacted away with their idempotency keys", () =>
+    Effect.gen(function*() {
+      const spool = yield* Spool.temporary({ retention: "1 hour" })
+      const [a] = yield* spool.enqueue([message(1, { idempotencyKey: "k" })])
+      yield* spool.take("default", 10)
+      yield* spool.settle(a!.id, delivered)
+      yield* TestClock.adjust("59 minutes")
+      expect(Option.getOrThrow(yield* spool.status(a!.id)).status).toBe("delivered")
+      expect((yield* spool.enqueue([message(2, { idempotencyKey: "k" })]))[0]).toEqual({ id: a!.id, duplicate: true })
+      yield* TestClock.adjust("2 minutes")
+      // Compaction runs in the background, on the clock; its commit lands on LMDB's own thread.
+      yield* eventually(spool.status(a!.id), Option.isNone, "compaction")
+      const [b] = yield* spool.enqueue([message(3, { idempotencyKey: "k" })])
+      expect(b!.duplicate).toBe(false)
+      expect(b!.id).not.toBe(a!.id)
+    }))
+
+  it.scoped("above maxDepth, enqueue fails with QueueFull until messages leave", () =>
+    Effect.gen(function*() {
+      const spool = yield* Spool.temporary({ maxDepth: 3 })
+      const accepted = yield* spool.enqueue([message(1), message(2), message(3)])
+      const full = yield* Effect.exit(spool.enqueue([message(4)]))
+      expect(full).toEqual(Exit.fail(expect.objectContaining({ _tag: "QueueFull", depth: 3, maxDepth: 3 })))
+      yield* spool.take("default", 1)
+      yield* spool.settle(accepted[0]!.id, delivered)
+      expect((yield* spool.enqueue([message(4)])).length).toBe(1)
+    }))
+
+  it.scoped("a restart keeps every unfinished message, and hands the dead process's leases out again in order", () =>
+    Effect.gen(function*() {
+      const path = yield* tempDir
+      const ids = yield* Effect.scoped(Effect.gen(function*() {
+        const spool = yield* Spool.make({ path, leaseTimeout: "1 hour" })
+        const ids = (yield* spool.enqueue([1, 2, 3, 4, 5].map((i) => message(i)))).map((e) => e.id)
+        yield* spool.take("default", 2)
+        yield* spool.settle(ids[1]!, delivered)
+        yield* spool.settle(ids[0]!, deferredUntil(0))
+        yield* spool.take("default", 1)
+        return ids
+      }))
+      const spool = yield* Spool.make({ path, leaseTimeout: "1 hour" })
+      expect(yield* spool.depth).toBe(4)
+      expect(yield* spool.isOpen).toBe(true)
+      // No waiting for the hour: the process that held these leases is gone.
+      const taken = yield* spool.take("default", 10)
+      expect(taken.map((m) => m.id)).toEqual([ids[0], ids[2], ids[3], ids[4]])
+      expect(taken[0]!.attempts).toBe(1)
+      expect(Option.getOrThrow(yield* spool.status(ids[1]!)).status).toBe("delivered")
+    }))
+
+  it.scoped("a closed spool says so", () =>
+    Effect.gen(function*() {
+      const spool = yield* Effect.scoped(Spool.temporary())
+      expect(yield* spool.isOpen).toBe(false)
+      const exit = yield* Effect.exit(spool.enqueue([message(1)]))
+      expect(exit).toEqual(Exit.fail(expect.objectContaining({ _tag: "QueueError", operation: "enqueue" })))
+    }))
+})
