@@ -1,6 +1,6 @@
 import { ValidationError } from "@effect/cli"
 import type { Exit } from "effect"
-import { Cause, Effect, Option } from "effect"
+import { Cause, Console, Effect, Option } from "effect"
 
 /** Failures that mean "fix the command line or the config": exit 2 (CONTRACT.md). */
 const badInput = new Set(["UsageError", "ConfigFileError", "ConfigError", "QueueUnavailable", "SpoolError"])
@@ -25,10 +25,10 @@ export const report = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return Effect.void
   if (Option.isSome(failure) && isBadInput(failure.value)) {
-    return Effect.sync(() => process.stderr.write(`sluice: ${describe(failure.value)}\n`))
+    return Console.error(`sluice: ${describe(failure.value)}`)
   }
   return Effect.logFatal("sluice stopped on an error", cause).pipe(
-    Effect.zipRight(Effect.sync(() => process.stderr.write(`sluice: ${Cause.pretty(cause)}\n`)))
+    Effect.zipRight(Console.error(`sluice: ${Cause.pretty(cause)}`))
   )
 }
 

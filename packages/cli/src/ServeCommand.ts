@@ -1,10 +1,10 @@
 import { Command, Options } from "@effect/cli"
-import { Config, Sluice } from "@sluice/engine"
-import type { Duration } from "effect"
-import { Effect, Layer, Schema } from "effect"
-import { invalid, port as portFlag } from "./internal/flags.js"
-import * as QueueLayer from "./QueueLayer.js"
-import * as ServeConfig from "./ServeConfig.js"
+import type { FileSystem } from "@effect/platform"
+import { Duration, Effect } from "effect"
+import type { Config } from "@sluice/engine"
+import type { QueueUnavailable } from "./QueueLayer.js"
+import type { ConfigFileError, UsageError } from "./ServeConfig.js"
+import { duration, invalid, parseUpstream, port as portFlag } from "./internal/flags.js"
 
 const config = Options.file("config", { exists: "either" }).pipe(
   Options.withPseudoName("FILE"),
@@ -16,9 +16,7 @@ const upstream = Options.text("upstream").pipe(
   Options.withPseudoName("host:port[,weight]"),
   Options.withDescription("An upstream SMTP relay for the embedded default; repeat for more."),
   Options.repeated,
-  Options.mapEffect((values) =>
-    Effect.forEach(values, (value) => ServeConfig.parseUpstream(value).pipe(Effect.mapError(invalid)))
-  )
+  Options.mapEffect((values) => Effect.forEach(values, (value) => parseUpstream(value).pipe(Effect.mapError(invalid))))
 )
 
 const host = Options.text("host").pipe(
@@ -32,44 +30,35 @@ const port = portFlag().pipe(
   Options.optional
 )
 
-const drainTimeout = Options.text("drain-timeout").pipe(
-  Options.withPseudoName("DURATION"),
+const drainTimeout = duration("drain-timeout").pipe(
   Options.withDescription("How long shutdown waits for in-flight deliveries before handing them back."),
-  Options.withDefault("30 seconds"),
-  Options.mapEffect((text) =>
-    Schema.decodeUnknown(Config.DurationFromInput)(/^\d+$/.test(text) ? Number(text) : text).pipe(
-      Effect.mapError(() => invalid(`--drain-timeout "${text}" is not a duration (try "30 seconds" or 30000)`))
-    )
-  )
+  Options.withDefault(Duration.seconds(30))
 )
 
-/** Runs the engine until interrupted (SIGTERM/SIGINT), then drains it through the layers' scopes. */
-const run = (flags: ServeConfig.ServeFlags & { readonly drainTimeout: Duration.Duration }) =>
-  Effect.gen(function*() {
-    const config = yield* ServeConfig.load(flags)
-    const app = Sluice.layer(config, { drainTimeout: flags.drainTimeout }).pipe(
-      Layer.provide(QueueLayer.layer(config.queue))
-    )
-    yield* Layer.build(app)
-    yield* Effect.logInfo("serving").pipe(Effect.annotateLogs({
-      queue: config.queue.kind,
-      upstreams: config.upstreams.map(Config.upstreamName)
-    }))
-    return yield* Effect.never
-  }).pipe(
-    Effect.scoped,
-    Effect.onInterrupt(() => Effect.logInfo("stopped"))
-  )
+const options = { config, upstream, host, port, drainTimeout }
 
-export const command = Command.make("serve", { config, upstream, host, port, drainTimeout }, (flags) =>
-  run({
-    config: flags.config,
-    upstreams: flags.upstream,
-    host: flags.host,
-    port: flags.port,
-    drainTimeout: flags.drainTimeout
-  })).pipe(
-    Command.withDescription(
+/** The parsed flags of `sluice serve`. */
+export type Flags = Command.Command.ParseConfig<typeof options>
+
+/** Why `serve` could not start on what it was given: each exits 2. */
+export type ServeError = UsageError | ConfigFileError | Config.ConfigError | QueueUnavailable
+
+export const command: Command.Command<"serve", FileSystem.FileSystem, ServeError, Flags> = Command.make(
+  "serve",
+  options,
+  (flags) =>
+  // Loaded on use: the engine and its adapters are most of the start-up time, and --help needs none of them.
+  Effect.promise(() => import("./internal/serve.js")).pipe(Effect.flatMap((serve) =>
+    serve.run({
+      config: flags.config,
+      upstreams: flags.upstream,
+      host: flags.host,
+      port: flags.port,
+      drainTimeout: flags.drainTimeout
+    })
+  ))
+).pipe(
+  Command.withDescription(
       "Run the delivery engine with its HTTP API. Logs are JSON lines on stdout; SIGTERM or SIGINT drains and exits 0."
     )
   )

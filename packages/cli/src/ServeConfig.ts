@@ -1,6 +1,7 @@
 import { FileSystem } from "@effect/platform"
 import { Config } from "@sluice/engine"
 import { Data, Effect, Option } from "effect"
+import type { UpstreamFlag } from "./internal/flags.js"
 
 /** The command line asks for something that cannot work; `message` says what to do instead. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -15,31 +16,11 @@ export class ConfigFileError extends Data.TaggedError("ConfigFileError")<{
   }
 }
 
-/** An `--upstream host:port[,weight]` flag, parsed. */
-export interface UpstreamFlag {
-  readonly host: string
-  readonly port: number
-  readonly weight?: number
-}
-
 export interface ServeFlags {
   readonly config: Option.Option<string>
   readonly upstreams: ReadonlyArray<UpstreamFlag>
   readonly host: Option.Option<string>
   readonly port: Option.Option<number>
-}
-
-// "[::1]:2525" for IPv6, since the address itself holds colons.
-const upstreamPattern = /^(?:\[([^\]\s]+)\]|([^\s:,[\]]+)):(\d{1,5})(?:,(\d+(?:\.\d+)?))?$/
-
-/** Parses `host:port[,weight]`; the error says what was expected. */
-export const parseUpstream = (text: string): Effect.Effect<UpstreamFlag, string> => {
-  const match = upstreamPattern.exec(text.trim())
-  if (match === null) return Effect.fail(`--upstream "${text}" is not host:port[,weight] (e.g. 127.0.0.1:2525,2)`)
-  const port = Number(match[3])
-  if (port > 65535) return Effect.fail(`--upstream "${text}": port ${port} is above 65535`)
-  const host = match[1] ?? match[2]!
-  return Effect.succeed(match[4] === undefined ? { host, port } : { host, port, weight: Number(match[4]) })
 }
 
 const readJson = (path: string) =>

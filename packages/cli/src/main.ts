@@ -1,4 +1,6 @@
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+// Subpath imports: the @effect/platform-node index loads its HTTP server and more, a second of start-up.
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect } from "effect"
 import * as Cli from "./Cli.js"
 import * as ExitCode from "./ExitCode.js"

@@ -1,5 +1,5 @@
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Effect, ParseResult, Schema } from "effect"
+import { Duration, Effect, ParseResult, Schema } from "effect"
 
 /** A command-line error in @effect/cli's own type, so it is printed and exits like a parse error. */
 export const invalid = (text: string): ValidationError.ValidationError => ValidationError.invalidValue(HelpDoc.p(text))
@@ -23,3 +23,35 @@ export const number = (name: string, schema: Schema.Schema<number>, pseudoName: 
   )
 
 export const port = (name = "port") => number(name, Schema.Int.pipe(Schema.between(0, 65535)), "PORT")
+
+/** An `--upstream host:port[,weight]` flag, parsed. */
+export interface UpstreamFlag {
+  readonly host: string
+  readonly port: number
+  readonly weight?: number
+}
+
+// "[::1]:2525" for IPv6, since the address itself holds colons.
+const upstreamPattern = /^(?:\[([^\]\s]+)\]|([^\s:,[\]]+)):(\d{1,5})(?:,(\d+(?:\.\d+)?))?$/
+
+/** Parses `host:port[,weight]`; the error says what was expected. */
+export const parseUpstream = (text: string): Effect.Effect<UpstreamFlag, string> => {
+  const match = upstreamPattern.exec(text.trim())
+  if (match === null) return Effect.fail(`--upstream "${text}" is not host:port[,weight] (e.g. 127.0.0.1:2525,2)`)
+  const port = Number(match[3])
+  if (port > 65535) return Effect.fail(`--upstream "${text}": port ${port} is above 65535`)
+  const host = match[1] ?? match[2]!
+  return Effect.succeed(match[4] === undefined ? { host, port } : { host, port, weight: Number(match[4]) })
+}
+
+/** A duration flag: an Effect duration string ("30 seconds") or a number of milliseconds. */
+export const duration = (name: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("DURATION"),
+    Options.mapEffect((text) => {
+      const parsed = Duration.decodeUnknown(/^\d+$/.test(text) ? Number(text) : text)
+      return parsed._tag === "Some"
+        ? Effect.succeed(parsed.value)
+        : Effect.fail(invalid(`--${name} "${text}" is not a duration (try "30 seconds" or 30000)`))
+    })
+  )

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Logger } from "effect"
+import { QueueError } from "@sluice/engine"
+import { JsonLogger } from "../src/index.js"
+
+/** Logs through the JSON logger into an array instead of stdout. */
+const capture = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const lines: Array<Record<string, unknown>> = []
+    const logger = Logger.make<unknown, void>((options) => void lines.push(JSON.parse(JsonLogger.format(options))))
+    yield* effect.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+    return lines
+  })
+
+describe("JsonLogger", () => {
+  it.effect("puts the engine's annotations at the top level next to ts, level and msg", () =>
+    Effect.gen(function*() {
+      const [line] = yield* capture(
+        Effect.logWarning("deferred: 451 try later").pipe(Effect.annotateLogs({
+          messageId: "m1",
+          upstream: "relay-a",
+          attempt: 2,
+          code: 451,
+          enhanced: "4.3.0",
+          durationMs: 12,
+          absent: undefined
+        }))
+      )
+      expect(Object.keys(line!).slice(0, 3)).toEqual(["ts", "level", "msg"])
+      expect(line).toEqual({
+        ts: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        level: "warn",
+        msg: "deferred: 451 try later",
+        messageId: "m1",
+        upstream: "relay-a",
+        attempt: 2,
+        code: 451,
+        enhanced: "4.3.0",
+        durationMs: 12
+      })
+    }))
+
+  it.effect("gives errors and causes an error field, and never lets an annotation replace msg", () =>
+    Effect.gen(function*() {
+      const lines = yield* capture(Effect.all([
+        Effect.logError("queue take failed", new QueueError({ operation: "take", reason: "disk gone" })),
+        Effect.logError("failed").pipe(Effect.annotateLogs({ msg: "not this" })),
+        Effect.fail("boom").pipe(Effect.tapErrorCause((cause) => Effect.logFatal("stopped", cause)), Effect.ignore)
+      ]))
+      expect(lines[0]).toMatchObject({ level: "error", msg: "queue take failed", error: "QueueError: queue take: disk gone" })
+      expect(lines[1]).toMatchObject({ msg: "failed" })
+      expect(lines[2]).toMatchObject({ level: "fatal", msg: "stopped", error: expect.stringContaining("boom") })
+    }))
+})

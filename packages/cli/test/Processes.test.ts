@@ -1,0 +1,76 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { SmtpOptions, SmtpSession } from "@sluice/smtp"
+import { Effect } from "effect"
+import { run, start, startSink } from "./support/cli.js"
+
+const configFile = (config: unknown) => {
+  const path = join(mkdtempSync(join(tmpdir(), "sluice-cli-")), "sluice.json")
+  writeFileSync(path, JSON.stringify(config))
+  return path
+}
+
+const send = (port: number, to: ReadonlyArray<string>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const session = yield* SmtpSession.open(SmtpOptions.make({ host: "127.0.0.1", port }))
+    return yield* session.send({ from: "me@example.com", to }, Buffer.from("Subject: hi\r\n\r\nhello\r\n"))
+  }))
+
+describe("sluice as a process", () => {
+  it.effect("exit codes: 0 for --help, 2 for a bad flag or a bad config (message on stderr)", () =>
+    Effect.gen(function*() {
+      const config = configFile({ upstreams: [{ host: "127.0.0.1", port: 2525, weight: -1 }] })
+      const [help, flag, bad] = yield* Effect.all([
+        run(["--help"]),
+        run(["serve", "--upstream", "127.0.0.1:2525", "--port", "-1"]),
+        run(["serve", "--config", config])
+      ], { concurrency: "unbounded" })
+      expect(help.code).toBe(0)
+      expect(help.stdout).toContain("serve")
+      expect(flag.code).toBe(2)
+      expect(flag.stderr).toContain("--port -1: Expected a number between 0 and 65535")
+      expect(bad.code).toBe(2)
+      expect(bad.stderr).toContain("upstreams[0].weight: ")
+      expect(flag.stdout + bad.stdout).toBe("")
+    }))
+
+  it.scoped("sink records what it accepts and refuses as told, one JSON line each", () =>
+    Effect.gen(function*() {
+      const [plain, deferring] = yield* Effect.all([startSink(), startSink(["--reject-data", "451"])], {
+        concurrency: "unbounded"
+      })
+      const accepted = yield* send(plain.port, ["a@example.net", "bounce+550@example.net"])
+      expect(accepted.recipients.map((r) => [r.address, r.reply.code]).sort()).toEqual([
+        ["a@example.net", 250],
+        ["bounce+550@example.net", 550]
+      ])
+      const received = yield* plain.sink.waitForLog((line) => line.msg === "received", "the message")
+      expect(received).toMatchObject({ level: "info", from: "me@example.com", to: ["a@example.net"] })
+      expect(plain.sink.logs().find((line) => line.msg === "refused")).toMatchObject({ code: 550, to: "bounce+550@example.net" })
+
+      const deferred = yield* send(deferring.port, ["b@example.net"])
+      expect(deferred.recipients.map((r) => [r.verdict, r.reply.code])).toEqual([["transient", 451]])
+      yield* deferring.sink.waitForLog((line) => line.msg === "refused" && line.code === 451, "the refusal")
+
+      yield* plain.sink.kill("SIGTERM")
+      expect(yield* plain.sink.exited).toBe(0)
+      expect(plain.sink.logs().at(-1)).toMatchObject({ msg: "sink closed", received: 1, refused: 1 })
+    }))
+
+  it.scoped("serve logs JSON lines and exits 0 on SIGTERM and on SIGINT", () =>
+    Effect.gen(function*() {
+      const { port } = yield* startSink()
+      const config = configFile({ queue: { kind: "memory" }, upstreams: [{ name: "sink", host: "127.0.0.1", port }] })
+      for (const signal of ["SIGTERM", "SIGINT"] as const) {
+        const serve = yield* start(["serve", "--config", config, "--drain-timeout", "5 seconds"])
+        const serving = yield* serve.waitForLog((line) => line.msg === "serving", "serve to start")
+        expect(serving).toMatchObject({ level: "info", queue: "memory", upstreams: ["sink"] })
+        yield* serve.kill(signal)
+        expect(yield* serve.exited).toBe(0)
+        expect(serve.logs().map((line) => line.msg)).toEqual(expect.arrayContaining(["draining", "stopped"]))
+        expect(serve.stderr()).toBe("")
+      }
+    }))
+})

@@ -1,0 +1,46 @@
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Option } from "effect"
+import { parseUpstream } from "../src/internal/flags.js"
+import { ServeConfig } from "../src/index.js"
+
+const flags = (overrides: Partial<ServeConfig.ServeFlags>): ServeConfig.ServeFlags => ({
+  config: Option.none(),
+  upstreams: [],
+  host: Option.none(),
+  port: Option.none(),
+  ...overrides
+})
+
+describe("ServeConfig", () => {
+  it.effect.each([
+    ["127.0.0.1:2525", { host: "127.0.0.1", port: 2525 }],
+    ["relay.example.net:587,3", { host: "relay.example.net", port: 587, weight: 3 }],
+    ["[::1]:2525,0.5", { host: "::1", port: 2525, weight: 0.5 }]
+  ] as const)("--upstream %s", ([text, expected]) =>
+    Effect.gen(function*() {
+      expect(yield* parseUpstream(text)).toEqual(expected)
+    }))
+
+  it.effect("the embedded default: durable queue under ./.sluice, HTTP on 127.0.0.1:8025", () =>
+    Effect.gen(function*() {
+      const config = yield* ServeConfig.load(flags({ upstreams: [{ host: "127.0.0.1", port: 2525 }, { host: "127.0.0.1", port: 2526, weight: 3 }] }))
+      expect(config.queue).toEqual({ kind: "embedded", path: "./.sluice/spool", maxDepth: 1_000_000 })
+      expect(config.http).toMatchObject({ host: "127.0.0.1", port: 8025 })
+      expect(config.upstreams.map((u) => [u.host, u.port, u.weight, u.role])).toEqual([
+        ["127.0.0.1", 2525, 1, "active"],
+        ["127.0.0.1", 2526, 3, "active"]
+      ])
+      expect(Duration.toMillis(config.retry.initialDelay)).toBe(30_000)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("--host and --port override the listener, keeping the rest of the config's http", () =>
+    Effect.gen(function*() {
+      const config = yield* ServeConfig.load(flags({
+        upstreams: [{ host: "127.0.0.1", port: 2525 }],
+        host: Option.some("0.0.0.0"),
+        port: Option.some(9000)
+      }))
+      expect(config.http).toMatchObject({ host: "0.0.0.0", port: 9000, maxBodyBytes: 10 * 1024 * 1024 })
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
