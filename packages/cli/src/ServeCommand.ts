@@ -2,6 +2,7 @@ import { Command, Options } from "@effect/cli"
 import type { FileSystem } from "@effect/platform"
 import { Duration, Effect } from "effect"
 import type { Config } from "@sluice/engine"
+import type { SpoolError } from "@sluice/spool"
 import type { QueueUnavailable } from "./QueueLayer.js"
 import type { ConfigFileError, UsageError } from "./ServeConfig.js"
 import { duration, invalid, parseUpstream, port as portFlag } from "./internal/flags.js"
@@ -41,7 +42,7 @@ const options = { config, upstream, host, port, drainTimeout }
 export type Flags = Command.Command.ParseConfig<typeof options>
 
 /** Why `serve` could not start on what it was given: each exits 2. */
-export type ServeError = UsageError | ConfigFileError | Config.ConfigError | QueueUnavailable
+export type ServeError = UsageError | ConfigFileError | Config.ConfigError | QueueUnavailable | SpoolError
 
 export const command: Command.Command<"serve", FileSystem.FileSystem, ServeError, Flags> = Command.make(
   "serve",

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
+import { Spool } from "@sluice/spool"
 import { Effect } from "effect"
 import { sluice } from "./support/inProcess.js"
 
@@ -97,5 +98,25 @@ describe("the command line", () => {
       const result = yield* sluice("serve", "--config", config)
       expect(result.code).toBe(2)
       expect(result.stderr).toContain(`queue.kind "rabbitmq": `)
+    }))
+
+  it.scoped("a spool that cannot be opened (in the way, or locked) exits 2 naming its path", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "sluice-cli-"))
+      const blocker = join(dir, "a-file")
+      writeFileSync(blocker, "")
+      const serveOn = (path: string) =>
+        sluice("serve", "--config", configFile({
+          queue: { kind: "embedded", path },
+          upstreams: [{ host: "127.0.0.1", port: 2525 }]
+        }))
+      const inTheWay = yield* serveOn(join(blocker, "spool"))
+      expect(inTheWay.code).toBe(2)
+      expect(inTheWay.stderr).toContain(`spool ${join(blocker, "spool")}: `)
+
+      const held = yield* Spool.make({ path: join(dir, "spool") })
+      const locked = yield* serveOn(held.path)
+      expect(locked.code).toBe(2)
+      expect(locked.stderr).toContain(`spool ${held.path}: already open`)
     }))
 })
