@@ -16,8 +16,8 @@ export type Unroutable =
 
 /** Which upstreams' circuits let mail through now, and which are half-open with their probe out. */
 export interface Circuits {
-  readonly available: ReadonlySet<string>
-  readonly probing: ReadonlySet<string>
+  readonly available: Set<string>
+  readonly probing: Set<string>
 }
 
 interface Waiting {

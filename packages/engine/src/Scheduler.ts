@@ -11,7 +11,7 @@ import { Signal } from "./internal/signal.js"
 import type { RecipientStatus, Reply } from "./Message.js"
 import { statusOf } from "./Message.js"
 import * as Retry from "./Retry.js"
-import type { Assignment } from "./Router.js"
+import type { Assignment, Circuits } from "./Router.js"
 import { Router } from "./Router.js"
 import type { Job, SendOutcome, UpstreamActor } from "./UpstreamActor.js"
 import * as Actor from "./UpstreamActor.js"
@@ -92,7 +92,7 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
     }
 
     const circuitsNow = Effect.gen(function*() {
-      const circuits = { available: new Set<string>(), probing: new Set<string>() }
+      const circuits: Circuits = { available: new Set<string>(), probing: new Set<string>() }
       for (const actor of actors) {
         if (yield* actor.breaker.available) circuits.available.add(actor.name)
         else if ((yield* actor.breaker.state) === "half-open") circuits.probing.add(actor.name)
@@ -100,9 +100,16 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
       return circuits
     })
 
-    const hand = ({ actor, job }: Assignment) =>
+    // `circuits` is this round's view; taking a probe changes it, so it is updated here. Otherwise a job
+    // refused by a half-open circuit would be routed straight back to it, in a loop that never yields.
+    const hand = ({ actor, job }: Assignment, circuits: Circuits) =>
       Effect.gen(function*() {
-        if (!(yield* actor.breaker.tryPass)) {
+        const passed = yield* actor.breaker.tryPass
+        if ((yield* actor.breaker.state) === "half-open") {
+          circuits.available.delete(actor.name)
+          circuits.probing.add(actor.name)
+        }
+        if (!passed) {
           failover.push(job) // another job took the half-open probe; route this one again
           return
         }
@@ -119,23 +126,24 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
         let progress = false
         for (const job of router.evict(circuits)) failover.push(job)
         for (const assignment of router.release(now, circuits)) {
-          yield* hand(assignment)
+          yield* hand(assignment, circuits)
           progress = true
         }
-        while (!router.isFull && held === undefined) {
+        while (!router.isFull) {
           const job = next()
           if (job === undefined) break
           room.notify()
           const routed = router.route(job, now, circuits)
           if (routed === "unavailable") {
             held = job
+            break
           } else if (routed === "excluded") {
             // Every upstream that can take mail already failed it in this lease: a real deferral.
             const last = [...job.excluded].at(-1)!
             yield* settleFailure(job, last, "every available upstream failed it", undefined)
             progress = true
           } else {
-            if (routed !== "queued") yield* hand(routed)
+            if (routed !== "queued") yield* hand(routed, circuits)
             progress = true
           }
         }
@@ -285,8 +293,16 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
         }
       })
 
-    for (const stream of weights.keys()) yield* Effect.forkScoped(lease(stream))
-    yield* Effect.forkScoped(dispatch)
+    // A defect in a loop must not stall delivery for good: it is logged and the loop starts again.
+    const supervised = (loop: Effect.Effect<void>, what: string) =>
+      loop.pipe(
+        Effect.sandbox,
+        Effect.tapError((cause) => Effect.logError(`${what} died; restarting`, cause)),
+        Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+        Effect.ignore
+      )
+    for (const stream of weights.keys()) yield* Effect.forkScoped(supervised(lease(stream), `lease loop of ${stream}`))
+    yield* Effect.forkScoped(supervised(dispatch, "dispatch loop"))
 
     const drain = (timeout: Duration.DurationInput) =>
       Effect.gen(function*() {
