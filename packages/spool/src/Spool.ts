@@ -45,6 +45,9 @@ export const defaults = {
  */
 export const make = (options: Options): Effect.Effect<SpoolShape, SpoolError, Scope.Scope> =>
   Effect.gen(function*() {
+    if (options.path.trim() === "" || options.path.includes("\0")) {
+      return yield* new SpoolError({ path: options.path, reason: "InvalidPath", detail: "the path is empty or holds a NUL character" })
+    }
     const path = nodePath.resolve(options.path)
     yield* prepareDirectory(path)
     yield* acquire(path)

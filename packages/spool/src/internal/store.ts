@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
+import * as nodePath from "node:path"
 import type { Database, RootDatabase } from "lmdb"
 import { open } from "lmdb"
 import type { Scope } from "effect"
@@ -45,9 +46,6 @@ export const idempotencyKey = (key: string): string =>
 export const prepareDirectory = (path: string): Effect.Effect<void, SpoolError> =>
   Effect.try({
     try: () => {
-      if (path.trim() === "" || path.includes("\0")) {
-        throw new SpoolError({ path, reason: "InvalidPath", detail: "the path is empty or holds a NUL character" })
-      }
       fs.mkdirSync(path, { recursive: true })
       if (!fs.statSync(path).isDirectory()) {
         throw new SpoolError({ path, reason: "NotADirectory", detail: "not a directory (a file is in the way)" })
@@ -57,11 +55,40 @@ export const prepareDirectory = (path: string): Effect.Effect<void, SpoolError> 
     catch: (error) => error instanceof SpoolError ? error : fromCause(path, "preparing the directory", error)
   })
 
+const lmdbMagic = 0xbeefc0de
+
+/**
+ * LMDB crashes the process (SIGSEGV) on a data file that is not LMDB's instead of returning
+ * MDB_INVALID, so the header is checked first: its meta page carries the magic number.
+ */
+const checkHeader = (path: string) => {
+  const file = nodePath.join(path, "data.mdb")
+  let header: Buffer
+  try {
+    const fd = fs.openSync(file, "r")
+    try {
+      header = Buffer.alloc(64)
+      header = header.subarray(0, fs.readSync(fd, header, 0, 64, 0))
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return
+    throw error
+  }
+  if (header.length === 0) return // created, never written: LMDB initializes it
+  for (let offset = 0; offset + 4 <= header.length; offset += 4) {
+    if (header.readUInt32LE(offset) === lmdbMagic) return
+  }
+  throw new SpoolError({ path, reason: "Corrupt", detail: `${file} is not an LMDB data file; move it away or point the spool elsewhere` })
+}
+
 /** Opens (creating if needed) the environment in the directory `path`, closing it with the scope. */
 export const openStore = (path: string): Effect.Effect<Store, SpoolError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.try({
       try: (): Store => {
+        checkHeader(path)
         const root = open({
           path,
           encoding: "binary",
@@ -83,7 +110,7 @@ export const openStore = (path: string): Effect.Effect<Store, SpoolError, Scope.
           quarantine: binary("quarantine") as Database<Buffer, string>
         }
       },
-      catch: (error) => fromCause(path, "opening the database", error)
+      catch: (error) => error instanceof SpoolError ? error : fromCause(path, "opening the database", error)
     }),
     (store) => Effect.promise(() => store.root.close())
   )

@@ -33,7 +33,7 @@ export const parked = <A, E>(fiber: Fiber.RuntimeFiber<A, E>): Effect.Effect<voi
 export const running = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) => Effect.map(Fiber.poll(fiber), Option.isNone)
 
 /** Waits real time, also under TestClock: for commits on LMDB's write thread. */
-export const eventually = <A>(check: Effect.Effect<A>, until: (a: A) => boolean, what: string) =>
+export const eventually = <A, E>(check: Effect.Effect<A, E>, until: (a: A) => boolean, what: string) =>
   Effect.gen(function*() {
     const deadline = Date.now() + 10_000
     for (;;) {
