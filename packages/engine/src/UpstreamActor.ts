@@ -1,5 +1,5 @@
 import type { Scope } from "effect"
-import { Clock, Effect, Either, Exit, Metric, Queue, RateLimiter, Schedule } from "effect"
+import { Clock, Effect, Either, Exit, Metric, Queue, Schedule } from "effect"
 import type { SmtpError, SmtpSession } from "@sluice/smtp"
 import { SmtpOptions, SmtpPool } from "@sluice/smtp"
 import * as CircuitBreaker from "./CircuitBreaker.js"
@@ -8,6 +8,7 @@ import { upstreamName } from "./Config.js"
 import * as EngineMetrics from "./EngineMetrics.js"
 import type { QueuedMessage } from "./Message.js"
 import { pendingRecipients } from "./Message.js"
+import * as RateLimit from "./RateLimit.js"
 
 /** A leased message on its way through the scheduler and an actor. */
 export interface Job {
@@ -86,11 +87,7 @@ export const make = (
     yield* Metric.set(circuitGauge, 0)
     const limit = upstream.rateLimit === undefined
       ? <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
-      : yield* RateLimiter.make({
-        limit: upstream.rateLimit.messages,
-        interval: upstream.rateLimit.per,
-        algorithm: "token-bucket"
-      })
+      : yield* (yield* RateLimit.current).make(name, upstream.rateLimit)
 
     let load = 0
     const setLoad = (delta: number) =>

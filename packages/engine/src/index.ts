@@ -16,10 +16,14 @@ export * as EngineMetrics from "./EngineMetrics.js"
 export * as FairQueue from "./FairQueue.js"
 /** An in-memory DeliveryQueue. */
 export * as MemoryQueue from "./MemoryQueue.js"
+/** Upstream rate limits: local by default, pluggable for a cluster. */
+export * as RateLimit from "./RateLimit.js"
 /** Messages, statuses and records. */
 export * from "./Message.js"
 /** The retry policy. */
 export * as Retry from "./Retry.js"
+/** Status records and idempotency keys beside a broker queue. */
+export * as StatusStore from "./StatusStore.js"
 /** Validating and composing submitted messages. */
 export * from "./Submission.js"
 /** The Sluice service and its layer. */
