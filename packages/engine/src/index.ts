@@ -18,6 +18,8 @@ export * as FairQueue from "./FairQueue.js"
 export * as MemoryQueue from "./MemoryQueue.js"
 /** Upstream rate limits: local by default, pluggable for a cluster. */
 export * as RateLimit from "./RateLimit.js"
+/** Schemas of messages and records, for stores outside the process. */
+export * as MessageSchema from "./MessageSchema.js"
 /** Messages, statuses and records. */
 export * from "./Message.js"
 /** The retry policy. */

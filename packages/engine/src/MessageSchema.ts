@@ -1,0 +1,49 @@
+import { Schema } from "effect"
+import type { MessageRecord, QueuedMessage } from "./Message.js"
+
+// Schemas of the message types, for stores that read them back from outside the process (a broker,
+// Redis): what comes back is decoded, not trusted. JSON drops undefined fields, so an absent
+// `enhanced` decodes as undefined.
+
+export const Reply = Schema.Struct({
+  code: Schema.Number,
+  enhanced: Schema.optionalWith(Schema.UndefinedOr(Schema.String), { default: () => undefined }),
+  text: Schema.String
+})
+
+export const Recipient = Schema.Struct({
+  address: Schema.String,
+  status: Schema.Literal("pending", "deferred", "delivered", "bounced", "failed"),
+  reply: Schema.optional(Reply)
+})
+
+export const Record = Schema.Struct({
+  id: Schema.String,
+  status: Schema.Literal("queued", "delivering", "deferred", "delivered", "bounced", "failed"),
+  attempts: Schema.Number,
+  stream: Schema.String,
+  submittedAt: Schema.Number,
+  updatedAt: Schema.Number,
+  upstream: Schema.optional(Schema.String),
+  lastReply: Schema.optional(Reply),
+  recipients: Schema.Array(Recipient),
+  nextAttemptAt: Schema.optional(Schema.Number)
+})
+
+export const Queued = Schema.Struct({
+  id: Schema.String,
+  from: Schema.String,
+  to: Schema.Array(Schema.String),
+  content: Schema.Uint8ArrayFromSelf,
+  stream: Schema.String,
+  idempotencyKey: Schema.optional(Schema.String),
+  submittedAt: Schema.Number,
+  attempts: Schema.Number,
+  recipients: Schema.Array(Recipient)
+})
+
+// The schemas decode to the engine's own types, both ways, checked here at build time.
+type Same<A, B> = [A] extends [B] ? [B] extends [A] ? true : false : false
+const sameRecord: Same<Schema.Schema.Type<typeof Record>, MessageRecord> = true
+const sameQueued: Same<Schema.Schema.Type<typeof Queued>, QueuedMessage> = true
+export const checked = sameRecord && sameQueued
