@@ -1,4 +1,4 @@
-import type { Duration, Scope } from "effect"
+import type { Duration, Queue, Scope } from "effect"
 import { Clock, Context, Effect, Either, Layer, Metric, Option, PubSub, Schedule, Stream } from "effect"
 import type { SluiceConfig } from "./Config.js"
 import type { DeliveryEvent } from "./DeliveryEvent.js"
@@ -28,8 +28,10 @@ export interface SluiceShape {
     messages: ReadonlyArray<unknown>
   ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
   readonly status: (id: string) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
-  /** Every delivery event from the moment of subscription. */
+  /** Every delivery event from the moment the stream is run. */
   readonly events: Stream.Stream<DeliveryEvent>
+  /** A subscription taken now: every event from this moment, until the scope closes. */
+  readonly subscribe: Effect.Effect<Queue.Dequeue<DeliveryEvent>, never, Scope.Scope>
   /** The queue is open and at least one upstream can take mail. */
   readonly ready: Effect.Effect<boolean>
 }
@@ -44,6 +46,8 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
     const queue = yield* DeliveryQueue
     // Sliding: a subscriber that falls far behind loses the oldest events instead of slowing delivery.
     const events = yield* PubSub.sliding<DeliveryEvent>(65_536)
+    // Last to close: subscribers see every event of the drain, then their streams end.
+    yield* Effect.addFinalizer(() => PubSub.shutdown(events))
     const scheduler = yield* Scheduler.make({ config, events, queue })
     yield* Effect.addFinalizer(() =>
       Effect.logInfo("draining").pipe(Effect.zipRight(scheduler.drain(options.drainTimeout ?? "30 seconds")))
@@ -91,6 +95,7 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
             : record
         }))),
       events: Stream.fromPubSub(events),
+      subscribe: PubSub.subscribe(events),
       ready: Effect.zipWith(queue.isOpen, scheduler.canDeliver, (a, b) => a && b)
     }
   })
