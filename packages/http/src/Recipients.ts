@@ -1,0 +1,70 @@
+import { KeyValueStore } from "@effect/platform"
+import type { Config } from "@sluice/engine"
+import type { Duration } from "effect"
+import { Context, Data, Effect, Layer } from "effect"
+import { make } from "./internal/recipients/recipients.js"
+import * as storage from "./internal/templates/storage.js"
+
+/** An address that is not a valid mailbox (RFC 5321/6531 syntax, or a domain that is not a valid IDN). */
+export class InvalidAddress extends Data.TaggedError("InvalidAddress")<{
+  readonly address: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `"${this.address}" ${this.reason}`
+  }
+}
+
+export interface Refused {
+  readonly address: string
+  readonly reason: string
+}
+
+export interface RecipientsShape {
+  /** The addresses that must not be sent to, each with why: syntax, suppression, and (when enabled) DNS. */
+  readonly check: (addresses: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Refused>>
+  /** Adds an address to the suppression list (again: replaces the reason). */
+  readonly suppress: (address: string, reason?: string) => Effect.Effect<void, InvalidAddress>
+  /** Lifts a suppression; false when the address was not suppressed. */
+  readonly unsuppress: (address: string) => Effect.Effect<boolean, InvalidAddress>
+}
+
+export interface Options {
+  /** Look up each domain's MX, then A/AAAA, and refuse domains that do not exist or have no records. */
+  readonly checkDomains?: boolean
+  /** DNS servers as "host:port" (or "host"); the system's when absent. */
+  readonly dnsServers?: ReadonlyArray<string>
+  /** How long a domain's verdict is remembered. */
+  readonly cacheTtl?: Duration.DurationInput
+  /** How long one DNS query may take before the domain is accepted unchecked. */
+  readonly dnsTimeout?: Duration.DurationInput
+}
+
+/** Recipient checks: address syntax, the suppression list (in a KeyValueStore), and optional MX lookups. */
+export class Recipients extends Context.Tag("@sluice/http/Recipients")<Recipients, RecipientsShape>() {
+  /** On the KeyValueStore in context (a shared one, e.g. Redis, shares suppressions across processes). */
+  static readonly layer = (options: Options = {}): Layer.Layer<Recipients, never, KeyValueStore.KeyValueStore> =>
+    Layer.scoped(
+      Recipients,
+      KeyValueStore.KeyValueStore.pipe(
+        Effect.flatMap((store) => make(KeyValueStore.prefix(store, "suppressions/"), options))
+      )
+    )
+
+  /** `recipients` from the config; suppressions in memory for a memory queue, else beside the spool. */
+  static readonly layerFromConfig = (config: Config.SluiceConfig): Layer.Layer<Recipients, storage.StorageUnavailable> =>
+    Recipients.layer(optionsFromConfig(config)).pipe(Layer.provide(storage.layerFromConfig(config, "suppressions")))
+}
+
+export const optionsFromConfig = (config: Config.SluiceConfig): Options => {
+  const recipients = config.recipients
+  if (recipients === undefined) return {}
+  return {
+    checkDomains: recipients.checkDomains,
+    cacheTtl: recipients.cacheTtl,
+    ...(recipients.dnsServers === undefined ? {} : { dnsServers: recipients.dnsServers })
+  }
+}
+
+export const layer = Recipients.layer
+export const layerFromConfig = Recipients.layerFromConfig

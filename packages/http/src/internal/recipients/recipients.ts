@@ -1,0 +1,64 @@
+import type { KeyValueStore } from "@effect/platform"
+import { Cache, Clock, Duration, Effect, Either, Exit, Option, Schema } from "effect"
+import type { Options, RecipientsShape, Refused } from "../../Recipients.js"
+import { makeLookup } from "./dns.js"
+import { normalize } from "./normalize.js"
+
+const Suppression = Schema.parseJson(Schema.Struct({ reason: Schema.String, at: Schema.Number }))
+
+// A failed lookup is retried soon: a DNS outage must not pin "unchecked" on a domain for the whole TTL.
+const unknownTtl = Duration.seconds(30)
+
+export const make = (store: KeyValueStore.KeyValueStore, options: Options) =>
+  Effect.gen(function*() {
+    const ttl = Duration.decode(options.cacheTtl ?? "10 minutes")
+    const domains = options.checkDomains === true
+      ? yield* Cache.makeWith({
+        capacity: 100_000,
+        lookup: makeLookup({ servers: options.dnsServers, timeout: options.dnsTimeout ?? "2 seconds" }),
+        timeToLive: (exit) =>
+          Exit.isSuccess(exit) && exit.value._tag !== "Unknown" ? ttl : Duration.min(ttl, unknownTtl)
+      })
+      : undefined
+
+    const checkOne = (address: string): Effect.Effect<Option.Option<Refused>> =>
+      Effect.gen(function*() {
+        const normalized = normalize(address)
+        if (Either.isLeft(normalized)) return Option.some({ address, reason: `"${address}" ${normalized.left.reason}` })
+        const suppressed = yield* store.get(normalized.right.address).pipe(Effect.orDie)
+        if (Option.isSome(suppressed)) {
+          const { reason } = yield* Schema.decode(Suppression)(suppressed.value).pipe(Effect.orDie)
+          return Option.some({ address, reason: `${address} is suppressed: ${reason}` })
+        }
+        const domain = normalized.right.domain
+        // Address literals and localhost name no DNS domain to look up.
+        if (domains === undefined || domain.startsWith("[") || domain === "localhost") return Option.none()
+        const verdict = yield* domains.get(domain)
+        if (verdict._tag === "Unknown") yield* Effect.logDebug("recipient domain unchecked", { domain, reason: verdict.reason })
+        return verdict._tag === "Refused" ? Option.some({ address, reason: verdict.reason }) : Option.none()
+      })
+
+    const check: RecipientsShape["check"] = (addresses) =>
+      Effect.forEach(addresses, checkOne, { concurrency: 16 }).pipe(
+        Effect.map((results) => results.flatMap(Option.toArray)),
+        Effect.withSpan("Recipients.check", { attributes: { count: addresses.length } })
+      )
+
+    const suppress: RecipientsShape["suppress"] = (address, reason) =>
+      Effect.gen(function*() {
+        const normalized = yield* normalize(address)
+        const at = yield* Clock.currentTimeMillis
+        const json = yield* Schema.encode(Suppression)({ reason: reason ?? "suppressed", at }).pipe(Effect.orDie)
+        yield* store.set(normalized.address, json).pipe(Effect.orDie)
+      })
+
+    const unsuppress: RecipientsShape["unsuppress"] = (address) =>
+      Effect.gen(function*() {
+        const normalized = yield* normalize(address)
+        const was = yield* store.has(normalized.address).pipe(Effect.orDie)
+        if (was) yield* store.remove(normalized.address).pipe(Effect.orDie)
+        return was
+      })
+
+    return { check, suppress, unsuppress } satisfies RecipientsShape
+  })
