@@ -1,4 +1,5 @@
 import { Data, Duration, Effect, Either, ParseResult, Schema } from "effect"
+import { isIP } from "node:net"
 
 /** An Effect duration string ("30 seconds") or a number of milliseconds. */
 export const DurationFromInput = Schema.transformOrFail(
@@ -77,6 +78,38 @@ export const Http = Schema.Struct({
   apiKeys: Schema.optional(Schema.Array(Schema.NonEmptyString))
 })
 
+// What node:dns `setServers` takes: an IP address, "v4:port" or "[v6]:port".
+const DnsServer = Schema.String.pipe(
+  Schema.filter((server) => {
+    const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(server) ?? /^([^:]+)(?::(\d+))?$/.exec(server) ?? [server, server]
+    const [, host, port] = match
+    const portOk = port === undefined || (Number(port) >= 1 && Number(port) <= 65535)
+    return (isIP(host ?? "") !== 0 && portOk) || `"${server}" is not an IP address with an optional port ("127.0.0.1:5353", "[::1]:53")`
+  }, { identifier: "DnsServer" })
+)
+
+const HttpUrl = Schema.String.pipe(
+  Schema.filter((url) => {
+    try {
+      const protocol = new URL(url).protocol
+      return protocol === "http:" || protocol === "https:" || `"${url}" is not an http(s) URL`
+    } catch {
+      return `"${url}" is not a URL`
+    }
+  }, { identifier: "HttpUrl" })
+)
+
+/** Delivery events posted in JSON batches to `url` (optional, off by default). */
+export const Webhook = Schema.Struct({
+  url: HttpUrl,
+  batchSize: withDefault(Positive, () => 100),
+  flushInterval: withDefault(DurationFromInput, () => Duration.seconds(1)),
+  /** Events waiting to be posted; beyond it the oldest are dropped, delivery never waits. */
+  bufferSize: withDefault(Positive, () => 10_000),
+  /** Sent with every post, e.g. an Authorization header. */
+  headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
+})
+
 /** The whole configuration file (see CONTRACT.md); every field but `upstreams` has a default. */
 export const SluiceConfig = Schema.Struct({
   http: withDefault(Http, () => Schema.decodeSync(Http)({})),
@@ -94,9 +127,11 @@ export const SluiceConfig = Schema.Struct({
   )),
   recipients: Schema.optional(Schema.Struct({
     checkDomains: withDefault(Schema.Boolean, () => false),
-    dnsServers: Schema.optional(Schema.Array(Schema.String)),
-    cacheTtl: withDefault(DurationFromInput, () => Duration.minutes(10))
-  }))
+    dnsServers: Schema.optional(Schema.Array(DnsServer)),
+    cacheTtl: withDefault(DurationFromInput, () => Duration.minutes(10)),
+    dnsTimeout: withDefault(DurationFromInput, () => Duration.seconds(2))
+  })),
+  webhook: Schema.optional(Webhook)
 })
 export type SluiceConfig = Schema.Schema.Type<typeof SluiceConfig>
 export type SluiceConfigInput = Schema.Schema.Encoded<typeof SluiceConfig>

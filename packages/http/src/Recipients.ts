@@ -62,6 +62,7 @@ export const optionsFromConfig = (config: Config.SluiceConfig): Options => {
   return {
     checkDomains: recipients.checkDomains,
     cacheTtl: recipients.cacheTtl,
+    dnsTimeout: recipients.dnsTimeout,
     ...(recipients.dnsServers === undefined ? {} : { dnsServers: recipients.dnsServers })
   }
 }
