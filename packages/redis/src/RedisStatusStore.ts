@@ -1,0 +1,100 @@
+import type { MessageRecord } from "@sluice/engine"
+import { MessageSchema, StatusStore } from "@sluice/engine"
+import { Duration, Effect, Either, Layer, Schema } from "effect"
+import { Redis } from "./Redis.js"
+
+export interface Options {
+  /** How long status records and idempotency keys live (default 7 days, past the default maxAge). */
+  readonly ttl?: Duration.DurationInput
+}
+
+const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(MessageSchema.Record))
+
+// Deletes an idempotency key only if it still names the message that claimed it.
+const unclaimScript = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`
+
+/**
+ * Status records as JSON strings and idempotency keys as `SET NX`, both with a TTL, so every node
+ * answers for every message. While Redis is down, a store in this process answers (and keeps what is
+ * written meanwhile; a record missing from Redis is looked up there too).
+ */
+export const make = (options: Options = {}): Effect.Effect<StatusStore.StatusStoreShape, never, Redis> =>
+  Effect.gen(function*() {
+    const redis = yield* Redis
+    const ttl = Duration.toMillis(options.ttl ?? Duration.days(7))
+    const local = yield* StatusStore.makeMemory({ ttl })
+    const recordKey = (id: string) => `${redis.prefix}:msg:${id}`
+    const claimKey = (key: string) => `${redis.prefix}:idem:${key}`
+
+    const exec = async (pipeline: ReturnType<typeof redis.client.pipeline>) => {
+      const results = (await pipeline.exec()) ?? []
+      return results.map(([error, value]) => {
+        if (error) throw error
+        return value
+      })
+    }
+
+    const store: StatusStore.StatusStoreShape = {
+      put: (records) =>
+        records.length === 0 ? Effect.void : redis.orLocal(
+          "status put",
+          (client) => {
+            const pipeline = client.pipeline()
+            for (const record of records) pipeline.set(recordKey(record.id), JSON.stringify(record), "PX", ttl)
+            return exec(pipeline).then(() => undefined)
+          },
+          local.put(records)
+        ),
+
+      get: (ids) =>
+        Effect.gen(function*() {
+          if (ids.length === 0) return []
+          const found = yield* redis.orLocal(
+            "status get",
+            async (client) => {
+              const values = await client.mget(ids.map(recordKey))
+              return values.map((value, i): MessageRecord | undefined => {
+                if (value === null) return undefined
+                const decoded = decodeRecord(value)
+                if (Either.isLeft(decoded)) throw new Error(`status record of ${ids[i]} does not decode: ${decoded.left.message}`)
+                return decoded.right
+              })
+            },
+            local.get(ids)
+          )
+          if (found.every((record) => record !== undefined)) return found
+          const locally = yield* local.get(ids)
+          return found.map((record, i) => record ?? locally[i])
+        }),
+
+      claim: (claims) =>
+        claims.length === 0 ? Effect.succeed([]) : redis.orLocal(
+          "idempotency claim",
+          async (client) => {
+            const pipeline = client.pipeline()
+            // SET NX GET (Redis 7): sets the key if free and answers what it held before, in one step.
+            for (const { id, key } of claims) pipeline.call("SET", claimKey(key), id, "PX", ttl, "NX", "GET")
+            return (await exec(pipeline)).map((value) => value === null ? undefined : String(value))
+          },
+          local.claim(claims)
+        ),
+
+      unclaim: (claims) =>
+        claims.length === 0 ? Effect.void : Effect.zipRight(
+          redis.orLocal(
+            "idempotency unclaim",
+            (client) => {
+              const pipeline = client.pipeline()
+              for (const { id, key } of claims) pipeline.eval(unclaimScript, 1, claimKey(key), id)
+              return exec(pipeline).then(() => undefined)
+            },
+            Effect.void
+          ),
+          local.unclaim(claims)
+        )
+    }
+    return store
+  })
+
+export const layer = (options: Options = {}): Layer.Layer<StatusStore.StatusStore, never, Redis> =>
+  Layer.effect(StatusStore.StatusStore, make(options))

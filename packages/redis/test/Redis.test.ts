@@ -1,0 +1,173 @@
+import { spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { createServer } from "node:net"
+import { KeyValueStore } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import type { MessageRecord } from "@sluice/engine"
+import { RateLimit, StatusStore } from "@sluice/engine"
+import { Context, Duration, Effect, Fiber, Layer, Metric, Option, Schedule, TestClock } from "effect"
+import { Redis as IORedis } from "ioredis"
+import { Redis, RedisKeyValueStore, RedisMetrics, RedisRateLimit, RedisStatusStore } from "../src/index.js"
+
+const url = "redis://127.0.0.1:6379"
+
+/** A key prefix of its own per test, and every key under it deleted afterwards. */
+const freshPrefix = Effect.acquireRelease(
+  Effect.sync(() => `sluice-test-${randomBytes(6).toString("hex")}`),
+  (prefix) =>
+    Effect.promise(async () => {
+      const client = new IORedis(url)
+      const keys = await client.keys(`${prefix}:*`)
+      if (keys.length > 0) await client.del(...keys)
+      client.disconnect()
+    })
+)
+
+const node = (prefix: string, redisUrl = url) =>
+  Layer.mergeAll(RedisStatusStore.layer({ ttl: "1 minute" }), RedisRateLimit.layer, RedisKeyValueStore.layer).pipe(
+    Layer.provideMerge(Redis.layer({ url: redisUrl, prefix }))
+  )
+
+/** A service of a node of its own, open for the rest of the test. */
+const service = <I, S>(prefix: string, tag: Context.Tag<I, S>) =>
+  Effect.map(Layer.build(node(prefix)), (context) => Context.unsafeGet(context as Context.Context<I>, tag))
+
+const record = (id: string, status: MessageRecord["status"] = "queued"): MessageRecord => ({
+  id,
+  status,
+  attempts: status === "queued" ? 0 : 1,
+  stream: "default",
+  submittedAt: 1_000,
+  updatedAt: 2_000,
+  recipients: [{ address: "a@example.net", status: status === "delivered" ? "delivered" : "pending" }],
+  ...(status === "delivered" ? { upstream: "relay-a", lastReply: { code: 250, enhanced: undefined, text: "ok" } } : {})
+})
+
+const freePort = Effect.async<number>((resume) => {
+  const server = createServer().listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as { port: number }
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+describe("Redis status store", () => {
+  it.scoped("a record written by one node is read by another; missing ids are undefined", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const a = yield* service(prefix, StatusStore.StatusStore)
+      const b = yield* service(prefix, StatusStore.StatusStore)
+      yield* a.put([record("m1"), record("m2", "delivered")])
+      const [m1, missing, m2] = yield* b.get(["m1", "nope", "m2"])
+      expect(m1).toEqual(record("m1"))
+      expect(missing).toBeUndefined()
+      expect(m2).toEqual(record("m2", "delivered"))
+    }))
+
+  it.scoped("an idempotency key belongs to its first claimer across nodes until given back", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const a = yield* service(prefix, StatusStore.StatusStore)
+      const b = yield* service(prefix, StatusStore.StatusStore)
+      expect(yield* a.claim([{ key: "order-1", id: "m1" }, { key: "order-2", id: "m2" }])).toEqual([undefined, undefined])
+      expect(yield* b.claim([{ key: "order-1", id: "m3" }])).toEqual(["m1"])
+      // Giving back a key held by another id does nothing.
+      yield* b.unclaim([{ key: "order-1", id: "m3" }])
+      expect(yield* b.claim([{ key: "order-1", id: "m4" }])).toEqual(["m1"])
+      yield* a.unclaim([{ key: "order-1", id: "m1" }])
+      expect(yield* b.claim([{ key: "order-1", id: "m5" }])).toEqual([undefined])
+    }))
+
+  it.scoped("records expire with their TTL", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const client = new IORedis(url)
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+      const store = yield* service(prefix, StatusStore.StatusStore)
+      yield* store.put([record("m1")])
+      const ttl = yield* Effect.promise(() => client.pttl(`${prefix}:msg:m1`))
+      expect(ttl).toBeGreaterThan(0)
+      expect(ttl).toBeLessThanOrEqual(60_000)
+    }))
+})
+
+describe("Redis KeyValueStore", () => {
+  it.scoped("get, set, remove, size and clear under the prefix, shared by nodes", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const a = yield* service(prefix, KeyValueStore.KeyValueStore)
+      const b = yield* service(prefix, KeyValueStore.KeyValueStore)
+      yield* a.set("template:welcome", "{\"subject\":\"Hi\"}")
+      yield* a.set("bytes", new Uint8Array([1, 2, 3]))
+      expect(yield* b.get("template:welcome")).toEqual(Option.some("{\"subject\":\"Hi\"}"))
+      expect(yield* b.getUint8Array("bytes")).toEqual(Option.some(new Uint8Array([1, 2, 3])))
+      expect(yield* b.size).toBe(2)
+      yield* b.remove("bytes")
+      expect(yield* a.has("bytes")).toBe(false)
+      yield* a.clear
+      expect(yield* b.size).toBe(0)
+    }))
+})
+
+describe("Redis rate limit", () => {
+  it.scoped("nodes share one bucket: past the burst, a second node waits for the next slot", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const rate = { messages: 2, per: Duration.seconds(10) } // a slot every 5 seconds, a burst of 2
+      const limitA = yield* (yield* service(prefix, RateLimit.RateLimit)).make("relay", rate)
+      const limitB = yield* (yield* service(prefix, RateLimit.RateLimit)).make("relay", rate)
+      yield* limitA(Effect.void)
+      yield* limitB(Effect.void)
+      const third = yield* Effect.fork(limitB(Effect.succeed("sent")))
+      yield* TestClock.adjust("1 second")
+      expect(third.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* Fiber.join(third)).toBe("sent")
+      // Another upstream has its own bucket.
+      const other = yield* (yield* service(prefix, RateLimit.RateLimit)).make("other", rate)
+      expect(yield* other(Effect.succeed("at once"))).toBe("at once")
+    }))
+})
+
+describe("Redis down", () => {
+  it.scopedLive("falls back to local state with a warning and a gauge, and uses Redis again once it answers", () =>
+    Effect.gen(function*() {
+      const port = yield* freePort
+      const prefix = `sluice-test-${randomBytes(6).toString("hex")}`
+      const layer = node(prefix, `redis://127.0.0.1:${port}`)
+      const ctx = yield* Layer.build(layer)
+      const store = Effect.provide(StatusStore.StatusStore, ctx)
+      const redis = Effect.provide(Redis, ctx)
+      const status = yield* store
+      // Nothing listens on the port: every call is answered locally and nothing fails.
+      expect(yield* status.claim([{ key: "k", id: "m1" }])).toEqual([undefined])
+      expect(yield* status.claim([{ key: "k", id: "m2" }])).toEqual(["m1"])
+      yield* status.put([record("m1")])
+      expect(yield* status.get(["m1"])).toEqual([record("m1")])
+      expect(yield* (yield* redis).degraded).toBe(true)
+      expect((yield* Metric.value(RedisMetrics.degraded)).value).toBe(1)
+      const limit = yield* (yield* Effect.provide(RateLimit.RateLimit, ctx)).make("relay", {
+        messages: 100,
+        per: Duration.seconds(1)
+      })
+      expect(yield* limit(Effect.succeed("sent anyway"))).toBe("sent anyway")
+
+      // Redis comes up on that port: the client reconnects by itself and the store uses it again.
+      const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+        stdio: "ignore"
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => server.kill("SIGKILL")))
+      const client = new IORedis(`redis://127.0.0.1:${port}`, { retryStrategy: () => 50 })
+      client.on("error", () => {})
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+      yield* Effect.promise(() => client.ping())
+      yield* status.put([record("m9")]).pipe(
+        Effect.zipRight((yield* redis).degraded),
+        Effect.repeat({ until: (degraded) => !degraded, schedule: Schedule.spaced("100 millis") }),
+        Effect.timeout("20 seconds")
+      )
+      expect((yield* Metric.value(RedisMetrics.degraded)).value).toBe(0)
+      expect(yield* Effect.promise(() => client.exists(`${prefix}:msg:m9`))).toBe(1)
+      // A record written while Redis was down is still answered, from local state.
+      expect(yield* status.get(["m1"])).toEqual([record("m1")])
+    }))
+})
