@@ -153,10 +153,10 @@ export const decode = (input: unknown): Effect.Effect<SluiceConfig, ConfigError>
   Schema.decodeUnknown(SluiceConfig, { errors: "all", onExcessProperty: "error" })(input).pipe(
     Effect.mapError((error) =>
       new ConfigError({
-        issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
+        issues: withoutUndefinedBranches(ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
           path: pathOf(issue.path),
           message: issue.message
-        }))
+        })))
       })
     ),
     Effect.flatMap((config) => {
@@ -164,6 +164,17 @@ export const decode = (input: unknown): Effect.Effect<SluiceConfig, ConfigError>
       return issues.length === 0 ? Effect.succeed(config) : Effect.fail(new ConfigError({ issues }))
     })
   )
+
+// An optional field is a union with undefined, so a bad value inside it is also reported as "Expected
+// undefined" at each enclosing optional field; the deeper issue says what is wrong and where.
+const withoutUndefinedBranches = (issues: ReadonlyArray<{ path: string; message: string }>) =>
+  issues.filter((issue) =>
+    !(issue.message.startsWith("Expected undefined, actual") &&
+      issues.some((other) => other !== issue && isInside(other.path, issue.path)))
+  )
+
+const isInside = (path: string, parent: string) =>
+  parent === "" ? path !== "" : path.startsWith(parent) && (path[parent.length] === "." || path[parent.length] === "[")
 
 /** The same as `decode`, for callers outside Effect. */
 export const decodeEither = (input: unknown): Either.Either<SluiceConfig, ConfigError> =>
