@@ -79,7 +79,9 @@ export const make = (zones: Record<string, Zone>): Effect.Effect<DnsResponder, n
         const socket = dgram.createSocket("udp4")
         socket.bind(0, "127.0.0.1", () => resume(Effect.succeed(socket)))
       }),
-      (socket) => Effect.async<void>((resume) => socket.close(() => resume(Effect.void)))
+      (socket) => Effect.async<void>((resume) => {
+        socket.close(() => resume(Effect.void))
+      })
     )
     socket.on("message", (packet, peer) => {
       const { name, end } = readName(packet, 12)
