@@ -1,7 +1,7 @@
-import { KeyValueStore } from "@effect/platform"
+import { FileSystem, KeyValueStore } from "@effect/platform"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import type { Config } from "@sluice/engine"
-import { Data, Layer } from "effect"
+import { Data, Effect, Layer } from "effect"
 import * as nodePath from "node:path"
 
 /** The directory for a store that must survive restarts could not be opened. */
@@ -36,7 +36,15 @@ export const layerFromConfig = (
 ): Layer.Layer<KeyValueStore.KeyValueStore, StorageUnavailable> => {
   const directory = directoryFor(config, name)
   if (directory === undefined) return KeyValueStore.layerMemory
+  // The store itself only checks that the path exists; a file there, or no write permission, should
+  // stop the start (naming the directory), not fail every later put.
+  const usable = Layer.effectDiscard(Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    yield* fs.makeDirectory(directory, { recursive: true })
+    yield* fs.access(directory, { readable: true, writable: true })
+  }))
   return KeyValueStore.layerFileSystem(directory).pipe(
+    Layer.provide(usable),
     Layer.mapError((cause) => new StorageUnavailable({ directory, cause })),
     Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer))
   )
