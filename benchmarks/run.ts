@@ -5,8 +5,9 @@
  * benchmarks/results/README.md. Exit code 0 when every scenario gave a result, 1 when one failed
  * (an error, a miscount or an overrun), 2 for a bad command line.
  */
+import { writeChart } from "./harness/chart.js"
 import { killAll } from "./harness/children.js"
-import { describeMachine, versions } from "./harness/machine.js"
+import { describeMachine, loadAverage, versions } from "./harness/machine.js"
 import { Progress } from "./harness/progress.js"
 import { markdownTable, updateTable, writeResult } from "./harness/results.js"
 import type { Options, Scenario } from "./harness/scenario.js"
@@ -28,7 +29,7 @@ options (passed to the scenarios that know them):
   --budget S        seconds the scenario plans its rounds into (transport: 420)
   --run-timeout S   one run longer than this is an error (transport: 120)
   --sinks a,b       smtp-sink and/or smtp-server (default: those available)
-  --subjects a,b    sluice,nodemailer,nodemailer-nodelay,smtp-source (default: all available)
+  --subjects a,b    sluice,nodemailer,nodemailer-nodelay,smtp-source,raw (default: all available)
   --profile         write V8 CPU profiles of the Sluice client runs to benchmarks/results/profiles/
   --list            list the scenarios and exit`
 
@@ -73,20 +74,23 @@ const runScenario = async (scenario: Scenario, options: Options): Promise<boolea
     controller.abort(new BenchmarkError("finished"))
     progress.stop()
     const durationSeconds = Math.round((Date.now() - startedAt.getTime()) / 100) / 10
+    const { chart, ...figures } = result
     const file = writeResult({
       scenario: scenario.name,
       description: scenario.description,
       startedAt: startedAt.toISOString(),
       durationSeconds,
       machine,
+      loadAverageAtEnd: loadAverage(),
       versions: versions(),
-      ...result
+      ...figures
     })
+    const svg = writeChart(scenario.name, `${scenario.name}: ${machine.cpus.count} cores, load ${machine.loadAverageAtStart.join(" ")}`, chart)
     const table = updateTable()
     console.log(`\n${scenario.name} (${durationSeconds} s)`)
     for (const line of result.summary) console.log(`  ${line}`)
     console.log(`\n${markdownTable(result.table.columns, result.table.rows)}\n`)
-    console.log(`written: ${file}\n         ${table}`)
+    console.log(`written: ${file}\n         ${svg}\n         ${table}`)
     return true
   } catch (error) {
     progress.stop()

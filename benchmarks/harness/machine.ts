@@ -36,6 +36,9 @@ const git = (args: Array<string>): string | undefined => {
   }
 }
 
+/** The 1, 5 and 15 minute load averages: the other work on the machine while the figures were taken. */
+export const loadAverage = (): Array<number> => os.loadavg().map((load) => Math.round(load * 100) / 100)
+
 export const describeMachine = (): Machine => {
   const cpus = os.cpus()
   const status = git(["status", "--porcelain", "--untracked-files=no"])
@@ -46,7 +49,7 @@ export const describeMachine = (): Machine => {
     cpus: { model: cpus[0]?.model.trim() ?? "unknown", count: cpus.length, mhz: cpus[0]?.speed ?? 0 },
     memoryMiB: Math.round(os.totalmem() / 2 ** 20),
     node: process.version,
-    loadAverageAtStart: os.loadavg().map((load) => Math.round(load * 100) / 100),
+    loadAverageAtStart: loadAverage(),
     git: { commit: git(["rev-parse", "HEAD"]), dirty: status === undefined ? undefined : status !== "" }
   }
 }

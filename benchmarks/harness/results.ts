@@ -7,12 +7,13 @@ import type { Row, ScenarioResult } from "./scenario.js"
 export const resultsDir = join(repoRoot, "benchmarks", "results")
 export const tableFile = join(resultsDir, "README.md")
 
-export interface ResultFile extends ScenarioResult {
+export interface ResultFile extends Omit<ScenarioResult, "chart"> {
   readonly scenario: string
   readonly description: string
   readonly startedAt: string
   readonly durationSeconds: number
   readonly machine: Machine
+  readonly loadAverageAtEnd: ReadonlyArray<number>
   readonly versions: Readonly<Record<string, string>>
 }
 
@@ -60,7 +61,8 @@ export const updateTable = (): string => {
       result.description,
       "",
       `Run ${result.startedAt} in ${result.durationSeconds} s on ${machine.os}, ${machine.cpus.count} × ${machine.cpus.model}, ` +
-      `${Math.round(machine.memoryMiB / 1024)} GiB, Node ${machine.node}` +
+      `${Math.round(machine.memoryMiB / 1024)} GiB, Node ${machine.node}, load average ${machine.loadAverageAtStart.join(" ")} at start` +
+      (result.loadAverageAtEnd ? ` and ${result.loadAverageAtEnd.join(" ")} at end` : "") +
       (machine.git.commit ? `, commit ${machine.git.commit.slice(0, 12)}${machine.git.dirty ? " (with uncommitted changes)" : ""}` : "") +
       ".  ",
       `Versions: ${Object.entries(result.versions).map(([name, version]) => `${name} ${version}`).join(", ")}.`,
@@ -68,6 +70,8 @@ export const updateTable = (): string => {
       ...result.summary.map((line) => `- ${line}`),
       "",
       markdownTable(result.table.columns, result.table.rows),
+      "",
+      `![${result.scenario}](${result.scenario}.svg)`,
       ""
     ].join("\n")
   })

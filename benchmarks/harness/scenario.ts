@@ -1,3 +1,4 @@
+import type { Panel } from "./chart.js"
 import type { Progress } from "./progress.js"
 
 /** Options given after the scenario names: `--messages 2000 --rounds 1`, and bare flags as `true`. */
@@ -23,6 +24,8 @@ export interface ScenarioResult {
   readonly table: { readonly columns: ReadonlyArray<string>; readonly rows: ReadonlyArray<Row> }
   /** A few lines for the terminal and the top of the table's section. */
   readonly summary: ReadonlyArray<string>
+  /** Drawn to benchmarks/results/<scenario>.svg (not stored in the JSON: it is drawn from the figures). */
+  readonly chart: ReadonlyArray<Panel>
 }
 
 export interface Scenario {
