@@ -3,7 +3,7 @@ import type { Exit } from "effect"
 import { Cause, Console, Effect, Option } from "effect"
 
 /** Failures that mean "fix the command line or the config": exit 2 (CONTRACT.md). */
-const badInput = new Set(["UsageError", "ConfigFileError", "ConfigError", "QueueUnavailable", "SpoolError"])
+const badInput = new Set(["UsageError", "ConfigFileError", "ConfigError", "QueueUnavailable", "SpoolError", "StorageUnavailable"])
 
 const isBadInput = (error: unknown): boolean =>
   ValidationError.isValidationError(error) ||

@@ -1,7 +1,8 @@
 import { Command, Options } from "@effect/cli"
-import type { FileSystem } from "@effect/platform"
+import type { FileSystem, HttpServerError } from "@effect/platform"
 import { Duration, Effect } from "effect"
 import type { Config } from "@sluice/engine"
+import type { Templates } from "@sluice/http"
 import type { SpoolError } from "@sluice/spool"
 import type { QueueUnavailable } from "./QueueLayer.js"
 import type { ConfigFileError, UsageError } from "./ServeConfig.js"
@@ -41,8 +42,18 @@ const options = { config, upstream, host, port, drainTimeout }
 /** The parsed flags of `sluice serve`. */
 export type Flags = Command.Command.ParseConfig<typeof options>
 
-/** Why `serve` could not start on what it was given: each exits 2. */
-export type ServeError = UsageError | ConfigFileError | Config.ConfigError | QueueUnavailable | SpoolError
+/**
+ * Why `serve` could not start: on what it was given (exit 2), or because the HTTP listener could not
+ * bind its address (exit 1).
+ */
+export type ServeError =
+  | UsageError
+  | ConfigFileError
+  | Config.ConfigError
+  | QueueUnavailable
+  | SpoolError
+  | Templates.StorageUnavailable
+  | HttpServerError.ServeError
 
 export const command: Command.Command<"serve", FileSystem.FileSystem, ServeError, Flags> = Command.make(
   "serve",

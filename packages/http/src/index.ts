@@ -1,1 +1,12 @@
-export {}
+/** The HTTP API's definition (schemas, endpoints); its OpenAPI document comes from it. */
+export * as Api from "./Api.js"
+/** The HTTP ingestion adapter: the API served on `http.host`/`http.port`. */
+export * as HttpAdapter from "./HttpAdapter.js"
+/** Metrics of the HTTP adapter (complaints) and of the process (CPU, memory). */
+export * as HttpMetrics from "./HttpMetrics.js"
+/** Error answers as RFC 9457 problem details. */
+export * as Problem from "./Problem.js"
+/** Recipient checks and suppressions. */
+export * as Recipients from "./Recipients.js"
+/** Email templates (Handlebars). */
+export * as Templates from "./Templates.js"

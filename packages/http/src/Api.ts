@@ -1,0 +1,188 @@
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  OpenApi
+} from "@effect/platform"
+import { SubmitMessage } from "@sluice/engine"
+import { Schema } from "effect"
+import * as Problem from "./Problem.js"
+
+/** The most messages one batch may carry. */
+export const maxBatch = 1000
+
+const Id = Schema.String.annotations({ description: "The message id Sluice gave on submit" })
+
+export const Submitted = Schema.Struct({ id: Id, status: Schema.Literal("queued") }).annotations({
+  identifier: "Submitted"
+})
+
+export const Batch = Schema.Struct({
+  messages: Schema.Array(SubmitMessage).pipe(Schema.minItems(1), Schema.maxItems(maxBatch))
+}).annotations({ identifier: "Batch" })
+
+export const BatchResults = Schema.Struct({
+  results: Schema.Array(Schema.Union(Submitted, Schema.Struct({ error: Problem.Document }))).annotations({
+    description: "One entry per submitted message, in order: its id, or why it was refused"
+  })
+}).annotations({ identifier: "BatchResults" })
+
+const Reply = Schema.Struct({
+  code: Schema.Int,
+  enhanced: Schema.NullOr(Schema.String),
+  text: Schema.String
+}).annotations({ identifier: "Reply", description: "An SMTP reply" })
+
+export const MessageStatus = Schema.Struct({
+  id: Id,
+  status: Schema.Literal("queued", "delivering", "deferred", "delivered", "bounced", "failed"),
+  attempts: Schema.Int,
+  upstream: Schema.NullOr(Schema.String),
+  lastReply: Schema.NullOr(Reply),
+  recipients: Schema.Array(Schema.Struct({
+    address: Schema.String,
+    status: Schema.Literal("pending", "deferred", "delivered", "bounced", "failed"),
+    reply: Schema.NullOr(Reply)
+  })),
+  stream: Schema.String,
+  submittedAt: Schema.String.annotations({ description: "ISO 8601" }),
+  updatedAt: Schema.String.annotations({ description: "ISO 8601" }),
+  nextAttemptAt: Schema.optional(Schema.String.annotations({ description: "ISO 8601, while deferred" }))
+}).annotations({ identifier: "MessageStatus" })
+
+export const TemplateSource = Schema.Struct({
+  subject: Schema.optional(Schema.String),
+  text: Schema.optional(Schema.String),
+  html: Schema.optional(Schema.String)
+}).annotations({ identifier: "TemplateSource", description: "Handlebars sources" })
+
+export const TemplateVersion = Schema.Struct({ id: Schema.String, version: Schema.Int }).annotations({
+  identifier: "TemplateVersion"
+})
+
+export const Suppression = Schema.Struct({
+  address: Schema.String,
+  reason: Schema.optional(Schema.String)
+}).annotations({ identifier: "Suppression" })
+
+export const Complaint = Schema.Struct({ id: Id }).annotations({ identifier: "Complaint" })
+
+const Status = <const S extends string>(status: S) => Schema.Struct({ status: Schema.Literal(status) })
+
+const problems = {
+  badRequest: Problem.schema(400, "Malformed JSON, or a missing or invalid field (`field` names it)"),
+  unauthorized: Problem.schema(401, "No or wrong `Authorization: Bearer <key>`"),
+  notFound: Problem.schema(404, "No such message, template or suppression"),
+  tooLarge: Problem.schema(413, "The body is larger than http.maxBodyBytes"),
+  notJson: Problem.schema(415, "The body is not application/json"),
+  refused: Problem.schema(422, "A refused recipient or an unknown template (`field` names it)"),
+  unavailable: Problem.schema(503, "The queue is full or unavailable; try again after `Retry-After` seconds"),
+  internal: Problem.schema(500, "An unexpected failure")
+}
+
+/** When `http.apiKeys` is configured, every /v1/ call needs `Authorization: Bearer <key>`. */
+export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@sluice/http/Authorization", {
+  failure: problems.unauthorized,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+/** A group of /v1/ endpoints: they read JSON bodies and need the API key when keys are configured. */
+const v1 = <const Name extends string>(name: Name) =>
+  HttpApiGroup.make(name)
+    .addError(problems.badRequest)
+    .addError(problems.tooLarge)
+    .addError(problems.notJson)
+    .middleware(Authorization)
+
+export const messages = v1("messages")
+  .add(
+    HttpApiEndpoint.post("submit", "/v1/messages")
+      .setPayload(SubmitMessage)
+      .addSuccess(Submitted, { status: 202 })
+      .addError(problems.refused)
+      .addError(problems.unavailable)
+      .annotate(OpenApi.Summary, "Submit one message")
+      .annotate(
+        OpenApi.Description,
+        "202 means the message is durably queued. Give `subject`/`text`/`html`, or `raw` (a whole RFC 5322 message), or `template: {id, vars}`."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("submitBatch", "/v1/messages/batch")
+      .setPayload(Batch)
+      .addSuccess(BatchResults, { status: 202 })
+      .addError(problems.unavailable)
+      .annotate(OpenApi.Summary, `Submit up to ${maxBatch} messages, each judged alone`)
+  )
+  .add(
+    HttpApiEndpoint.get("status", "/v1/messages/:id")
+      .setPath(Schema.Struct({ id: Id }))
+      .addSuccess(MessageStatus)
+      .addError(problems.notFound)
+      .addError(problems.unavailable)
+      .annotate(OpenApi.Summary, "Where a message stands")
+  )
+
+export const templates = v1("templates").add(
+  HttpApiEndpoint.put("put", "/v1/templates/:id")
+    .setPath(Schema.Struct({ id: Schema.String }))
+    .setPayload(TemplateSource)
+    .addSuccess(TemplateVersion)
+    .annotate(OpenApi.Summary, "Store a template (Handlebars); answers its new version")
+)
+
+export const suppressions = v1("suppressions")
+  .add(
+    HttpApiEndpoint.post("suppress", "/v1/suppressions")
+      .setPayload(Suppression)
+      .addSuccess(Schema.Struct({ address: Schema.String, suppressed: Schema.Literal(true) }))
+      .annotate(OpenApi.Summary, "Suppress an address: submits to it are refused with the reason")
+  )
+  .add(
+    HttpApiEndpoint.del("unsuppress", "/v1/suppressions/:address")
+      .setPath(Schema.Struct({ address: Schema.String }))
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(problems.notFound)
+      .annotate(OpenApi.Summary, "Lift a suppression")
+  )
+
+export const complaints = v1("complaints").add(
+  HttpApiEndpoint.post("complain", "/v1/complaints")
+    .setPayload(Complaint)
+    .addSuccess(Schema.Struct({ id: Id, status: Schema.Literal("recorded") }), { status: 202 })
+    .addError(problems.notFound)
+    .annotate(OpenApi.Summary, "Record a complaint against a message (counted in sluice_complaints_total)")
+)
+
+export const operations = HttpApiGroup.make("operations")
+  .add(
+    HttpApiEndpoint.get("health", "/healthz")
+      .addSuccess(Status("ok"))
+      .annotate(OpenApi.Summary, "200 while the process runs")
+  )
+  .add(
+    HttpApiEndpoint.get("ready", "/readyz")
+      .addSuccess(Status("ready"))
+      .addError(problems.unavailable)
+      .annotate(OpenApi.Summary, "200 when the queue is open and at least one upstream can take mail")
+  )
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics")
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+      .annotate(OpenApi.Summary, "Prometheus text exposition")
+  )
+
+/** The HTTP API of Sluice (CONTRACT.md). Its OpenAPI document is served at /openapi.json. */
+export class SluiceApi extends HttpApi.make("sluice")
+  .add(messages)
+  .add(templates)
+  .add(suppressions)
+  .add(complaints)
+  .add(operations)
+  .addError(problems.internal)
+  .annotate(OpenApi.Title, "Sluice")
+  .annotate(OpenApi.Description, "HTTP ingestion for the Sluice email delivery engine")
+{}

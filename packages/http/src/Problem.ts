@@ -1,0 +1,101 @@
+import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
+import { Data, Schema } from "effect"
+
+const titles: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  500: "Internal Server Error",
+  503: "Service Unavailable"
+}
+
+/** One of several things wrong with a request, e.g. each refused recipient. */
+export interface ProblemItem {
+  readonly field: string
+  readonly detail: string
+}
+
+/**
+ * Every answer that is not a success: `detail` says what is wrong and `field` (a path into the
+ * request body, like `to[2]` or `messages[3].subject`) says where. Rendered by `toResponse` as
+ * RFC 9457 problem details (`application/problem+json`).
+ */
+export class Problem extends Data.TaggedError("Problem")<{
+  readonly status: number
+  readonly detail: string
+  readonly field?: string | undefined
+  readonly errors?: ReadonlyArray<ProblemItem> | undefined
+  /** Seconds the client should wait before trying again (also sent as `Retry-After`). */
+  readonly retryAfter?: number | undefined
+}> {
+  override get message() {
+    return this.field === undefined ? this.detail : `${this.field}: ${this.detail}`
+  }
+}
+
+export const badRequest = (detail: string, field?: string) => new Problem({ status: 400, detail, field })
+
+export const unprocessable = (detail: string, field: string, errors?: ReadonlyArray<ProblemItem>) =>
+  new Problem({ status: 422, detail, field, errors: errors !== undefined && errors.length > 1 ? errors : undefined })
+
+export const notFound = (detail: string) => new Problem({ status: 404, detail })
+
+export const unavailable = (detail: string, retryAfter: number) => new Problem({ status: 503, detail, retryAfter })
+
+const Item = Schema.Struct({ field: Schema.String, detail: Schema.String })
+
+/** The problem document as JSON. */
+export const Document = Schema.Struct({
+  type: Schema.String,
+  title: Schema.String,
+  status: Schema.Int,
+  detail: Schema.String,
+  field: Schema.optional(Schema.String),
+  errors: Schema.optional(Schema.Array(Item)),
+  retryAfter: Schema.optional(Schema.Int)
+}).annotations({ identifier: "Problem", description: "RFC 9457 problem details" })
+export type Document = typeof Document.Type
+
+export const toDocument = (problem: Problem): Document => ({
+  // "about:blank": the status code says what kind of problem it is; `detail` and `field` say the rest.
+  type: "about:blank",
+  title: titles[problem.status] ?? "Error",
+  status: problem.status,
+  detail: problem.detail,
+  ...(problem.field !== undefined ? { field: problem.field } : {}),
+  ...(problem.errors !== undefined ? { errors: problem.errors } : {}),
+  ...(problem.retryAfter !== undefined ? { retryAfter: problem.retryAfter } : {})
+})
+
+export const contentType = "application/problem+json"
+
+export const toResponse = (problem: Problem): HttpServerResponse.HttpServerResponse => {
+  const headers: Record<string, string> = {}
+  if (problem.retryAfter !== undefined) headers["retry-after"] = String(problem.retryAfter)
+  if (problem.status === 401) headers["www-authenticate"] = "Bearer"
+  // A body refused part-way leaves the rest unread on the socket: the connection cannot be reused.
+  if (problem.status === 413) headers.connection = "close"
+  return HttpServerResponse.unsafeJson(toDocument(problem), { status: problem.status, contentType, headers })
+}
+
+/**
+ * A Problem with `status`, as an HttpApi error schema: it types the handlers' failures and describes
+ * the answer in the OpenAPI document.
+ */
+export const schema = (status: number, description: string) =>
+  Schema.transform(
+    Document,
+    Schema.declare((u): u is Problem => u instanceof Problem && u.status === status),
+    {
+      strict: true,
+      decode: ({ detail, errors, field, retryAfter }) => new Problem({ status, detail, field, errors, retryAfter }),
+      encode: toDocument
+    }
+  ).pipe(
+    HttpApiSchema.withEncoding({ kind: "Json", contentType }),
+    (s) => s.annotations(HttpApiSchema.annotations({ status, description }))
+  )

@@ -1,0 +1,96 @@
+import type { HttpServerRequest } from "@effect/platform"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import { Effect } from "effect"
+import { isUtf8 } from "node:buffer"
+import { badRequest, Problem } from "../Problem.js"
+
+const jsonType = /^application\/(?:[\w.+-]+\+)?json$/
+
+/** 415 unless the request says it carries JSON in UTF-8 (the only charset JSON has, RFC 8259 §8.1). */
+const checkContentType = (header: string | undefined): Effect.Effect<void, Problem> => {
+  const [type = "", ...params] = (header ?? "").split(";").map((part) => part.trim().toLowerCase())
+  const charset = params.find((param) => param.startsWith("charset="))?.slice("charset=".length).replace(/"/g, "")
+  if (jsonType.test(type) && (charset === undefined || charset === "utf-8" || charset === "utf8")) return Effect.void
+  return new Problem({
+    status: 415,
+    detail: header === undefined
+      ? "the request has no Content-Type; send the body as Content-Type: application/json"
+      : `Content-Type "${header}" is not JSON in UTF-8; send the body as Content-Type: application/json`
+  })
+}
+
+const tooLarge = (maxBytes: number, size: string) =>
+  new Problem({ status: 413, detail: `the body is ${size} bytes; the limit (http.maxBodyBytes) is ${maxBytes}` })
+
+/**
+ * The body's bytes, refused with 413 as soon as they pass `maxBytes`: a declared Content-Length
+ * over the limit before anything is read, an undeclared (chunked) one while reading. The rest is
+ * never buffered; the 413 answer closes the connection.
+ */
+const readBytes = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<Buffer, Problem> => {
+  const declared = request.headers["content-length"]
+  if (declared !== undefined && Number(declared) > maxBytes) return Effect.fail(tooLarge(maxBytes, declared))
+  const source = NodeHttpServerRequest.toIncomingMessage(request)
+  return Effect.async<Buffer, Problem>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const stop = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+      source.off("aborted", onError)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= maxBytes) return void chunks.push(chunk)
+      stop()
+      chunks.length = 0
+      // Keep draining into nothing rather than destroying the socket, so the 413 reaches the client.
+      source.resume()
+      resume(Effect.fail(tooLarge(maxBytes, `more than ${maxBytes}`)))
+    }
+    const onEnd = () => {
+      stop()
+      resume(Effect.succeed(Buffer.concat(chunks, size)))
+    }
+    const onError = () => {
+      stop()
+      resume(Effect.fail(badRequest("the body could not be read to its end (the connection broke)")))
+    }
+    source.on("data", onData)
+    source.once("end", onEnd)
+    source.once("error", onError)
+    source.once("aborted", onError)
+    return Effect.sync(stop)
+  })
+}
+
+/** The offset of the first byte that does not start a well-formed UTF-8 sequence (called once isUtf8 said no). */
+const firstInvalidUtf8 = (bytes: Buffer): number => {
+  let i = 0
+  while (i < bytes.length) {
+    const lead = bytes[i]!
+    const length = lead < 0x80 ? 1 : lead < 0xc2 ? 0 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : lead < 0xf5 ? 4 : 0
+    if (length === 0 || (length > 1 && !isUtf8(bytes.subarray(i, i + length)))) return i
+    i += length
+  }
+  return bytes.length
+}
+
+/**
+ * The request's JSON body, or the problem with it: 415 not JSON, 413 too large, 400 empty, not
+ * UTF-8 (with the offending byte's offset) or not JSON (with the parser's reason).
+ */
+export const readJson = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<unknown, Problem> =>
+  Effect.gen(function*() {
+    yield* checkContentType(request.headers["content-type"])
+    const bytes = yield* readBytes(request, maxBytes)
+    if (bytes.length === 0) return yield* badRequest("the body is empty; expected a JSON object")
+    if (!isUtf8(bytes)) {
+      return yield* badRequest(`the body is not valid UTF-8 (at byte ${firstInvalidUtf8(bytes)})`)
+    }
+    return yield* Effect.try({
+      try: () => JSON.parse(bytes.toString("utf8")) as unknown,
+      catch: (error) => badRequest(`the body is not valid JSON: ${(error as Error).message}`)
+    })
+  })

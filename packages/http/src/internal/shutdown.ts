@@ -1,0 +1,40 @@
+import type { HttpMiddleware } from "@effect/platform"
+import { HttpServerResponse } from "@effect/platform"
+import type { Duration } from "effect"
+import { Effect, Stream, SubscriptionRef } from "effect"
+import type * as Http from "node:http"
+
+/**
+ * Stops the listener without cutting anyone off: no new connections, idle ones closed, answers to
+ * requests already in flight carry `Connection: close`, and once they are all answered (or the
+ * timeout passes) what is left is closed. Run before the engine drains, so every 202 given was for a
+ * message the queue holds.
+ */
+export const make = Effect.gen(function*() {
+  const inFlight = yield* SubscriptionRef.make(0)
+  let draining = false
+
+  const middleware: HttpMiddleware.HttpMiddleware = (app) =>
+    Effect.acquireUseRelease(
+      SubscriptionRef.update(inFlight, (n) => n + 1),
+      () => Effect.map(app, (response) => draining ? HttpServerResponse.setHeader(response, "connection", "close") : response),
+      () => SubscriptionRef.update(inFlight, (n) => n - 1)
+    )
+
+  const close = (server: Http.Server, timeout: Duration.DurationInput) =>
+    Effect.gen(function*() {
+      draining = true
+      server.close()
+      server.closeIdleConnections()
+      const left = yield* SubscriptionRef.get(inFlight)
+      yield* Effect.logInfo("http closing").pipe(Effect.annotateLogs({ inFlight: left }))
+      yield* inFlight.changes.pipe(
+        Stream.takeUntil((n) => n === 0),
+        Stream.runDrain,
+        Effect.timeoutOption(timeout)
+      )
+      server.closeAllConnections()
+    })
+
+  return { middleware, close } as const
+})

@@ -1,0 +1,144 @@
+import type { MessageRecord, Reply, SubmitError, Submitted } from "@sluice/engine"
+import { Address, Sluice } from "@sluice/engine"
+import { Effect, Either } from "effect"
+import * as Problem from "../Problem.js"
+import { Recipients } from "../Recipients.js"
+import { Templates } from "../Templates.js"
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+// How long a client should wait when the queue cannot take messages: it drains in seconds.
+const retryAfterFull = 2
+const retryAfterError = 5
+
+/** What the engine says about a message or a batch, as the problem the client gets. */
+export const problemOf = (error: SubmitError, prefix = ""): Problem.Problem => {
+  switch (error._tag) {
+    case "InvalidMessage":
+      return Problem.badRequest(error.reason, `${prefix}${error.field}` || undefined)
+    case "QueueFull":
+      return Problem.unavailable(error.message, retryAfterFull)
+    case "QueueError":
+      return Problem.unavailable(`the queue is unavailable: ${error.message}`, retryAfterError)
+  }
+}
+
+/**
+ * Turns `template: {id, vars}` into subject/text/html. The engine refuses `template`: rendering is
+ * this adapter's, with the Templates service.
+ */
+const render = (message: Record<string, unknown>, prefix: string) =>
+  Effect.gen(function*() {
+    const { template, ...rest } = message
+    if (template === undefined) return message
+    if (!isRecord(template) || typeof template.id !== "string" || template.id === "") {
+      return yield* Problem.badRequest("must be an object with a non-empty string id: {\"id\": ..., \"vars\": {...}}", `${prefix}template`)
+    }
+    const mixed = ["subject", "text", "html", "raw"].find((key) => rest[key] !== undefined)
+    if (mixed !== undefined) {
+      return yield* Problem.badRequest(`give either template or ${mixed}, not both`, `${prefix}${mixed}`)
+    }
+    const templates = yield* Templates
+    const rendered = yield* templates.render(template.id, template.vars ?? {}).pipe(
+      Effect.mapError((error) =>
+        error._tag === "TemplateNotFound"
+          ? Problem.unprocessable(`${error.message}; store it first with PUT /v1/templates/{id}`, `${prefix}template.id`)
+          : Problem.unprocessable(error.message, `${prefix}template`)
+      )
+    )
+    return { ...rest, ...rendered }
+  })
+
+/**
+ * Refuses recipients that are suppressed (or, with `recipients.checkDomains`, whose domain does not
+ * exist). Addresses with bad syntax are left to the engine, which names them the same way.
+ */
+const checkRecipients = (message: Record<string, unknown>, prefix: string) =>
+  Effect.gen(function*() {
+    const to = message.to
+    if (!Array.isArray(to)) return
+    const candidates = to.flatMap((address, i) =>
+      typeof address === "string" && Address.problem(address) === undefined ? [{ address, i }] : []
+    )
+    if (candidates.length === 0) return
+    const recipients = yield* Recipients
+    const refused = yield* recipients.check([...new Set(candidates.map((c) => c.address))])
+    if (refused.length === 0) return
+    const reasons = new Map(refused.map((r) => [r.address, r.reason]))
+    const errors = candidates.flatMap(({ address, i }) => {
+      const reason = reasons.get(address)
+      return reason === undefined ? [] : [{ field: `${prefix}to[${i}]`, detail: reason }]
+    })
+    const [first] = errors
+    return yield* Problem.unprocessable(
+      errors.length === 1 ? first!.detail : `${errors.length} recipients are refused; the first: ${first!.detail}`,
+      first!.field,
+      errors
+    )
+  })
+
+/** One submitted message made ready for the engine: its template rendered, its recipients checked. */
+const resolve = (input: unknown, prefix: string) =>
+  Effect.gen(function*() {
+    // Anything but an object is the engine's to refuse, with its own words.
+    if (!isRecord(input)) return input
+    const message = yield* render(input, prefix)
+    yield* checkRecipients(message, prefix)
+    return message
+  })
+
+export const submit = (input: unknown) =>
+  Effect.gen(function*() {
+    const message = yield* resolve(input, "")
+    const sluice = yield* Sluice
+    const { id } = yield* sluice.submit(message).pipe(Effect.mapError((error) => problemOf(error)))
+    return { id, status: "queued" as const }
+  })
+
+type BatchResult = { readonly id: string; readonly status: "queued" } | { readonly error: Problem.Document }
+
+/**
+ * Each message judged alone: those refused here or by the engine get their problem in place, the
+ * rest are queued together. Only a queue that cannot take the batch fails it as a whole.
+ */
+export const submitBatch = (inputs: ReadonlyArray<unknown>) =>
+  Effect.gen(function*() {
+    const resolved = yield* Effect.forEach(
+      inputs,
+      (input, i) => Effect.either(resolve(input, `messages[${i}].`)),
+      { concurrency: 16 }
+    )
+    const valid = resolved.flatMap((r) => Either.isRight(r) ? [r.right] : [])
+    const sluice = yield* Sluice
+    const submitted = valid.length === 0 ? [] : yield* sluice.submitBatch(valid).pipe(
+      Effect.mapError((error) => problemOf(error))
+    )
+    let next = 0
+    return resolved.map((r, i): BatchResult => {
+      if (Either.isLeft(r)) return { error: Problem.toDocument(r.left) }
+      const result: Either.Either<Submitted, SubmitError> = submitted[next++]!
+      return Either.isRight(result)
+        ? { id: result.right.id, status: "queued" }
+        : { error: Problem.toDocument(problemOf(result.left, `messages[${i}].`)) }
+    })
+  })
+
+const replyOf = (reply: Reply | undefined) =>
+  reply === undefined ? null : { code: reply.code, enhanced: reply.enhanced ?? null, text: reply.text }
+
+const iso = (epochMs: number) => new Date(epochMs).toISOString()
+
+/** A message record as GET /v1/messages/{id} answers it. */
+export const statusOf = (record: MessageRecord) => ({
+  id: record.id,
+  status: record.status,
+  attempts: record.attempts,
+  upstream: record.upstream ?? null,
+  lastReply: replyOf(record.lastReply),
+  recipients: record.recipients.map((r) => ({ address: r.address, status: r.status, reply: replyOf(r.reply) })),
+  stream: record.stream,
+  submittedAt: iso(record.submittedAt),
+  updatedAt: iso(record.updatedAt),
+  ...(record.nextAttemptAt !== undefined && record.status === "deferred" ? { nextAttemptAt: iso(record.nextAttemptAt) } : {})
+})
