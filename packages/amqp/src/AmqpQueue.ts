@@ -1,0 +1,84 @@
+import type { Config, DeliveryQueueShape, QueueError } from "@sluice/engine"
+import { DeliveryQueue, StatusStore } from "@sluice/engine"
+import type { Scope } from "effect"
+import { Duration, Effect, Layer, Schedule } from "effect"
+import * as internal from "./internal/queue.js"
+
+export interface Options {
+  /** `amqp://user:pass@host:port/vhost` */
+  readonly url: string
+  /** The streams to keep a work queue for (the config's `streams`). */
+  readonly streams: ReadonlyArray<string>
+  /** Prefix of every queue name, so several clusters (or test runs) share one broker. Default "sluice". */
+  readonly prefix?: string
+  /** Above this many messages waiting, enqueue fails with QueueFull. */
+  readonly maxDepth?: number
+  /** Unacked deliveries per stream on this node (see `prefetchFor`). */
+  readonly prefetch?: number
+  /** Fixed delays of the delay queues; a deferral rides the largest that does not overshoot. */
+  readonly delayTiers?: ReadonlyArray<Duration.DurationInput>
+  /** Between connection attempts, at start and after the connection is lost. */
+  readonly reconnect?: Schedule.Schedule<unknown, unknown>
+  /** How long start waits for a first connection, and enqueue for a lost one to come back. */
+  readonly openTimeout?: Duration.DurationInput
+}
+
+/** 250 ms, then ×4 up to ~68 minutes: past the default maxDelay of an hour in at most 3 hops per tier. */
+export const defaultDelayTiers: ReadonlyArray<Duration.Duration> = Array.from(
+  { length: 8 },
+  (_, i) => Duration.millis(250 * 4 ** i)
+)
+
+export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis").pipe(
+  Schedule.jittered,
+  Schedule.union(Schedule.spaced("5 seconds"))
+)
+
+/**
+ * Unacked deliveries a node needs per stream to keep its upstreams busy: the scheduler's own buffer
+ * (two jobs per connection) and what its actors hold (a job per connection and a quarter more).
+ * More would only keep messages from other nodes; less would leave connections idle.
+ */
+export const prefetchFor = (config: Config.SluiceConfig): number => {
+  const connections = config.upstreams.reduce((n, u) => n + u.maxConnections, 0)
+  const actors = config.upstreams.reduce((n, u) => n + Math.ceil(u.maxConnections * 1.25), 0)
+  return Math.max(8, 2 * connections) + actors
+}
+
+/**
+ * A DeliveryQueue on RabbitMQ quorum queues: publisher confirms before enqueue returns, a consumer
+ * per stream with a bounded prefetch, acks only after the final outcome, deferrals through delay
+ * queues, failures to a dead-letter queue, reconnects on the `reconnect` schedule. Status records and
+ * idempotency keys go to the StatusStore.
+ */
+export const make = (
+  options: Options
+): Effect.Effect<DeliveryQueueShape, QueueError, StatusStore.StatusStore | Scope.Scope> =>
+  Effect.flatMap(StatusStore.StatusStore, (store) =>
+    internal.make({
+      url: options.url,
+      prefix: options.prefix ?? "sluice",
+      streams: options.streams,
+      maxDepth: options.maxDepth ?? 1_000_000,
+      prefetch: options.prefetch ?? 64,
+      tiers: (options.delayTiers ?? defaultDelayTiers).map((tier) => Math.max(1, Math.round(Duration.toMillis(tier)))),
+      reconnect: options.reconnect ?? defaultReconnect,
+      openTimeout: Duration.decode(options.openTimeout ?? "30 seconds"),
+      store
+    }))
+
+export const layer = (options: Options): Layer.Layer<DeliveryQueue, QueueError, StatusStore.StatusStore> =>
+  Layer.scoped(DeliveryQueue, make(options))
+
+/** The queue a configuration names (`queue.kind: "rabbitmq"`), its prefetch sized from the upstreams. */
+export const layerFromConfig = (
+  config: Config.SluiceConfig,
+  queue: Extract<Config.SluiceConfig["queue"], { kind: "rabbitmq" }>
+): Layer.Layer<DeliveryQueue, QueueError, StatusStore.StatusStore> =>
+  layer({
+    url: queue.url,
+    streams: Object.keys(config.streams),
+    maxDepth: queue.maxDepth,
+    prefetch: prefetchFor(config),
+    ...("prefix" in queue && typeof queue.prefix === "string" ? { prefix: queue.prefix } : {})
+  })
