@@ -89,15 +89,12 @@ class Session implements SmtpSession {
 
   /** The next reply, within `timeout`; a drop or a timeout breaks the session. */
   private expect(phase: Phase, timeout: Duration.Duration): Effect.Effect<Received, SmtpError> {
-    return this.channel.next.pipe(
-      Effect.mapError((closed) =>
-        new SmtpConnectionError({ upstream: this.upstream, phase, reason: "dropped", text: closed.text })
+    return this.channel.next(Duration.toMillis(timeout)).pipe(
+      Effect.mapError((error) =>
+        error._tag === "TimedOut"
+          ? new SmtpTimeoutError({ upstream: this.upstream, phase, timeoutMillis: Duration.toMillis(timeout) })
+          : new SmtpConnectionError({ upstream: this.upstream, phase, reason: "dropped", text: error.text })
       ),
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () =>
-          new SmtpTimeoutError({ upstream: this.upstream, phase, timeoutMillis: Duration.toMillis(timeout) })
-      }),
       Effect.tap((reply) => Metric.increment(this.metrics.reply[replyClass(reply.code)]!)),
       Effect.tapError(() => Effect.sync(() => this.broken = true))
     )
