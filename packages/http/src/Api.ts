@@ -175,6 +175,25 @@ export const operations = HttpApiGroup.make("operations")
       .annotate(OpenApi.Summary, "Prometheus text exposition")
   )
 
+/**
+ * Every error answer is a problem document. HttpApi documents its own decode error at 400 besides
+ * ours, which would merge the two into plain JSON; the adapter renders that error as a problem too.
+ */
+const problemsOnly = (spec: Record<string, any>) => {
+  for (const operations of Object.values<Record<string, any>>(spec.paths)) {
+    for (const operation of Object.values<Record<string, any>>(operations)) {
+      for (const [status, response] of Object.entries<Record<string, any>>(operation.responses ?? {})) {
+        if (Number(status) >= 400 && response.content !== undefined) {
+          response.content = { [Problem.contentType]: { schema: { $ref: "#/components/schemas/Problem" } } }
+        }
+      }
+    }
+  }
+  delete spec.components?.schemas?.HttpApiDecodeError
+  delete spec.components?.schemas?.Issue
+  return spec
+}
+
 /** The HTTP API of Sluice (CONTRACT.md). Its OpenAPI document is served at /openapi.json. */
 export class SluiceApi extends HttpApi.make("sluice")
   .add(messages)
@@ -185,4 +204,6 @@ export class SluiceApi extends HttpApi.make("sluice")
   .addError(problems.internal)
   .annotate(OpenApi.Title, "Sluice")
   .annotate(OpenApi.Description, "HTTP ingestion for the Sluice email delivery engine")
+  .annotate(OpenApi.Version, "0.1.0")
+  .annotate(OpenApi.Transform, problemsOnly)
 {}

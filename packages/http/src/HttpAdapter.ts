@@ -1,4 +1,4 @@
-import { HttpApiBuilder, HttpApiSwagger } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import type { HttpServerError } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { Config, Sluice } from "@sluice/engine"
@@ -19,7 +19,7 @@ export interface Options {
 }
 
 const listen = (config: Config.SluiceConfig, options: Options) =>
-  Layer.scopedDiscard(Effect.gen(function*() {
+  Layer.scoped(HttpServer.HttpServer, Effect.gen(function*() {
     const app = yield* HttpApiBuilder.httpApp
     const node = Http.createServer()
     const server = yield* NodeHttpServer.make(() => node, { host: config.http.host, port: config.http.port })
@@ -31,17 +31,19 @@ const listen = (config: Config.SluiceConfig, options: Options) =>
     yield* Effect.logInfo("http listening").pipe(Effect.annotateLogs(
       address._tag === "TcpAddress" ? { host: address.hostname, port: address.port } : { path: address.path }
     ))
+    return server
   }))
 
 /**
  * The HTTP ingestion adapter (CONTRACT.md) on `config.http`: the `SluiceApi` endpoints, /openapi.json,
- * /docs, Prometheus /metrics. Closing its scope stops it before the services it uses, so a graceful
- * shutdown answers what it accepted before the engine drains.
+ * /docs, Prometheus /metrics. It gives the listening `HttpServer` (its `address` has the port when
+ * `http.port` is 0). Closing its scope stops it before the services it uses, so a graceful shutdown
+ * answers what it accepted before the engine drains.
  */
 export const layer = (
   config: Config.SluiceConfig,
   options: Options = {}
-): Layer.Layer<never, HttpServerError.ServeError, Sluice | Templates | Recipients> =>
+): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Sluice | Templates | Recipients> =>
   listen(config, options).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
