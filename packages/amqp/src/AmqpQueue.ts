@@ -80,5 +80,5 @@ export const layerFromConfig = (
     streams: Object.keys(config.streams),
     maxDepth: queue.maxDepth,
     prefetch: prefetchFor(config),
-    ...("prefix" in queue && typeof queue.prefix === "string" ? { prefix: queue.prefix } : {})
+    ...(queue.prefix === undefined ? {} : { prefix: queue.prefix })
   })

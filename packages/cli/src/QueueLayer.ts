@@ -1,5 +1,5 @@
-import type { Config, DeliveryQueue } from "@sluice/engine"
-import { MemoryQueue } from "@sluice/engine"
+import type { Config, DeliveryQueue, QueueError } from "@sluice/engine"
+import { MemoryQueue, StatusStore } from "@sluice/engine"
 import type { SpoolError } from "@sluice/spool"
 import { Data, Effect, Layer } from "effect"
 
@@ -13,10 +13,15 @@ export class QueueUnavailable extends Data.TaggedError("QueueUnavailable")<{
   }
 }
 
-/** The DeliveryQueue named by `queue.kind`; adapters are loaded only when chosen (they bring native modules). */
+/**
+ * The DeliveryQueue named by `queue.kind`; adapters are loaded only when chosen (they bring native
+ * modules). RabbitMQ keeps status records and idempotency keys in the StatusStore of the context (the
+ * `cache`: Redis shares them across nodes), or in memory when none is provided.
+ */
 export const layer = (
-  queue: Config.SluiceConfig["queue"]
-): Layer.Layer<DeliveryQueue, QueueUnavailable | SpoolError> => {
+  config: Config.SluiceConfig
+): Layer.Layer<DeliveryQueue, QueueUnavailable | SpoolError | QueueError> => {
+  const queue = config.queue
   switch (queue.kind) {
     case "memory":
       return MemoryQueue.layer({ maxDepth: queue.maxDepth })
@@ -25,6 +30,14 @@ export const layer = (
         Effect.promise(() => import("@sluice/spool")).pipe(Effect.map(({ Spool }) => Spool.layerFromConfig(queue)))
       )
     case "rabbitmq":
-      return Layer.fail(new QueueUnavailable({ kind: queue.kind, reason: "the RabbitMQ adapter is not available yet" }))
+      return Layer.unwrapEffect(
+        Effect.all([Effect.promise(() => import("@sluice/amqp")), Effect.serviceOption(StatusStore.StatusStore)]).pipe(
+          Effect.map(([{ AmqpQueue }, store]) =>
+            AmqpQueue.layerFromConfig(config, queue).pipe(
+              Layer.provide(store._tag === "Some" ? Layer.succeed(StatusStore.StatusStore, store.value) : StatusStore.layerMemory())
+            )
+          )
+        )
+      )
   }
 }

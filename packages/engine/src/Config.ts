@@ -66,6 +66,8 @@ export const Queue = Schema.Union(
   Schema.Struct({
     kind: Schema.Literal("rabbitmq"),
     url: Schema.NonEmptyString,
+    /** Prefix of the queue names, so several clusters share one broker (default "sluice"). */
+    prefix: Schema.optional(Schema.NonEmptyTrimmedString),
     maxDepth: withDefault(Positive, () => 1_000_000)
   }),
   Schema.Struct({ kind: Schema.Literal("memory"), maxDepth: withDefault(Positive, () => 1_000_000) })
@@ -123,7 +125,12 @@ export const SluiceConfig = Schema.Struct({
   circuitBreaker: withDefault(CircuitBreaker, () => Schema.decodeSync(CircuitBreaker)({})),
   cache: Schema.optional(Schema.Union(
     Schema.Struct({ kind: Schema.Literal("memory") }),
-    Schema.Struct({ kind: Schema.Literal("redis"), url: Schema.NonEmptyString })
+    Schema.Struct({
+      kind: Schema.Literal("redis"),
+      url: Schema.NonEmptyString,
+      /** Prefix of the keys, so several clusters share one Redis (default "sluice"). */
+      prefix: Schema.optional(Schema.NonEmptyTrimmedString)
+    })
   )),
   recipients: Schema.optional(Schema.Struct({
     checkDomains: withDefault(Schema.Boolean, () => false),

@@ -2,6 +2,7 @@ import type { Duration } from "effect"
 import { Config, Sluice } from "@sluice/engine"
 import { HttpAdapter, Recipients, Templates } from "@sluice/http"
 import { Effect, Layer } from "effect"
+import * as CacheLayer from "../CacheLayer.js"
 import * as QueueLayer from "../QueueLayer.js"
 import * as ServeConfig from "../ServeConfig.js"
 
@@ -13,8 +14,11 @@ import * as ServeConfig from "../ServeConfig.js"
 export const run = (flags: ServeConfig.ServeFlags & { readonly drainTimeout: Duration.Duration }) =>
   Effect.gen(function*() {
     const config = yield* ServeConfig.load(flags)
+    // One cache for all (one Redis connection): the queue's status records, the engine's rate limits.
+    const cache = CacheLayer.layer(config.cache)
     const engine = Sluice.layer(config, { drainTimeout: flags.drainTimeout }).pipe(
-      Layer.provide(QueueLayer.layer(config.queue))
+      Layer.provide(QueueLayer.layer(config).pipe(Layer.provide(cache))),
+      Layer.provide(cache)
     )
     const app = HttpAdapter.layer(config).pipe(
       Layer.provide(Layer.mergeAll(
