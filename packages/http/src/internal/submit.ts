@@ -81,8 +81,9 @@ const checkRecipients = (message: Record<string, unknown>, prefix: string) =>
 /** One submitted message made ready for the engine: its template rendered, its recipients checked. */
 const resolve = (input: unknown, prefix: string) =>
   Effect.gen(function*() {
-    // Anything but an object is the engine's to refuse, with its own words.
-    if (!isRecord(input)) return input
+    if (!isRecord(input)) {
+      return yield* Problem.badRequest("a message must be a JSON object", prefix.slice(0, -1) || undefined)
+    }
     const message = yield* render(input, prefix)
     yield* checkRecipients(message, prefix)
     return message
