@@ -22,9 +22,9 @@ export interface CallOptions {
   readonly headers?: Record<string, string>
 }
 
-/** One HTTP exchange over a real socket. */
-export const call = (base: string, method: string, path: string, options: CallOptions = {}): Effect.Effect<Answer> =>
-  Effect.promise(async () => {
+/** One HTTP exchange over a real socket; fails when there is no answer (refused, reset). */
+export const attempt = (base: string, method: string, path: string, options: CallOptions = {}): Effect.Effect<Answer, Error> =>
+  Effect.tryPromise({ catch: (error) => error as Error, try: async () => {
     const headers: Record<string, string> = { ...options.headers }
     let body: string | Buffer | AsyncIterable<Buffer> | undefined = options.raw
     if (options.json !== undefined) {
@@ -40,7 +40,11 @@ export const call = (base: string, method: string, path: string, options: CallOp
       parsed = undefined
     }
     return { status: response.statusCode, headers: response.headers, text, body: parsed }
-  })
+  } })
+
+/** One HTTP exchange that must get an answer. */
+export const call = (base: string, method: string, path: string, options: CallOptions = {}): Effect.Effect<Answer> =>
+  Effect.orDie(attempt(base, method, path, options))
 
 export interface Running {
   readonly base: string
