@@ -62,7 +62,12 @@ describe("sluice as a process", () => {
   it.scoped("serve logs JSON lines and exits 0 on SIGTERM and on SIGINT", () =>
     Effect.gen(function*() {
       const { port } = yield* startSink()
-      const config = configFile({ queue: { kind: "memory" }, upstreams: [{ name: "sink", host: "127.0.0.1", port }] })
+      // Port 0: the HTTP listener must not collide with anything else on this machine.
+      const config = configFile({
+        http: { port: 0 },
+        queue: { kind: "memory" },
+        upstreams: [{ name: "sink", host: "127.0.0.1", port }]
+      })
       for (const signal of ["SIGTERM", "SIGINT"] as const) {
         const serve = yield* start(["serve", "--config", config, "--drain-timeout", "5 seconds"])
         const serving = yield* serve.waitForLog((line) => line.msg === "serving", "serve to start")
