@@ -20,8 +20,14 @@ fi
 wait_for Redis 6379 30 || exit 1
 
 if ! answers 5672; then
-  echo "starting RabbitMQ"
   command -v rabbitmq-server >/dev/null || { apt-get update -qq && apt-get install -y -qq rabbitmq-server; }
-  rabbitmq-server -detached
+  if rabbitmqctl -q status >/dev/null 2>&1; then
+    # The Erlang node runs but the broker app is stopped (a test that restarts it was cut short).
+    echo "starting the RabbitMQ app"
+    rabbitmqctl -q start_app
+  else
+    echo "starting RabbitMQ"
+    rabbitmq-server -detached
+  fi
 fi
 wait_for RabbitMQ 5672 120 || exit 1

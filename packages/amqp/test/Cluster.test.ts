@@ -1,0 +1,89 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { freshPrefix, rabbitmqctl } from "./support/broker.js"
+import { cleanRedis, countingSink, fill, startNode, submit, waitFor } from "./support/cluster.js"
+
+// Several `sluice serve` processes on one RabbitMQ and one Redis, submitting over HTTP, delivering
+// to one sink that counts each recipient's copies. Bounded: 10,000 messages, minutes at most.
+const total = 10_000
+const delivered = "sluice_messages_total{outcome=\"delivered\"}"
+
+/** `size` nodes and a sink; with `filled`, the broker holds that many messages before the nodes start. */
+const cluster = (size: number, options: { filled?: number; upstream?: Record<string, unknown> } = {}) =>
+  Effect.gen(function*() {
+    const prefix = yield* freshPrefix
+    yield* cleanRedis(prefix)
+    const sink = yield* countingSink
+    if (options.filled !== undefined) yield* fill(prefix, 0, options.filled)
+    const nodes = yield* Effect.forEach(
+      Array.from({ length: size }, (_, i) => `node-${i + 1}`),
+      (name) => startNode(name, { prefix, sinkPort: sink.port, ...(options.upstream && { upstream: options.upstream }) }),
+      { concurrency: "unbounded" }
+    )
+    return { prefix, sink, nodes }
+  })
+
+describe("a cluster on one broker", () => {
+  for (const size of [2, 3]) {
+    it.scopedLive(`${size} nodes deliver ${total} messages, each once, sharing the work`, () =>
+      Effect.gen(function*() {
+        const { nodes, sink } = yield* cluster(size)
+        const started = Date.now()
+        yield* submit(nodes, 0, total)
+        const submitted = Date.now()
+        yield* waitFor(`${total} delivered`, () => sink.unique() === total, 120_000)
+        console.log(
+          `${size} nodes: ${sink.unique()} delivered, ${sink.duplicates()} duplicates; ` +
+            `submitted in ${submitted - started} ms, all delivered after ${Date.now() - started} ms`
+        )
+        expect(sink.duplicates()).toBe(0)
+        const counts = yield* Effect.forEach(nodes, (node) => node.metric(delivered))
+        expect(counts.reduce((a, b) => a + b, 0)).toBe(total)
+        for (const count of counts) expect(count).toBeGreaterThan(0)
+      }), 240_000)
+  }
+
+  it.scopedLive("a node killed with SIGKILL mid-run: the others deliver what it held, nothing is lost", () =>
+    Effect.gen(function*() {
+      const { nodes, sink } = yield* cluster(3, { filled: total })
+      yield* waitFor("a third delivered", () => sink.unique() >= total / 3, 120_000)
+      nodes[2]!.kill("SIGKILL")
+      expect(yield* Effect.promise(() => nodes[2]!.exited)).toBeNull()
+      yield* waitFor(`${total} delivered`, () => sink.unique() === total, 120_000)
+      console.log(`kill -9: ${sink.unique()} delivered, ${sink.duplicates()} duplicates`)
+      // At most what the dead node had leased and delivered without acking comes twice.
+      expect(sink.duplicates()).toBeLessThan(200)
+    }), 240_000)
+
+  it.scopedLive("the broker restarted mid-run: nodes are not ready meanwhile, reconnect, and nothing is lost", () =>
+    Effect.gen(function*() {
+      const { nodes, sink } = yield* cluster(2, { filled: total })
+      yield* waitFor("a fifth delivered", () => sink.unique() >= total / 5, 120_000)
+      yield* Effect.addFinalizer(() => rabbitmqctl("start_app").pipe(Effect.ignore)) // never leave the broker down
+      yield* rabbitmqctl("stop_app")
+      const whileDown = yield* Effect.forEach(nodes, (node) => node.readyz)
+      yield* rabbitmqctl("start_app")
+      expect(whileDown).toEqual([503, 503])
+      yield* waitFor(`${total} delivered`, () => sink.unique() === total, 180_000)
+      console.log(`broker restart: ${sink.unique()} delivered, ${sink.duplicates()} duplicates`)
+      for (const node of nodes) {
+        expect(yield* node.readyz).toBe(200)
+      }
+    }), 300_000)
+
+  it.scopedLive("a rate limit of 300 messages/s on an upstream holds for the whole cluster of 3", () =>
+    Effect.gen(function*() {
+      const count = 3_000
+      const { nodes, sink } = yield* cluster(3, { filled: count, upstream: { rateLimit: { messages: 300, per: "1 second" } } })
+      yield* waitFor(`${count} delivered`, () => sink.unique() === count, 60_000)
+      // The steady rate, past the first burst (the bucket starts full) and before the tail.
+      const from = 600
+      const to = 2_700
+      const rate = (to - from) / ((sink.arrivals[to]! - sink.arrivals[from]!) / 1000)
+      console.log(`cluster-wide rate: ${rate.toFixed(1)} messages/s (limit 300)`)
+      expect(rate).toBeGreaterThan(270)
+      expect(rate).toBeLessThan(330)
+      const counts = yield* Effect.forEach(nodes, (node) => node.metric(delivered))
+      for (const n of counts) expect(n).toBeGreaterThan(0)
+    }), 120_000)
+})
