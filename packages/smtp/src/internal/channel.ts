@@ -50,7 +50,12 @@ export class Channel {
   /** Resolves once the socket (and, for implicit TLS, the handshake) is up; the greeting is the first reply. */
   connect(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.client.once("connect", () => resolve())
+      this.client.once("connect", () => {
+        // Nagle's algorithm holds a write back while an earlier one is unacknowledged, and the
+        // server delays its ACK: a stall of up to 40 ms per message on exchanges this short.
+        this.client._socket?.setNoDelay(true)
+        resolve()
+      })
       // The promise settles on the greeting, which is read as a reply instead; it rejects before
       // "connect" only when the socket could not be made.
       this.client.connect({ timeout: 0 }).catch((error: Error) => {
