@@ -1,3 +1,4 @@
+import type { HttpServerRequest } from "@effect/platform"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Sluice } from "@sluice/engine"
 import { Effect, Layer, Metric, Option, ParseResult, Schema } from "effect"
@@ -8,20 +9,19 @@ import { Recipients } from "../Recipients.js"
 import { Templates } from "../Templates.js"
 import { readJson } from "./body.js"
 import * as prometheus from "./prometheus.js"
-import { statusOf, submit, submitBatch } from "./submit.js"
+import { problemOf, statusOf, submit, submitBatch } from "./submit.js"
 
 const pathOf = (path: ReadonlyArray<PropertyKey>) =>
   path.map((key, i) => typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`).join("")
 
 /** The first thing wrong with a decoded input, as a 400 naming its path. */
-export const problemOfParse = (error: ParseResult.ParseError, prefix = ""): Problem.Problem => {
+const problemOfParse = (error: ParseResult.ParseError): Problem.Problem => {
   const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const path = pathOf(issue?.path ?? [])
-  return Problem.badRequest(issue?.message ?? "is invalid", `${prefix}${path}` || undefined)
+  return Problem.badRequest(issue?.message ?? "is invalid", pathOf(issue?.path ?? []) || undefined)
 }
 
 /** Reads the body and decodes it with `schema`; unknown fields are refused, not ignored. */
-const decodeBody = <A, I>(schema: Schema.Schema<A, I>, maxBodyBytes: number) => (request: Parameters<typeof readJson>[0]) =>
+const decodeBody = <A, I>(request: HttpServerRequest.HttpServerRequest, schema: Schema.Schema<A, I>, maxBodyBytes: number) =>
   readJson(request, maxBodyBytes).pipe(
     Effect.flatMap(Schema.decodeUnknown(schema, { onExcessProperty: "error" })),
     Effect.mapError((error) => ParseResult.isParseError(error) ? problemOfParse(error) : error)
@@ -32,22 +32,19 @@ const BatchShape = Schema.Struct({
   messages: Schema.Array(Schema.Unknown).pipe(Schema.minItems(1), Schema.maxItems(Api.maxBatch))
 })
 
-const queueUnavailable = (error: { readonly message: string }) =>
-  Problem.unavailable(`the queue is unavailable: ${error.message}`, 5)
-
 const messages = (maxBodyBytes: number) =>
   HttpApiBuilder.group(Api.SluiceApi, "messages", (handlers) =>
     handlers
       .handleRaw("submit", ({ request }) => readJson(request, maxBodyBytes).pipe(Effect.flatMap(submit)))
       .handleRaw("submitBatch", ({ request }) =>
-        decodeBody(BatchShape, maxBodyBytes)(request).pipe(
+        decodeBody(request, BatchShape, maxBodyBytes).pipe(
           Effect.flatMap(({ messages }) => submitBatch(messages)),
           Effect.map((results) => ({ results }))
         ))
       .handle("status", ({ path }) =>
         Sluice.pipe(
           Effect.flatMap((sluice) => sluice.status(path.id)),
-          Effect.mapError(queueUnavailable),
+          Effect.mapError((error) => problemOf(error)),
           Effect.flatMap(Option.match({
             onNone: () => Problem.notFound(`no message with id "${path.id}"`),
             onSome: (record) => Effect.succeed(statusOf(record))
@@ -59,7 +56,7 @@ const templates = (maxBodyBytes: number) =>
   HttpApiBuilder.group(Api.SluiceApi, "templates", (handlers) =>
     handlers.handleRaw("put", ({ path, request }) =>
       Effect.gen(function*() {
-        const source = yield* decodeBody(Api.TemplateSource, maxBodyBytes)(request)
+        const source = yield* decodeBody(request, Api.TemplateSource, maxBodyBytes)
         const templates = yield* Templates
         return yield* templates.put(path.id, source).pipe(
           Effect.mapError((error) => Problem.badRequest(error.message, error.field === "template" ? undefined : error.field))
@@ -71,7 +68,7 @@ const suppressions = (maxBodyBytes: number) =>
     handlers
       .handleRaw("suppress", ({ request }) =>
         Effect.gen(function*() {
-          const { address, reason } = yield* decodeBody(Api.Suppression, maxBodyBytes)(request)
+          const { address, reason } = yield* decodeBody(request, Api.Suppression, maxBodyBytes)
           const recipients = yield* Recipients
           yield* recipients.suppress(address, reason).pipe(
             Effect.mapError((error) => Problem.badRequest(error.message, "address"))
@@ -92,9 +89,9 @@ const complaints = (maxBodyBytes: number) =>
   HttpApiBuilder.group(Api.SluiceApi, "complaints", (handlers) =>
     handlers.handleRaw("complain", ({ request }) =>
       Effect.gen(function*() {
-        const { id } = yield* decodeBody(Api.Complaint, maxBodyBytes)(request)
+        const { id } = yield* decodeBody(request, Api.Complaint, maxBodyBytes)
         const sluice = yield* Sluice
-        const record = yield* sluice.status(id).pipe(Effect.mapError(queueUnavailable))
+        const record = yield* sluice.status(id).pipe(Effect.mapError((error) => problemOf(error)))
         if (Option.isNone(record)) return yield* Problem.notFound(`no message with id "${id}"`)
         yield* Metric.increment(HttpMetrics.complaints)
         yield* Effect.logInfo("complaint").pipe(Effect.annotateLogs({
