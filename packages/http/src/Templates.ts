@@ -9,9 +9,9 @@ export { StorageUnavailable } from "./internal/templates/storage.js"
 
 /** The Handlebars sources of a template; at least one field. */
 export interface TemplateSource {
-  readonly subject?: string
-  readonly text?: string
-  readonly html?: string
+  readonly subject?: string | undefined
+  readonly text?: string | undefined
+  readonly html?: string | undefined
 }
 
 /** What a template renders to. */

@@ -98,7 +98,8 @@ export const make = (store: KeyValueStore.KeyValueStore, options: { readonly cap
         return yield* writes.withPermits(1)(Effect.gen(function*() {
           const previous = Option.getOrElse(yield* readVersion(id), () => 0)
           const version = previous + 1
-          const json = yield* Schema.encode(Stored)(source).pipe(Effect.orDie)
+          const present = Object.fromEntries(fields.flatMap((field) => source[field] === undefined ? [] : [[field, source[field]]]))
+          const json = yield* Schema.encode(Stored)(present).pipe(Effect.orDie)
           yield* store.set(sourceKey(id, version), json).pipe(Effect.orDie)
           yield* store.set(versionKey(id), String(version)).pipe(Effect.orDie)
           if (previous > 0) yield* store.remove(sourceKey(id, previous)).pipe(Effect.orDie)
