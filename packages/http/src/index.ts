@@ -10,3 +10,5 @@ export * as Problem from "./Problem.js"
 export * as Recipients from "./Recipients.js"
 /** Email templates (Handlebars). */
 export * as Templates from "./Templates.js"
+/** Delivery events posted to a webhook in JSON batches (config `webhook`). */
+export * as Webhook from "./Webhook.js"
