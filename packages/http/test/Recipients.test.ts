@@ -71,6 +71,23 @@ describe("Recipients: syntax and suppressions", () => {
       expect((yield* Effect.flip(r.unsuppress("a@-bad-.example")))._tag).toBe("InvalidAddress")
     }))
 
+  it.scoped("the longest valid addresses, non-ASCII ones too, can be suppressed on disk", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "sluice-recipients-test-"))),
+        (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const config = yield* Config.decode({
+        queue: { kind: "embedded", path: path.join(dir, "spool") },
+        upstreams: [{ host: "127.0.0.1", port: 2525 }]
+      })
+      const r = yield* Effect.flatMap(Layer.build(Recipients.layerFromConfig(config)), (c) => Effect.provide(Recipients, c))
+      const long = `${"ü".repeat(32)}@${Array(4).fill("b".repeat(60)).join(".")}.example`
+      yield* r.suppress(long, "test")
+      expect((yield* r.check([long])).map((x) => x.address)).toEqual([long])
+      expect(yield* r.unsuppress(long)).toBe(true)
+    }))
+
   it.scoped("with an embedded queue, suppressions are on disk beside the spool and survive a restart", () =>
     Effect.gen(function*() {
       const dir = yield* Effect.acquireRelease(

@@ -88,7 +88,9 @@ describe("Templates", () => {
       expect(fieldAndReason(yield* Effect.flip(t.put("bad", { subject: "a\r\nBcc: x" })))).toEqual({
         field: "subject", reason: "contains CR or LF (a subject is one header line)"
       })
-      expect(fieldAndReason(yield* Effect.flip(t.put("", { text: "x" })))).toEqual({ field: "template", reason: "the id is empty" })
+      for (const id of ["", "../etc", "a b", "x".repeat(129)]) {
+        expect((yield* Effect.flip(t.put(id, { text: "x" }))).field).toBe("template")
+      }
       // Nothing of it was stored.
       expect((yield* Effect.flip(t.render("bad", {})))._tag).toBe("TemplateNotFound")
     }))

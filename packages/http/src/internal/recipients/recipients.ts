@@ -3,8 +3,13 @@ import { Cache, Clock, Duration, Effect, Either, Exit, Option, Schema } from "ef
 import type { Options, RecipientsShape, Refused } from "../../Recipients.js"
 import { makeLookup } from "./dns.js"
 import { normalize } from "./normalize.js"
+import { createHash } from "node:crypto"
 
-const Suppression = Schema.parseJson(Schema.Struct({ reason: Schema.String, at: Schema.Number }))
+const Suppression = Schema.parseJson(Schema.Struct({ address: Schema.String, reason: Schema.String, at: Schema.Number }))
+
+// Keyed by a hash: a valid address can be 320 octets, and more once percent-encoded as a file name,
+// which would pass the file-system store's name limit. The address itself is kept in the value.
+const keyOf = (normalized: string) => createHash("sha256").update(normalized).digest("hex")
 
 // A failed lookup is retried soon: a DNS outage must not pin "unchecked" on a domain for the whole TTL.
 const unknownTtl = Duration.seconds(30)
@@ -25,7 +30,7 @@ export const make = (store: KeyValueStore.KeyValueStore, options: Options) =>
       Effect.gen(function*() {
         const normalized = normalize(address)
         if (Either.isLeft(normalized)) return Option.some({ address, reason: `"${address}" ${normalized.left.reason}` })
-        const suppressed = yield* store.get(normalized.right.address).pipe(Effect.orDie)
+        const suppressed = yield* store.get(keyOf(normalized.right.address)).pipe(Effect.orDie)
         if (Option.isSome(suppressed)) {
           const { reason } = yield* Schema.decode(Suppression)(suppressed.value).pipe(Effect.orDie)
           return Option.some({ address, reason: `${address} is suppressed: ${reason}` })
@@ -48,15 +53,17 @@ export const make = (store: KeyValueStore.KeyValueStore, options: Options) =>
       Effect.gen(function*() {
         const normalized = yield* normalize(address)
         const at = yield* Clock.currentTimeMillis
-        const json = yield* Schema.encode(Suppression)({ reason: reason ?? "suppressed", at }).pipe(Effect.orDie)
-        yield* store.set(normalized.address, json).pipe(Effect.orDie)
+        const json = yield* Schema.encode(Suppression)({ address: normalized.address, reason: reason ?? "suppressed", at })
+          .pipe(Effect.orDie)
+        yield* store.set(keyOf(normalized.address), json).pipe(Effect.orDie)
       })
 
     const unsuppress: RecipientsShape["unsuppress"] = (address) =>
       Effect.gen(function*() {
         const normalized = yield* normalize(address)
-        const was = yield* store.has(normalized.address).pipe(Effect.orDie)
-        if (was) yield* store.remove(normalized.address).pipe(Effect.orDie)
+        const key = keyOf(normalized.address)
+        const was = yield* store.has(key).pipe(Effect.orDie)
+        if (was) yield* store.remove(key).pipe(Effect.orDie)
         return was
       })
 

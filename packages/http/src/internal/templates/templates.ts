@@ -16,6 +16,9 @@ const Stored = Schema.parseJson(Schema.Struct({
 const versionKey = (id: string) => `version/${id}`
 const sourceKey = (id: string, version: number) => `source/${id}/${version}`
 
+// Ids become store keys (file names on disk, Redis keys): short, and nothing a path or shell treats specially.
+const validId = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+
 class VersionOf extends Data.Class<{ readonly id: string; readonly version: number }> {}
 
 type CompiledTemplate = Partial<Record<Field, Compiled>>
@@ -87,7 +90,13 @@ export const make = (store: KeyValueStore.KeyValueStore, options: { readonly cap
 
     const put: TemplatesShape["put"] = (id, source) =>
       Effect.gen(function*() {
-        if (id.length === 0) return yield* new TemplateInvalid({ id, field: "template", reason: "the id is empty" })
+        if (!validId.test(id)) {
+          return yield* new TemplateInvalid({
+            id,
+            field: "template",
+            reason: "the id must be 1 to 128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
+          })
+        }
         if (fields.every((field) => source[field] === undefined)) {
           return yield* new TemplateInvalid({ id, field: "template", reason: "has none of subject, text, html" })
         }
