@@ -12,10 +12,13 @@ import { Progress } from "./harness/progress.js"
 import { markdownTable, updateTable, writeResult } from "./harness/results.js"
 import type { Options, Scenario } from "./harness/scenario.js"
 import { BenchmarkError, UsageError } from "./harness/scenario.js"
+import { drain } from "./scenarios/drain.js"
+import { engine, engineSpool } from "./scenarios/engine.js"
+import { spool } from "./scenarios/spool.js"
 import { transport } from "./scenarios/transport.js"
 
 /** Every scenario, in the order `npm run bench` runs them. */
-const scenarios: ReadonlyArray<Scenario> = [transport]
+const scenarios: ReadonlyArray<Scenario> = [transport, engine, spool, engineSpool, drain]
 
 const usage = `usage: npm run bench [-- [scenario ...] [--option value ...]]
 

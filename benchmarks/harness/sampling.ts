@@ -27,7 +27,10 @@ export class Latencies {
     this.values = new Float64Array(capacity)
   }
   record(startedAt: number): void {
-    if (this.count < this.values.length) this.values[this.count++] = performance.now() - startedAt
+    this.recordDuration(performance.now() - startedAt)
+  }
+  recordDuration(ms: number): void {
+    if (this.count < this.values.length) this.values[this.count++] = ms
   }
   summary(): Percentiles | null {
     return percentiles(this.values.subarray(0, this.count))

@@ -4,13 +4,15 @@
  * of Sluice's median to each peer's on the same sinks; a table, a summary and a chart.
  */
 import type { Panel } from "../harness/chart.js"
-import { round2 } from "../harness/sampling.js"
+import { round1, round2 } from "../harness/sampling.js"
 import type { Row, ScenarioContext, ScenarioResult } from "../harness/scenario.js"
 import { checkAborted } from "../harness/scenario.js"
 import type { BenchSink, SinkKind } from "../harness/sinks.js"
 import { startSink } from "../harness/sinks.js"
 import type { Measurement } from "./peers.js"
 import { median, medianOrNull, medianRun } from "./peers.js"
+
+const round1OrNull = (value: number | null) => value === null ? null : round1(value)
 
 export interface Contestant {
   readonly id: string
@@ -117,8 +119,8 @@ export const runComparison = async (
     for (const entry of figures) {
       entry.median = {
         messagesPerSecond: Math.round(median(entry.runs.map((run) => run.messagesPerSecond))),
-        cpuMicrosPerMessage: medianOrNull(entry.runs.map((run) => run.cpuMicrosPerMessage)),
-        peakRssMiB: medianOrNull(entry.runs.map((run) => run.peakRssMiB))
+        cpuMicrosPerMessage: round1OrNull(medianOrNull(entry.runs.map((run) => run.cpuMicrosPerMessage))),
+        peakRssMiB: round1OrNull(medianOrNull(entry.runs.map((run) => run.peakRssMiB)))
       }
     }
     const subject = figures.find((f) => f.id === options.subject)

@@ -1,0 +1,90 @@
+/**
+ * Durable enqueue throughput of the spool, in a process of its own:
+ * `node --import tsx spool-client.ts '<json config>'`.
+ *
+ * `callers` fibers each enqueue `batch` messages at a time (1 = single submissions), one call after
+ * the other, until `messages` are queued in all. Every call returns only once its messages are
+ * fsync'd, so the rate shows how well concurrent calls share commits. The spool is a fresh one in a
+ * temporary directory on the same disk as the system's temporary files. Reports over IPC, then exits.
+ */
+import { Effect } from "effect"
+import { Spool } from "@sluice/spool"
+import { Latencies, sampleRss } from "../harness/sampling.js"
+import { FROM, makeMessage, TO } from "./message.js"
+
+export interface SpoolClientConfig {
+  readonly messages: number
+  readonly warmup: number
+  readonly batch: number
+  readonly callers: number
+  readonly size: number
+}
+
+export interface SpoolReport {
+  readonly type: "result"
+  readonly messages: number
+  readonly elapsedMs: number
+  readonly cpuUserMs: number
+  readonly cpuSystemMs: number
+  readonly peakRssMiB: number
+  /** Per call (one message, or one batch), from the call to its return (durable). */
+  readonly latencyMs: ReturnType<Latencies["summary"]>
+  readonly rss: ReturnType<ReturnType<typeof sampleRss>["stop"]>
+}
+
+const config = JSON.parse(process.argv[2] ?? "{}") as SpoolClientConfig
+const content = makeMessage(config.size)
+const batch = Array.from({ length: config.batch }, () => ({ from: FROM, to: [TO], content, stream: "default" }))
+
+const main = Effect.gen(function*() {
+  const spool = yield* Spool.temporary({ maxDepth: 100_000_000 })
+  const run = (count: number, latencies: Latencies) => {
+    let next = 0
+    const caller = Effect.gen(function*() {
+      while (next < count) {
+        const n = Math.min(config.batch, count - next)
+        next += n
+        const t0 = performance.now()
+        const enqueued = yield* spool.enqueue(n === batch.length ? batch : batch.slice(0, n))
+        latencies.record(t0)
+        if (enqueued.length !== n) return yield* Effect.dieMessage(`enqueue returned ${enqueued.length} ids for ${n} messages`)
+      }
+    })
+    return Effect.all(Array.from({ length: config.callers }, () => caller), { concurrency: "unbounded", discard: true })
+  }
+  if (config.warmup > 0) yield* run(config.warmup, new Latencies(config.warmup))
+  ;(globalThis as { gc?: () => void }).gc?.()
+  const latencies = new Latencies(Math.ceil(config.messages / config.batch))
+  const rss = sampleRss()
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  yield* run(config.messages, latencies)
+  const elapsedMs = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  const depth = yield* spool.depth
+  if (depth !== config.messages + config.warmup) {
+    return yield* Effect.dieMessage(`the spool holds ${depth} messages, ${config.messages + config.warmup} were enqueued`)
+  }
+  const report: SpoolReport = {
+    type: "result",
+    messages: config.messages,
+    elapsedMs,
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    latencyMs: latencies.summary(),
+    rss: rss.stop()
+  }
+  return report
+})
+
+Effect.runPromise(Effect.scoped(main)).then(
+  (report) => {
+    if (process.send === undefined) console.log(JSON.stringify(report, null, 2))
+    else process.send(report, () => process.exit(0))
+  },
+  (error) => {
+    console.error("spool client:", error)
+    process.exit(1)
+  }
+)
