@@ -117,18 +117,29 @@ describe("Templates", () => {
       expect((yield* t.render("proto", {})).text).toBe("[][]")
     }))
 
-  it.scoped("each version's sources are read (and compiled) once, however many renders", () =>
+  it.scoped("templates are compiled once per version: by the put, or on first use by another process", () =>
     Effect.gen(function*() {
-      const { reads, templates: t } = yield* templates
-      yield* t.put("w", welcome)
-      for (let i = 0; i < 20; i++) yield* t.render("w", { name: `n${i}` })
-      yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) => t.render("w", { name: `c${i}` }), { concurrency: 10 })
-      expect(reads("templates/source/w/1")).toBe(1)
-      // One pointer read per render (and one by the put): a put on another process is seen at once.
-      expect(reads("templates/version/w")).toBe(41)
+      const { reads, store } = yield* countingStore
+      const open = Effect.flatMap(
+        Layer.build(Templates.layer.pipe(Layer.provide(Layer.succeed(KeyValueStore.KeyValueStore, store)))),
+        (context) => Effect.provide(Templates, context)
+      )
+      const first = yield* open
+      yield* first.put("w", welcome)
+      for (let i = 0; i < 20; i++) yield* first.render("w", { name: `n${i}` })
+      expect(reads("templates/source/w/1")).toBe(0)
 
-      yield* t.put("w", { text: "second" })
-      for (let i = 0; i < 5; i++) expect((yield* t.render("w", {})).text).toBe("second")
+      // A second process on the same store (as with Redis): it reads and compiles the sources once.
+      const second = yield* open
+      for (let i = 0; i < 20; i++) expect((yield* second.render("w", { name: `n${i}` })).subject).toBe(`Welcome, n${i}`)
+      yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) => second.render("w", { name: `c${i}` }), {
+        concurrency: 10
+      })
+      expect(reads("templates/source/w/1")).toBe(1)
+
+      // A put on the first is seen by the second at once: it reads the version pointer on every render.
+      yield* first.put("w", { text: "second" })
+      for (let i = 0; i < 5; i++) expect((yield* second.render("w", {})).text).toBe("second")
       expect(reads("templates/source/w/2")).toBe(1)
     }))
 

@@ -19,8 +19,8 @@ const optionsFor = (field: Field): CompileOptions => ({ noEscape: field !== "htm
 
 /** Handlebars' exception with where it happened, as far as Handlebars says. */
 export const problemOf = (field: Field, error: unknown): Problem => {
-  const e = error as { message?: unknown; lineNumber?: unknown; column?: unknown }
-  const message = typeof e?.message === "string" ? e.message : String(error)
+  const e = (error ?? {}) as { message?: unknown; lineNumber?: unknown; column?: unknown }
+  const message = typeof e.message === "string" ? e.message : String(error)
   // Parse errors carry the line only in their message ("Parse error on line 2: ...").
   const line = typeof e.lineNumber === "number" ? e.lineNumber : Number(/on line (\d+)/.exec(message)?.[1] ?? NaN)
   return {

@@ -103,7 +103,7 @@ export const make = (store: KeyValueStore.KeyValueStore, options: { readonly cap
         if (source.subject !== undefined && /[\r\n]/.test(source.subject)) {
           return yield* new TemplateInvalid({ id, field: "subject", reason: "contains CR or LF (a subject is one header line)" })
         }
-        yield* compileAll(id, source)
+        const template = yield* compileAll(id, source)
         return yield* writes.withPermits(1)(Effect.gen(function*() {
           const previous = Option.getOrElse(yield* readVersion(id), () => 0)
           const version = previous + 1
@@ -112,6 +112,8 @@ export const make = (store: KeyValueStore.KeyValueStore, options: { readonly cap
           yield* store.set(sourceKey(id, version), json).pipe(Effect.orDie)
           yield* store.set(versionKey(id), String(version)).pipe(Effect.orDie)
           if (previous > 0) yield* store.remove(sourceKey(id, previous)).pipe(Effect.orDie)
+          // This process has just compiled it; other processes sharing the store compile it on first use.
+          yield* compiled.set(new VersionOf({ id, version }), template)
           return { id, version }
         }))
       }).pipe(Effect.withSpan("Templates.put", { attributes: { id } }))
