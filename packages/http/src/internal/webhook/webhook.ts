@@ -2,7 +2,7 @@ import type { DeliveryEvent } from "@sluice/engine"
 import type { Duration, Scope } from "effect"
 import { Chunk, Clock, Deferred, Effect, Fiber, Metric, Queue, Schedule, Stream } from "effect"
 import { Agent } from "undici"
-import * as Buffer from "./buffer.js"
+import * as DropOldest from "./dropOldest.js"
 import { post } from "./post.js"
 
 export const dropped = Metric.counter("sluice_webhook_dropped_total", {
@@ -48,8 +48,8 @@ export const run = (
       (agent) => Effect.promise(() => agent.close())
     )
     const target = { url: options.url, headers: options.headers, dispatcher: agent, timeout: "30 seconds" as const }
-    const tags = Metric.tagged(dropped, "reason", "buffer_full")
-    const buffer = yield* Buffer.make<DeliveryEvent>(options.bufferSize, () => Metric.increment(tags))
+    const bufferFull = Metric.tagged(dropped, "reason", "buffer_full")
+    const buffer = yield* DropOldest.make<DeliveryEvent>(options.bufferSize, () => Metric.increment(bufferFull))
 
     const send = (batch: ReadonlyArray<DeliveryEvent>) =>
       post(target, batch).pipe(
@@ -67,7 +67,7 @@ export const run = (
         )
       )
 
-    yield* Queue.take(subscription).pipe(Effect.flatMap(buffer.offer), Effect.forever, Effect.forkScoped)
+    const forwarder = yield* Queue.take(subscription).pipe(Effect.flatMap(buffer.offer), Effect.forever, Effect.forkScoped)
 
     const stop = yield* Deferred.make<void>()
     const sender = yield* Stream.fromQueue(buffer.queue, { maxChunkSize: options.batchSize }).pipe(
@@ -76,13 +76,15 @@ export const run = (
       Stream.groupedWithin(options.batchSize, options.flushInterval),
       Stream.filter((batch) => Chunk.isNonEmpty(batch)),
       Stream.runForEach((batch) => send(Chunk.toReadonlyArray(batch))),
-      Effect.fork
+      Effect.forkScoped
     )
 
-    // On close: stop taking, let the sender finish its batch, post what is left. The bound is wall-clock
-    // time (it bounds the process's exit), so it holds under a TestClock too.
+    // On close (this runs before the forks' own finalizers): stop taking events, let the sender finish
+    // its batch, post what is left. The bound is wall-clock time (it bounds the process's exit), so it
+    // holds under a TestClock too.
     yield* Effect.addFinalizer(() =>
-      Deferred.succeed(stop, undefined).pipe(
+      Fiber.interrupt(forwarder).pipe(
+        Effect.zipRight(Deferred.succeed(stop, undefined)),
         Effect.zipRight(Fiber.await(sender)),
         Effect.zipRight(Queue.takeAll(buffer.queue)),
         Effect.flatMap((rest) =>
