@@ -100,7 +100,7 @@ describe("Recipients: syntax and suppressions", () => {
       })
       const open = Effect.flatMap(Layer.build(Recipients.layerFromConfig(config)), (c) => Effect.provide(Recipients, c))
       yield* Effect.scoped(Effect.flatMap(open, (r) => r.suppress("gone@example.com", "unsubscribed")))
-      expect(fs.readdirSync(path.join(dir, "suppressions")).length).toBe(1)
+      expect(fs.existsSync(path.join(dir, "suppressions", "data.mdb"))).toBe(true)
       const again = yield* open
       expect(yield* again.check(["gone@example.com"])).toEqual([
         { address: "gone@example.com", reason: "gone@example.com is suppressed: unsubscribed" }

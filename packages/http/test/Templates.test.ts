@@ -174,20 +174,4 @@ describe("Templates", () => {
       expect((yield* again.render("w", { name: "Bo" })).subject).toBe("Welcome, Bo")
       expect(yield* again.put("w", { text: "x" })).toEqual({ id: "w", version: 3 })
     }))
-
-  it.scoped("a directory that cannot be created fails the layer with StorageUnavailable naming it", () =>
-    Effect.gen(function*() {
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "sluice-templates-test-"))),
-        (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-      )
-      // A file where the directory should be.
-      fs.writeFileSync(path.join(dir, "templates"), "")
-      const config = yield* Config.decode({
-        queue: { kind: "embedded", path: path.join(dir, "spool") },
-        upstreams: [{ host: "127.0.0.1", port: 2525 }]
-      })
-      const error = yield* Effect.flip(Layer.build(Templates.layerFromConfig(config)))
-      expect({ ...error }).toMatchObject({ _tag: "StorageUnavailable", directory: path.join(dir, "templates") })
-    }))
 })

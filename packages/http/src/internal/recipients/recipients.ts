@@ -1,6 +1,7 @@
 import type { KeyValueStore } from "@effect/platform"
 import { Cache, Clock, Duration, Effect, Either, Exit, Option, Schema } from "effect"
 import type { Options, RecipientsShape, Refused } from "../../Recipients.js"
+import type { Verdict } from "./dns.js"
 import { makeLookup } from "./dns.js"
 import { normalize } from "./normalize.js"
 import { createHash } from "node:crypto"
@@ -26,28 +27,43 @@ export const make = (store: KeyValueStore.KeyValueStore, options: Options) =>
       })
       : undefined
 
-    const checkOne = (address: string): Effect.Effect<Option.Option<Refused>> =>
+    // Syntax and suppressions first, one address after the other (no fibers: this runs on every submit);
+    // then the distinct domains left, looked up together.
+    const localRefusal = (address: string): Effect.Effect<Refused | string> =>
       Effect.gen(function*() {
         const normalized = normalize(address)
-        if (Either.isLeft(normalized)) return Option.some({ address, reason: `"${address}" ${normalized.left.reason}` })
+        if (Either.isLeft(normalized)) return { address, reason: `"${address}" ${normalized.left.reason}` }
         const suppressed = yield* store.get(keyOf(normalized.right.address)).pipe(Effect.orDie)
         if (Option.isSome(suppressed)) {
           const { reason } = yield* Schema.decode(Suppression)(suppressed.value).pipe(Effect.orDie)
-          return Option.some({ address, reason: `${address} is suppressed: ${reason}` })
+          return { address, reason: `${address} is suppressed: ${reason}` }
         }
-        const domain = normalized.right.domain
-        // Address literals and localhost name no DNS domain to look up.
-        if (domains === undefined || domain.startsWith("[") || domain === "localhost") return Option.none()
-        const verdict = yield* domains.get(domain)
-        if (verdict._tag === "Unknown") yield* Effect.logDebug("recipient domain unchecked", { domain, reason: verdict.reason })
-        return verdict._tag === "Refused" ? Option.some({ address, reason: verdict.reason }) : Option.none()
+        return normalized.right.domain
       })
 
+    const domainRefusals = (domains: Cache.Cache<string, Verdict>, names: ReadonlySet<string>) =>
+      Effect.forEach(names, (domain) =>
+        domains.get(domain).pipe(Effect.tap((verdict) =>
+          verdict._tag === "Unknown"
+            ? Effect.logDebug("recipient domain unchecked", { domain, reason: verdict.reason })
+            : Effect.void
+        ), Effect.map((verdict) => [domain, verdict] as const)), { concurrency: names.size > 1 ? 16 : 1 }).pipe(
+          Effect.map((verdicts) => new Map(verdicts))
+        )
+
     const check: RecipientsShape["check"] = (addresses) =>
-      Effect.forEach(addresses, checkOne, { concurrency: 16 }).pipe(
-        Effect.map((results) => results.flatMap(Option.toArray)),
-        Effect.withSpan("Recipients.check", { attributes: { count: addresses.length } })
-      )
+      Effect.gen(function*() {
+        const local = yield* Effect.forEach(addresses, localRefusal)
+        if (domains === undefined) return local.filter((result): result is Refused => typeof result !== "string")
+        // Address literals and localhost name no DNS domain to look up.
+        const names = new Set(local.filter((r): r is string => typeof r === "string" && !r.startsWith("[") && r !== "localhost"))
+        const verdicts = yield* domainRefusals(domains, names)
+        return local.flatMap((result, i): Array<Refused> => {
+          if (typeof result !== "string") return [result]
+          const verdict = verdicts.get(result)
+          return verdict?._tag === "Refused" ? [{ address: addresses[i]!, reason: verdict.reason }] : []
+        })
+      })
 
     const suppress: RecipientsShape["suppress"] = (address, reason) =>
       Effect.gen(function*() {

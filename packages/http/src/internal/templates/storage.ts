@@ -1,8 +1,9 @@
 import { FileSystem, KeyValueStore } from "@effect/platform"
-import { NodeFileSystem, NodePath } from "@effect/platform-node"
+import { NodeFileSystem } from "@effect/platform-node"
 import type { Config } from "@sluice/engine"
 import { Data, Effect, Layer } from "effect"
 import * as nodePath from "node:path"
+import * as LmdbStore from "./lmdbStore.js"
 
 /** The directory for a store that must survive restarts could not be opened. */
 export class StorageUnavailable extends Data.TaggedError("StorageUnavailable")<{
@@ -16,7 +17,7 @@ export class StorageUnavailable extends Data.TaggedError("StorageUnavailable")<{
 
 /**
  * Where templates or suppressions live when no shared store (Redis) is configured: in memory for a
- * memory queue (tests, throw-away runs), else on disk beside the spool, so they survive restarts.
+ * memory queue (tests, throw-away runs), else on disk (LMDB) beside the spool, so they survive restarts.
  */
 export const directoryFor = (config: Config.SluiceConfig, name: string): string | undefined => {
   switch (config.queue.kind) {
@@ -36,16 +37,18 @@ export const layerFromConfig = (
 ): Layer.Layer<KeyValueStore.KeyValueStore, StorageUnavailable> => {
   const directory = directoryFor(config, name)
   if (directory === undefined) return KeyValueStore.layerMemory
-  // The store itself only checks that the path exists; a file there, or no write permission, should
-  // stop the start (naming the directory), not fail every later put.
-  const usable = Layer.effectDiscard(Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    yield* fs.makeDirectory(directory, { recursive: true })
-    yield* fs.access(directory, { readable: true, writable: true })
-  }))
-  return KeyValueStore.layerFileSystem(directory).pipe(
-    Layer.provide(usable),
-    Layer.mapError((cause) => new StorageUnavailable({ directory, cause })),
-    Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer))
+  return Layer.scoped(
+    KeyValueStore.KeyValueStore,
+    Effect.gen(function*() {
+      // A file where the directory should be, or no write permission, stops the start naming the
+      // directory, rather than failing every later write.
+      const fs = yield* FileSystem.FileSystem
+      yield* fs.makeDirectory(directory, { recursive: true })
+      yield* fs.access(directory, { readable: true, writable: true })
+      return yield* LmdbStore.make(directory)
+    }).pipe(
+      Effect.mapError((cause) => new StorageUnavailable({ directory, cause })),
+      Effect.provide(NodeFileSystem.layer)
+    )
   )
 }
