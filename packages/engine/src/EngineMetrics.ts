@@ -1,14 +1,24 @@
-import { Metric, MetricBoundaries } from "effect"
+import type { MetricKeyType } from "effect"
+import { Metric, MetricBoundaries, MetricKey, MetricLabel } from "effect"
 
-/** Messages by outcome: accepted, delivered, deferred, bounced, failed. */
-export const messages = Metric.counter("sluice_messages_total", {
+/**
+ * A metric on a key tagged once. `Metric.tagged` merges its tags and looks the key up in the
+ * registry (hashing it) on every update; this finds it once. Same key, same series.
+ */
+const taggedOnce = <Type extends MetricKeyType.MetricKeyType<any, any>>(key: MetricKey.MetricKey<Type>, tags: Record<string, string>) =>
+  Metric.fromMetricKey(MetricKey.taggedWithLabels(key, Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v))))
+
+const messagesKey = MetricKey.counter("sluice_messages_total", {
   description: "Messages by outcome (accepted, delivered, deferred, bounced, failed)",
   incremental: true
 })
 
+/** Messages by outcome: accepted, delivered, deferred, bounced, failed. */
+export const messages = Metric.fromMetricKey(messagesKey)
+
 export type Outcome = "accepted" | "delivered" | "deferred" | "bounced" | "failed" | "complained"
 
-const byOutcome = (outcome: Outcome) => messages.pipe(Metric.tagged("outcome", outcome))
+const byOutcome = (outcome: Outcome) => taggedOnce(messagesKey, { outcome })
 export const outcome: Record<Outcome, Metric.Metric.Counter<number>> = {
   accepted: byOutcome("accepted"),
   delivered: byOutcome("delivered"),
@@ -27,10 +37,19 @@ export const deliveryDuration = Metric.histogram(
 
 export const queueDepth = Metric.gauge("sluice_queue_depth", { description: "Messages accepted and not yet final" })
 
-export const inFlight = Metric.gauge("sluice_upstream_in_flight", {
+const inFlightKey = MetricKey.gauge("sluice_upstream_in_flight", {
   description: "Messages handed to an upstream actor and not yet answered"
 })
-
-export const circuitState = Metric.gauge("sluice_upstream_circuit_state", {
+const circuitStateKey = MetricKey.gauge("sluice_upstream_circuit_state", {
   description: "Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open"
+})
+
+export const inFlight = Metric.fromMetricKey(inFlightKey)
+
+export const circuitState = Metric.fromMetricKey(circuitStateKey)
+
+/** The gauges of one upstream, tagged once (they are set for every message). */
+export const forUpstream = (upstream: string) => ({
+  inFlight: taggedOnce(inFlightKey, { upstream }),
+  circuitState: taggedOnce(circuitStateKey, { upstream })
 })

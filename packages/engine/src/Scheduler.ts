@@ -1,5 +1,5 @@
 import type { Scope } from "effect"
-import { Clock, Duration, Effect, Metric, PubSub, Schedule } from "effect"
+import { Clock, Duration, Effect, LogLevel, Metric, PubSub, Schedule } from "effect"
 import { SmtpReply } from "@sluice/smtp"
 import type * as Config from "./Config.js"
 import type { DeliveryEvent } from "./DeliveryEvent.js"
@@ -280,7 +280,9 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
         switch (settlement.status) {
           case "delivered":
             yield* publish({ _tag: "Delivered", ...base, durationMs })
-            return yield* Effect.logDebug("delivered").pipe(log)
+            // Checked first: building the annotations costs more than the rest of a delivery's
+            // bookkeeping, and debug lines are usually filtered out.
+            return yield* Effect.whenLogLevel(Effect.logDebug("delivered").pipe(log), LogLevel.Debug)
           case "bounced":
             yield* publish({ _tag: "Bounced", ...base, durationMs })
             return yield* Effect.logInfo("bounced").pipe(log)

@@ -75,8 +75,7 @@ export const make = (
     const capacity = Math.ceil(upstream.maxConnections * 1.25)
     const mailbox = yield* Queue.bounded<Job>(capacity)
     const pool = yield* SmtpPool.make(smtpOptions(upstream))
-    const inFlightGauge = EngineMetrics.inFlight.pipe(Metric.tagged("upstream", name))
-    const circuitGauge = EngineMetrics.circuitState.pipe(Metric.tagged("upstream", name))
+    const { circuitState: circuitGauge, inFlight: inFlightGauge } = EngineMetrics.forUpstream(name)
     const breaker = yield* CircuitBreaker.make({
       ...breakerOptions,
       onChange: (state) =>
