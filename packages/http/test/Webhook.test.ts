@@ -195,4 +195,32 @@ describe("Webhook.layer with the engine", () => {
       expect(tags).toEqual(["Accepted", "Attempt", "Delivered"])
       expect(receiver.requests.filter((r) => r.status === 502).length).toBe(2)
     }).pipe(Effect.scoped))
+
+  it.live("wrap: the events of the engine's drain are posted too (a message finishing during shutdown)", () =>
+    Effect.gen(function*() {
+      const sink = yield* Sink.make({ dataDelayMs: 500 })
+      const receiver = yield* WebhookReceiver.make(() => 200)
+      const config = yield* Config.decode({
+        queue: { kind: "memory" },
+        upstreams: [{ name: "relay", host: sink.host, port: sink.port }],
+        webhook: { url: receiver.url, batchSize: 10, flushInterval: 50 }
+      })
+      const engine = Sluice.layer(config, { drainTimeout: "5 seconds" }).pipe(Layer.provide(MemoryQueue.layer()))
+      let id = ""
+      yield* Effect.scoped(Effect.gen(function*() {
+        const context = yield* Layer.build(engine.pipe(Webhook.wrap(config)))
+        id = (yield* Context.get(context, Sluice).submit({ from: "s@example.com", to: ["r@example.net"], text: "slow" })).id
+        // Close while the sink holds the DATA reply: the delivery ends during the drain.
+        yield* until(() => receiver.accepted().some((e) => e.id === id && e._tag === "Attempt"), "the Attempt event")
+        expect(receiver.accepted().some((e) => e.id === id && e._tag === "Delivered")).toBe(false)
+      })).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Error)))
+      expect(receiver.accepted().filter((e) => e.id === id).map((e) => e._tag)).toEqual(["Accepted", "Attempt", "Delivered"])
+    }).pipe(Effect.scoped))
+
+  it.effect("wrap without a webhook section is the engine layer itself", () =>
+    Effect.gen(function*() {
+      const config = yield* Config.decode({ queue: { kind: "memory" }, upstreams: [{ host: "127.0.0.1", port: 25 }] })
+      const engine = Sluice.layer(config).pipe(Layer.provide(MemoryQueue.layer()))
+      expect(engine.pipe(Webhook.wrap(config))).toBe(engine)
+    }))
 })

@@ -32,16 +32,20 @@ export const defaultRetry: Schedule.Schedule<unknown, unknown> = Schedule.expone
   Schedule.intersect(Schedule.recurs(10))
 )
 
+export interface Pipeline {
+  /** Takes one event into the buffer; never waits (a full buffer drops its oldest). */
+  readonly offer: (event: DeliveryEvent) => Effect.Effect<void>
+  /** Moves events from a subscription into the buffer until the subscription ends. */
+  readonly forward: (subscription: Queue.Dequeue<DeliveryEvent>) => Effect.Effect<void>
+}
+
 /**
- * Posts the events from `subscription` in batches of up to `batchSize`, or whatever arrived within
+ * Posts the events it is given in batches of up to `batchSize`, or whatever arrived within
  * `flushInterval`, one batch at a time. While a post fails and is retried, new events wait in a
  * buffer of `bufferSize`; beyond that the oldest are dropped and counted, so a slow or dead receiver
- * never holds up delivery nor grows memory.
+ * never holds up delivery nor grows memory. Closing the scope posts what is left, within a bound.
  */
-export const run = (
-  options: Options,
-  subscription: Queue.Dequeue<DeliveryEvent>
-): Effect.Effect<void, never, Scope.Scope> =>
+export const make = (options: Options): Effect.Effect<Pipeline, never, Scope.Scope> =>
   Effect.gen(function*() {
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() => new Agent({ connections: 2, keepAliveTimeout: 30_000 })),
@@ -67,8 +71,6 @@ export const run = (
         )
       )
 
-    const forwarder = yield* Queue.take(subscription).pipe(Effect.flatMap(buffer.offer), Effect.forever, Effect.forkScoped)
-
     const stop = yield* Deferred.make<void>()
     const sender = yield* Stream.fromQueue(buffer.queue, { maxChunkSize: options.batchSize }).pipe(
       // Ends the source, not the post under way: the partial batch still goes out.
@@ -79,12 +81,10 @@ export const run = (
       Effect.forkScoped
     )
 
-    // On close (this runs before the forks' own finalizers): stop taking events, let the sender finish
-    // its batch, post what is left. The bound is wall-clock time (it bounds the process's exit), so it
-    // holds under a TestClock too.
+    // On close (before the sender fork's own finalizer): let the sender finish its batch, post what is
+    // left. The bound is wall-clock time (it bounds the process's exit), so it holds under a TestClock too.
     yield* Effect.addFinalizer(() =>
-      Fiber.interrupt(forwarder).pipe(
-        Effect.zipRight(Deferred.succeed(stop, undefined)),
+      Deferred.succeed(stop, undefined).pipe(
         Effect.zipRight(Fiber.await(sender)),
         Effect.zipRight(Queue.takeAll(buffer.queue)),
         Effect.flatMap((rest) =>
@@ -96,6 +96,23 @@ export const run = (
         Effect.withClock(Clock.make()),
         Effect.catchTag("TimeoutException", () =>
           Effect.logWarning("webhook stopped before every event was posted", { url: options.url }))
-      ).pipe(Effect.zipRight(Fiber.interrupt(sender)))
+      )
     )
+
+    return {
+      offer: buffer.offer,
+      // Ends when the subscription is shut down (the take is interrupted) or the fiber is interrupted.
+      forward: (subscription) => Queue.take(subscription).pipe(Effect.flatMap(buffer.offer), Effect.forever)
+    }
+  })
+
+/** `make`, fed from `subscription` until the scope closes. */
+export const run = (
+  options: Options,
+  subscription: Queue.Dequeue<DeliveryEvent>
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const pipeline = yield* make(options)
+    // Forked after `make`, so interrupted before its flush: what was taken is posted.
+    yield* Effect.forkScoped(pipeline.forward(subscription))
   })
