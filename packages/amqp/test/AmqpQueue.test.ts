@@ -154,6 +154,16 @@ describe("AmqpQueue", () => {
       expect(yield* readyIn(`${prefix}.work.default`)).toBe(3)
     }))
 
+  it.scopedLive("a stream with no queue is refused rather than published into nothing", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const queue = yield* open(prefix)
+      const error = yield* Effect.flip(queue.enqueue([message(1), message(2, { stream: "nope" })]))
+      expect(error._tag).toBe("QueueError")
+      expect(error.message).toContain("\"nope\"")
+      expect(yield* readyIn(`${prefix}.work.default`)).toBe(0)
+    }))
+
   it.scopedLive("a lost connection: not open meanwhile, reconnects, old leases are never acked, nothing is lost", () =>
     Effect.gen(function*() {
       const prefix = yield* freshPrefix

@@ -9,15 +9,29 @@ const total = 10_000
 const delivered = "sluice_messages_total{outcome=\"delivered\"}"
 
 /** `size` nodes and a sink; with `filled`, the broker holds that many messages before the nodes start. */
-const cluster = (size: number, options: { filled?: number; upstream?: Record<string, unknown> } = {}) =>
+const cluster = (
+  size: number,
+  options: {
+    filled?: number
+    upstream?: Record<string, unknown>
+    config?: Record<string, unknown>
+    deferFirst?: (recipient: string) => boolean
+  } = {}
+) =>
   Effect.gen(function*() {
     const prefix = yield* freshPrefix
     yield* cleanRedis(prefix)
-    const sink = yield* countingSink
+    const sink = yield* countingSink(options.deferFirst === undefined ? {} : { deferFirst: options.deferFirst })
     if (options.filled !== undefined) yield* fill(prefix, 0, options.filled)
     const nodes = yield* Effect.forEach(
       Array.from({ length: size }, (_, i) => `node-${i + 1}`),
-      (name) => startNode(name, { prefix, sinkPort: sink.port, ...(options.upstream && { upstream: options.upstream }) }),
+      (name) =>
+        startNode(name, {
+          prefix,
+          sinkPort: sink.port,
+          ...(options.upstream && { upstream: options.upstream }),
+          ...(options.config && { config: options.config })
+        }),
       { concurrency: "unbounded" }
     )
     return { prefix, sink, nodes }
@@ -57,15 +71,22 @@ describe("a cluster on one broker", () => {
 
   it.scopedLive("the broker restarted mid-run: nodes are not ready meanwhile, reconnect, and nothing is lost", () =>
     Effect.gen(function*() {
-      const { nodes, sink } = yield* cluster(2, { filled: total })
-      yield* waitFor("a fifth delivered", () => sink.unique() >= total / 5, 120_000)
+      // Every 20th recipient is refused once: those messages wait out their 3 s retry delay in the
+      // delay queues while the broker is down, and must come back from there.
+      const { nodes, sink } = yield* cluster(2, {
+        filled: total,
+        config: { retry: { initialDelay: "3 seconds", maxDelay: "3 seconds" } },
+        deferFirst: (recipient) => Number(/\d+/.exec(recipient)![0]) % 20 === 0
+      })
+      yield* waitFor("a fifth delivered and some deferred", () => sink.unique() >= total / 5 && sink.deferred.size >= 50, 120_000)
       yield* Effect.addFinalizer(() => rabbitmqctl("start_app").pipe(Effect.ignore)) // never leave the broker down
       yield* rabbitmqctl("stop_app")
       const whileDown = yield* Effect.forEach(nodes, (node) => node.readyz)
       yield* rabbitmqctl("start_app")
       expect(whileDown).toEqual([503, 503])
       yield* waitFor(`${total} delivered`, () => sink.unique() === total, 180_000)
-      console.log(`broker restart: ${sink.unique()} delivered, ${sink.duplicates()} duplicates`)
+      console.log(`broker restart: ${sink.unique()} delivered (${sink.deferred.size} after a retry), ${sink.duplicates()} duplicates`)
+      expect(sink.deferred.size).toBe(total / 20)
       for (const node of nodes) {
         expect(yield* node.readyz).toBe(200)
       }

@@ -339,6 +339,11 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
     const queue: DeliveryQueueShape = {
       enqueue: (batch) =>
         Effect.gen(function*() {
+          // A message for a queue the broker does not have would be confirmed and dropped.
+          const unknown = batch.find((m) => !settings.streams.includes(m.stream))
+          if (unknown !== undefined) {
+            return yield* new QueueError({ operation: "enqueue", reason: `no queue for stream "${unknown.stream}"` })
+          }
           const depth = counted + sinceCount + leased.size
           if (depth + batch.length > settings.maxDepth) return yield* new QueueFull({ depth, maxDepth: settings.maxDepth })
           yield* current("enqueue")

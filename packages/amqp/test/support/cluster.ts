@@ -32,17 +32,28 @@ export const cleanRedis = (prefix: string) =>
 /** A sink that counts, per recipient, how many times each message arrived, and when. */
 export interface CountingSink {
   readonly port: number
+  /** Recipients refused once with 451. */
+  readonly deferred: ReadonlySet<string>
   readonly times: Map<string, number>
   readonly arrivals: Array<number>
   readonly unique: () => number
   readonly duplicates: () => number
 }
 
-export const countingSink: Effect.Effect<CountingSink, Error, Scope.Scope> = Effect.gen(function*() {
+/** With `deferFirst`, the first RCPT of the recipients it picks is answered 451 (they are retried). */
+export const countingSink = (
+  options: { readonly deferFirst?: (recipient: string) => boolean } = {}
+): Effect.Effect<CountingSink, Error, Scope.Scope> => Effect.gen(function*() {
   const times = new Map<string, number>()
   const arrivals: Array<number> = []
+  const deferred = new Set<string>()
   const sink = yield* Sink.make({
     record: "count",
+    onRcptTo: (address) => {
+      if (options.deferFirst === undefined || !options.deferFirst(address) || deferred.has(address)) return undefined
+      deferred.add(address)
+      return { code: 451, text: "4.7.1 try again later" }
+    },
     onData: (message) => {
       arrivals.push(Date.now())
       for (const to of message.to) times.set(to, (times.get(to) ?? 0) + 1)
@@ -51,6 +62,7 @@ export const countingSink: Effect.Effect<CountingSink, Error, Scope.Scope> = Eff
   })
   return {
     port: sink.port,
+    deferred,
     times,
     arrivals,
     unique: () => times.size,
