@@ -42,18 +42,26 @@ export interface Options {
 
 /** Recipient checks: address syntax, the suppression list (in a KeyValueStore), and optional MX lookups. */
 export class Recipients extends Context.Tag("@sluice/http/Recipients")<Recipients, RecipientsShape>() {
-  /** On the KeyValueStore in context (a shared one, e.g. Redis, shares suppressions across processes). */
+  /**
+   * On the KeyValueStore in context: a shared one (Redis) shares suppressions and domain verdicts
+   * across processes.
+   */
   static readonly layer = (options: Options = {}): Layer.Layer<Recipients, never, KeyValueStore.KeyValueStore> =>
     Layer.scoped(
       Recipients,
       KeyValueStore.KeyValueStore.pipe(
-        Effect.flatMap((store) => make(KeyValueStore.prefix(store, "suppressions/"), options))
+        Effect.flatMap((store) =>
+          make({
+            suppressions: KeyValueStore.prefix(store, "suppressions/"),
+            domains: KeyValueStore.prefix(store, "domains/")
+          }, options)
+        )
       )
     )
 
-  /** `recipients` from the config; suppressions in memory for a memory queue, else beside the spool. */
+  /** `recipients` from the config; its store in memory for a memory queue, else beside the spool. */
   static readonly layerFromConfig = (config: Config.SluiceConfig): Layer.Layer<Recipients, storage.StorageUnavailable> =>
-    Recipients.layer(optionsFromConfig(config)).pipe(Layer.provide(storage.layerFromConfig(config, "suppressions")))
+    Recipients.layer(optionsFromConfig(config)).pipe(Layer.provide(storage.layerFromConfig(config, "recipients")))
 }
 
 export const optionsFromConfig = (config: Config.SluiceConfig): Options => {

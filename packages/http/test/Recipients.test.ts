@@ -9,9 +9,9 @@ import type { Options } from "../src/Recipients.js"
 import { Recipients } from "../src/Recipients.js"
 import * as DnsResponder from "./support/DnsResponder.js"
 
-const recipients = (options: Options = {}) =>
+const recipients = (options: Options = {}, store: Layer.Layer<KeyValueStore.KeyValueStore> = KeyValueStore.layerMemory) =>
   Effect.gen(function*() {
-    const context = yield* Layer.build(Recipients.layer(options).pipe(Layer.provide(KeyValueStore.layerMemory)))
+    const context = yield* Layer.build(Recipients.layer(options).pipe(Layer.provide(store)))
     return yield* Effect.provide(Recipients, context)
   })
 
@@ -100,7 +100,7 @@ describe("Recipients: syntax and suppressions", () => {
       })
       const open = Effect.flatMap(Layer.build(Recipients.layerFromConfig(config)), (c) => Effect.provide(Recipients, c))
       yield* Effect.scoped(Effect.flatMap(open, (r) => r.suppress("gone@example.com", "unsubscribed")))
-      expect(fs.existsSync(path.join(dir, "suppressions", "data.mdb"))).toBe(true)
+      expect(fs.existsSync(path.join(dir, "recipients", "data.mdb"))).toBe(true)
       const again = yield* open
       expect(yield* again.check(["gone@example.com"])).toEqual([
         { address: "gone@example.com", reason: "gone@example.com is suppressed: unsubscribed" }
@@ -184,6 +184,32 @@ describe("Recipients: domain checks on a DNS server on loopback", () => {
       yield* TestClock.adjust("31 seconds")
       yield* r.check(["a@broken.example"])
       expect(dns.queries("broken.example")).toBeGreaterThan(first)
+    })))
+
+  it.effect("processes on one store (as on Redis) share verdicts, for what remains of the TTL", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dns = yield* DnsResponder.make(zones)
+      const shared = Layer.succeed(KeyValueStore.KeyValueStore, yield* KeyValueStore.KeyValueStore.pipe(
+        Effect.provide(KeyValueStore.layerMemory)
+      ))
+      const options: Options = { checkDomains: true, dnsServers: [dns.server], cacheTtl: "10 minutes", dnsTimeout: "300 millis" }
+      const first = yield* recipients(options, shared)
+      expect((yield* first.check(["a@nowhere.example", "b@mx.example", "c@slow.example"])).length).toBe(1)
+      const asked = { nowhere: dns.queries("nowhere.example"), mx: dns.queries("mx.example"), slow: dns.queries("slow.example") }
+
+      yield* TestClock.adjust("4 minutes")
+      const second = yield* recipients(options, shared)
+      const refused = yield* second.check(["a@nowhere.example", "b@mx.example", "c@slow.example"])
+      expect(refused).toEqual([{ address: "a@nowhere.example", reason: "domain nowhere.example does not exist (NXDOMAIN)" }])
+      expect(dns.queries("nowhere.example")).toBe(asked.nowhere)
+      expect(dns.queries("mx.example")).toBe(asked.mx)
+      // No answer is not shared: the second process asks for itself.
+      expect(dns.queries("slow.example")).toBeGreaterThan(asked.slow)
+
+      // The second took the verdict for the 6 minutes left of it, not for 10 more.
+      yield* TestClock.adjust("361 seconds")
+      yield* second.check(["b@mx.example"])
+      expect(dns.queries("mx.example")).toBe(asked.mx + 1)
     })))
 
   it.effect("concurrent checks of one domain share one lookup", () =>

@@ -17,7 +17,7 @@ const configFor = (queue: unknown) => Config.decode({ queue, upstreams: [{ host:
 const openStore = (config: Config.SluiceConfig, name: string) =>
   Effect.flatMap(Layer.build(storage.layerFromConfig(config, name)), (c) => Effect.provide(KeyValueStore.KeyValueStore, c))
 
-describe("the local store of templates and suppressions", () => {
+describe("the local store of templates and recipients (suppressions, domain verdicts)", () => {
   it.effect("lives in memory for a memory queue, beside the spool for an embedded one", () =>
     Effect.gen(function*() {
       expect(storage.directoryFor(yield* configFor({ kind: "memory" }), "templates")).toBeUndefined()
@@ -30,7 +30,7 @@ describe("the local store of templates and suppressions", () => {
       const dir = yield* tempDir
       const config = yield* configFor({ kind: "embedded", path: path.join(dir, "spool") })
       yield* Effect.scoped(Effect.gen(function*() {
-        const store = yield* openStore(config, "suppressions")
+        const store = yield* openStore(config, "recipients")
         yield* store.set("a", "ünïcode")
         yield* store.set("b", new Uint8Array([0, 1, 255]))
         yield* store.set("c", "gone soon")
@@ -40,7 +40,7 @@ describe("the local store of templates and suppressions", () => {
         expect(yield* store.has("b")).toBe(true)
         expect(yield* store.has("c")).toBe(false)
       }))
-      const store = yield* openStore(config, "suppressions")
+      const store = yield* openStore(config, "recipients")
       expect(yield* store.get("a")).toEqual(Option.some("ünïcode"))
       expect(Option.map(yield* store.getUint8Array("b"), (bytes) => [...bytes])).toEqual(Option.some([0, 1, 255]))
       expect(yield* store.size).toBe(2)

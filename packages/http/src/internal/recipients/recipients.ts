@@ -1,8 +1,9 @@
 import type { KeyValueStore } from "@effect/platform"
-import { Cache, Clock, Duration, Effect, Either, Exit, Option, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Option, Schema } from "effect"
 import type { Options, RecipientsShape, Refused } from "../../Recipients.js"
 import type { Verdict } from "./dns.js"
 import { makeLookup } from "./dns.js"
+import * as Domains from "./domains.js"
 import { normalize } from "./normalize.js"
 import { createHash } from "node:crypto"
 
@@ -12,19 +13,21 @@ const Suppression = Schema.parseJson(Schema.Struct({ address: Schema.String, rea
 // which would pass the file-system store's name limit. The address itself is kept in the value.
 const keyOf = (normalized: string) => createHash("sha256").update(normalized).digest("hex")
 
-// A failed lookup is retried soon: a DNS outage must not pin "unchecked" on a domain for the whole TTL.
-const unknownTtl = Duration.seconds(30)
+export interface Stores {
+  readonly suppressions: KeyValueStore.KeyValueStore
+  /** Domain verdicts, shared by every process on the store. */
+  readonly domains: KeyValueStore.KeyValueStore
+}
 
-export const make = (store: KeyValueStore.KeyValueStore, options: Options) =>
+export const make = (stores: Stores, options: Options) =>
   Effect.gen(function*() {
-    const ttl = Duration.decode(options.cacheTtl ?? "10 minutes")
-    const domains = options.checkDomains === true
-      ? yield* Cache.makeWith({
-        capacity: 100_000,
-        lookup: makeLookup({ servers: options.dnsServers, timeout: options.dnsTimeout ?? "2 seconds" }),
-        timeToLive: (exit) =>
-          Exit.isSuccess(exit) && exit.value._tag !== "Unknown" ? ttl : Duration.min(ttl, unknownTtl)
-      })
+    const store = stores.suppressions
+    const verdictOf = options.checkDomains === true
+      ? yield* Domains.make(
+        stores.domains,
+        makeLookup({ servers: options.dnsServers, timeout: options.dnsTimeout ?? "2 seconds" }),
+        Duration.decode(options.cacheTtl ?? "10 minutes")
+      )
       : undefined
 
     // Syntax and suppressions first, one address after the other (no fibers: this runs on every submit);
@@ -41,26 +44,27 @@ export const make = (store: KeyValueStore.KeyValueStore, options: Options) =>
         return normalized.right.domain
       })
 
-    const domainRefusals = (domains: Cache.Cache<string, Verdict>, names: ReadonlySet<string>) =>
+    const verdicts = (verdictOf: (domain: string) => Effect.Effect<Verdict>, names: ReadonlySet<string>) =>
       Effect.forEach(names, (domain) =>
-        domains.get(domain).pipe(Effect.tap((verdict) =>
-          verdict._tag === "Unknown"
-            ? Effect.logDebug("recipient domain unchecked", { domain, reason: verdict.reason })
-            : Effect.void
-        ), Effect.map((verdict) => [domain, verdict] as const)), { concurrency: names.size > 1 ? 16 : 1 }).pipe(
-          Effect.map((verdicts) => new Map(verdicts))
-        )
+        verdictOf(domain).pipe(
+          Effect.tap((verdict) =>
+            verdict._tag === "Unknown"
+              ? Effect.logDebug("recipient domain unchecked", { domain, reason: verdict.reason })
+              : Effect.void
+          ),
+          Effect.map((verdict) => [domain, verdict] as const)
+        ), { concurrency: names.size > 1 ? 16 : 1 }).pipe(Effect.map((pairs) => new Map(pairs)))
 
     const check: RecipientsShape["check"] = (addresses) =>
       Effect.gen(function*() {
         const local = yield* Effect.forEach(addresses, localRefusal)
-        if (domains === undefined) return local.filter((result): result is Refused => typeof result !== "string")
+        if (verdictOf === undefined) return local.filter((result): result is Refused => typeof result !== "string")
         // Address literals and localhost name no DNS domain to look up.
         const names = new Set(local.filter((r): r is string => typeof r === "string" && !r.startsWith("[") && r !== "localhost"))
-        const verdicts = yield* domainRefusals(domains, names)
+        const byDomain = yield* verdicts(verdictOf, names)
         return local.flatMap((result, i): Array<Refused> => {
           if (typeof result !== "string") return [result]
-          const verdict = verdicts.get(result)
+          const verdict = byDomain.get(result)
           return verdict?._tag === "Refused" ? [{ address: addresses[i]!, reason: verdict.reason }] : []
         })
       })

@@ -16,7 +16,7 @@ export class StorageUnavailable extends Data.TaggedError("StorageUnavailable")<{
 }
 
 /**
- * Where templates or suppressions live when no shared store (Redis) is configured: in memory for a
+ * Where templates, suppressions and domain verdicts live when no shared store (Redis) is configured: in memory for a
  * memory queue (tests, throw-away runs), else on disk (LMDB) beside the spool, so they survive restarts.
  */
 export const directoryFor = (config: Config.SluiceConfig, name: string): string | undefined => {
@@ -30,7 +30,7 @@ export const directoryFor = (config: Config.SluiceConfig, name: string): string 
   }
 }
 
-/** The KeyValueStore layer for `name` ("templates", "suppressions") under this configuration. */
+/** The KeyValueStore layer for `name` ("templates", "recipients") under this configuration. */
 export const layerFromConfig = (
   config: Config.SluiceConfig,
   name: string
