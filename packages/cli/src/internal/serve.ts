@@ -14,19 +14,20 @@ import * as ServeConfig from "../ServeConfig.js"
 export const run = (flags: ServeConfig.ServeFlags & { readonly drainTimeout: Duration.Duration }) =>
   Effect.gen(function*() {
     const config = yield* ServeConfig.load(flags)
-    // One cache for all (one Redis connection): the queue's status records, the engine's rate limits.
+    // One cache for all (one Redis connection): the queue's status records, the engine's rate limits,
+    // the HTTP adapter's templates and suppressions.
     const cache = CacheLayer.layer(config.cache)
     const engine = Sluice.layer(config, { drainTimeout: flags.drainTimeout }).pipe(
       Layer.provide(QueueLayer.layer(config).pipe(Layer.provide(cache))),
       Layer.provide(cache)
     )
-    const app = HttpAdapter.layer(config).pipe(
-      Layer.provide(Layer.mergeAll(
-        engine,
-        Templates.layerFromConfig(config),
-        Recipients.layerFromConfig(config)
-      ))
-    )
+    // With Redis, templates and suppressions are shared by every node through the cache's store.
+    const stores = config.cache?.kind === "redis"
+      ? Layer.mergeAll(Templates.Templates.layer, Recipients.Recipients.layer(Recipients.optionsFromConfig(config))).pipe(
+        Layer.provide(cache)
+      )
+      : Layer.mergeAll(Templates.layerFromConfig(config), Recipients.layerFromConfig(config))
+    const app = HttpAdapter.layer(config).pipe(Layer.provide(Layer.mergeAll(engine, stores)))
     yield* Layer.build(app)
     yield* Effect.logInfo("serving").pipe(Effect.annotateLogs({
       queue: config.queue.kind,
