@@ -35,15 +35,21 @@ const render = (message: Record<string, unknown>, prefix: string) =>
     if (!isRecord(template) || typeof template.id !== "string" || template.id === "") {
       return yield* Problem.badRequest("must be an object with a non-empty string id: {\"id\": ..., \"vars\": {...}}", `${prefix}template`)
     }
+    const unexpected = Object.keys(template).find((key) => key !== "id" && key !== "vars")
+    if (unexpected !== undefined) return yield* Problem.badRequest("is unexpected", `${prefix}template.${unexpected}`)
     const mixed = ["subject", "text", "html", "raw"].find((key) => rest[key] !== undefined)
     if (mixed !== undefined) {
       return yield* Problem.badRequest(`give either template or ${mixed}, not both`, `${prefix}${mixed}`)
     }
+    const id = template.id
     const templates = yield* Templates
-    const rendered = yield* templates.render(template.id, template.vars ?? {}).pipe(
+    const rendered = yield* templates.render(id, template.vars ?? {}).pipe(
       Effect.mapError((error) =>
         error._tag === "TemplateNotFound"
-          ? Problem.unprocessable(`${error.message}; store it first with PUT /v1/templates/{id}`, `${prefix}template.id`)
+          ? Problem.unprocessable(
+            `${error.message}; store it first with PUT /v1/templates/${encodeURIComponent(id)}`,
+            `${prefix}template.id`
+          )
           : Problem.unprocessable(error.message, `${prefix}template`)
       )
     )

@@ -63,6 +63,7 @@ export const cases: ReadonlyArray<Case> = [
   { name: "no content type", send: { raw: JSON.stringify(ok) }, status: 415, says: "no Content-Type" },
   { name: "an unknown template", send: json({ from: ok.from, to: ok.to, template: { id: "nope", vars: {} } }), status: 422, field: "template.id", says: "no template \"nope\"" },
   { name: "a template without an id", send: json({ from: ok.from, to: ok.to, template: { vars: {} } }), status: 400, field: "template", says: "id" },
+  { name: "a template with an unknown key", send: json({ from: ok.from, to: ok.to, template: { id: "welcome", var: {} } }), status: 400, field: "template.var", says: "unexpected" },
   { name: "a template and a text", send: json({ ...ok, template: { id: "welcome" } }), status: 400, field: "subject", says: "not both" },
   { name: "raw and parts", send: json({ ...ok, raw: "Subject: x\r\n\r\nbody" }), status: 400, field: "raw", says: "not both" },
   { name: "an unknown stream", send: json({ ...ok, stream: "marketing" }), status: 400, field: "stream", says: "marketing" },
