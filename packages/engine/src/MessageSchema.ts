@@ -1,8 +1,8 @@
 import { Schema } from "effect"
-import type { MessageRecord, QueuedMessage } from "./Message.js"
 
-// Schemas of the message types, for stores that read them back from outside the process (a broker,
-// Redis): what comes back is decoded, not trusted. JSON drops undefined fields, so an absent
+// Schemas of the message types (Message.ts), for stores that read them back from outside the process
+// (a broker, Redis): what comes back is decoded, not trusted. Their decoded types are assignable to
+// the engine's, which the stores' signatures check. JSON drops undefined fields, so an absent
 // `enhanced` decodes as undefined.
 
 export const Reply = Schema.Struct({
@@ -41,9 +41,3 @@ export const Queued = Schema.Struct({
   attempts: Schema.Number,
   recipients: Schema.Array(Recipient)
 })
-
-// The schemas decode to the engine's own types, both ways, checked here at build time.
-type Same<A, B> = [A] extends [B] ? [B] extends [A] ? true : false : false
-const sameRecord: Same<Schema.Schema.Type<typeof Record>, MessageRecord> = true
-const sameQueued: Same<Schema.Schema.Type<typeof Queued>, QueuedMessage> = true
-export const checked = sameRecord && sameQueued
