@@ -12,13 +12,17 @@ import { Progress } from "./harness/progress.js"
 import { markdownTable, updateTable, writeResult } from "./harness/results.js"
 import type { Options, Scenario } from "./harness/scenario.js"
 import { BenchmarkError, UsageError } from "./harness/scenario.js"
+import { cluster } from "./scenarios/cluster.js"
 import { drain } from "./scenarios/drain.js"
 import { engine, engineSpool } from "./scenarios/engine.js"
+import { failover } from "./scenarios/failover.js"
+import { http } from "./scenarios/http.js"
+import { scaling } from "./scenarios/scaling.js"
 import { spool } from "./scenarios/spool.js"
 import { transport } from "./scenarios/transport.js"
 
 /** Every scenario, in the order `npm run bench` runs them. */
-const scenarios: ReadonlyArray<Scenario> = [transport, engine, spool, engineSpool, drain]
+const scenarios: ReadonlyArray<Scenario> = [transport, engine, spool, engineSpool, scaling, failover, drain, http, cluster]
 
 const usage = `usage: npm run bench [-- [scenario ...] [--option value ...]]
 
@@ -33,7 +37,7 @@ options (passed to the scenarios that know them):
   --run-timeout S   one run longer than this is an error (transport: 120)
   --sinks a,b       smtp-sink and/or smtp-server (default: those available)
   --subjects a,b    sluice,nodemailer,nodemailer-nodelay,smtp-source,raw (default: all available)
-  --profile         write V8 CPU profiles of the Sluice client runs to benchmarks/results/profiles/
+  --profile         write V8 CPU profiles of the Sluice client runs to benchmarks/results/tmp/profiles/ (not committed)
   --list            list the scenarios and exit`
 
 const parseArgs = (argv: ReadonlyArray<string>): { names: Array<string>; options: Record<string, string | true> } => {

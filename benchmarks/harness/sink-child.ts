@@ -1,7 +1,7 @@
 /**
  * A child process that runs @sluice/sink (smtp-server) in counting mode, so the sink has its own event
  * loop and CPU and the clients measured in other processes are not charged for its work.
- * IPC: sends {type: "listening", host, port}; answers {type: "count"} with {type: "count", received,
+ * Listens on the port given as its argument, or a free one. IPC: sends {type: "listening", host, port}; answers {type: "count"} with {type: "count", received,
  * connections}; exits on {type: "stop"} or when the parent goes away.
  */
 import { Effect, Exit, Scope } from "effect"
@@ -11,7 +11,7 @@ const send = (message: unknown) => process.send?.(message)
 
 const main = async () => {
   const scope = Effect.runSync(Scope.make())
-  const sink = await Effect.runPromise(Sink.make({ host: "127.0.0.1", port: 0, record: "count" }).pipe(Scope.extend(scope)))
+  const sink = await Effect.runPromise(Sink.make({ host: "127.0.0.1", port: Number(process.argv[2] ?? 0), record: "count" }).pipe(Scope.extend(scope)))
   const stop = async () => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
     process.exit(0)

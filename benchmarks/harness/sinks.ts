@@ -17,6 +17,8 @@ export interface BenchSink {
   /** Messages the sink has accepted so far. */
   readonly count: () => Promise<number>
   readonly close: () => Promise<void>
+  /** Ends the sink's process at once (SIGKILL), as a crash would: open sessions drop. */
+  readonly kill: () => Promise<void>
 }
 
 /** The sinks available here: Postfix's smtp-sink when installed, and always the smtp-server sink. */
@@ -25,8 +27,15 @@ export const availableSinks = (only?: ReadonlyArray<SinkKind>): Array<SinkKind> 
     (only === undefined || only.includes(kind)) && (kind !== "smtp-sink" || postfixTools() !== undefined)
   )
 
-export const startSink = (kind: SinkKind): Promise<BenchSink> =>
-  kind === "smtp-sink" ? startPostfixSink() : startSmtpServerSink()
+/** Starts a sink on a free port, or on `port` (to bring a killed one back where it was). */
+export const startSink = (kind: SinkKind, port?: number): Promise<BenchSink> =>
+  kind === "smtp-sink" ? startPostfixSink(port) : startSmtpServerSink(port)
+
+const killChild = async (child: ChildProcess): Promise<void> => {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill("SIGKILL")
+  await exited(child)
+}
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -64,12 +73,12 @@ const stopChild = async (child: ChildProcess): Promise<void> => {
  * stdout whenever a message ends, which is how it is counted. `-4` IPv4 only; `-u nobody` because it
  * refuses to run as root without dropping privileges; backlog 1024.
  */
-const startPostfixSink = async (): Promise<BenchSink> => {
+const startPostfixSink = async (fixedPort?: number): Promise<BenchSink> => {
   const tools = postfixTools()
   if (tools === undefined) throw new BenchmarkError("Postfix smtp-sink is not installed (scripts/install-postfix.sh)")
   const host = "127.0.0.1"
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort()
+    const port = fixedPort ?? await freePort()
     const args = ["-c", "-4", ...(process.getuid?.() === 0 ? ["-u", "nobody"] : []), `${host}:${port}`, "1024"]
     const child = track(spawn(tools.smtpSink, args, { stdio: ["ignore", "pipe", "pipe"] }))
     let received = 0
@@ -103,15 +112,16 @@ const startPostfixSink = async (): Promise<BenchSink> => {
           await sleep(50)
           return received
         },
-        close: () => stopChild(child)
+        close: () => stopChild(child),
+        kill: () => killChild(child)
       }
     }
     if (attempt >= 3) throw new BenchmarkError(`smtp-sink did not start: ${errors.trim()}`)
   }
 }
 
-const startSmtpServerSink = async (): Promise<BenchSink> => {
-  const child = spawnTs(new URL("./sink-child.ts", import.meta.url).href, [])
+const startSmtpServerSink = async (port?: number): Promise<BenchSink> => {
+  const child = spawnTs(new URL("./sink-child.ts", import.meta.url).href, port === undefined ? [] : [String(port)])
   const listening = await nextMessage(child, (message: { type?: string; host?: string; port?: number }) =>
     message.type === "listening" ? message as { host: string; port: number } : undefined
   )
@@ -132,6 +142,7 @@ const startSmtpServerSink = async (): Promise<BenchSink> => {
       const timer = setTimeout(() => child.kill("SIGKILL"), 3_000)
       await exited(child)
       clearTimeout(timer)
-    }
+    },
+    kill: () => killChild(child)
   }
 }

@@ -74,6 +74,7 @@ export const runComparison = async (
   const budgetEnd = Math.min(started + options.budgetMs, context.deadline - 30_000)
 
   const sets: Array<SinkSetFigures> = []
+  let completed = 0
   for (let s = 0; s < sinkSets.length; s++) {
     checkAborted(context.signal)
     const sinks: Array<BenchSink> = []
@@ -101,11 +102,11 @@ export const runComparison = async (
           const contestant = contestants[order[position]!]!
           checkAborted(context.signal)
           context.progress.step(`${label} · round ${round}/${maxRounds} · ${contestant.label}`)
-          const base = unitsPerRound * (maxRounds * s + round - 1) +
-            order.slice(0, position).reduce((sum, i) => sum + contestants[i]!.unitsPerRun, 0)
+          const base = completed
           const measurement = await contestant.run(sinks, (counted) => context.progress.set(base + counted))
           figures[order[position]!]!.runs.push({ round, order: position + 1, ...measurement })
-          context.progress.set(base + contestant.unitsPerRun)
+          completed += contestant.unitsPerRun
+          context.progress.set(completed)
           context.progress.log(
             `${options.scenario}: ${label} round ${round}: ${contestant.label}: ${measurement.messagesPerSecond} msg/s` +
               (measurement.cpuMicrosPerMessage === null ? "" : `, ${measurement.cpuMicrosPerMessage} µs CPU/msg`)

@@ -35,6 +35,20 @@ export interface EngineClientConfig {
   readonly preload: number
   /** How often RSS is sampled, and how many points are kept. */
   readonly rssEveryMs: number
+  /** Fields of the engine's configuration to use instead of the benchmark's (retry, circuitBreaker). */
+  readonly overrides?: Record<string, unknown>
+  /** When set, deliveries are counted per upstream in buckets this long, from the start of the timed run. */
+  readonly timelineMs?: number
+}
+
+/** Deliveries per upstream, per bucket of `bucketMs` from the start of the timed run. */
+export interface Timeline {
+  readonly bucketMs: number
+  readonly upstreams: Readonly<Record<string, ReadonlyArray<number>>>
+}
+
+export interface EngineReport extends ClientReport {
+  readonly timeline?: Timeline
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as EngineClientConfig
@@ -52,7 +66,8 @@ const sluiceConfig = Effect.runSync(Config.decode({
     maxMessagesPerConnection: 1_000_000_000
   })),
   // No retry within a run: a deferral is a failure here, and shows as one.
-  retry: { maxAttempts: 1 }
+  retry: { maxAttempts: 1 },
+  ...config.overrides
 }))
 
 const counter = (outcome: EngineMetrics.Outcome) => Metric.value(EngineMetrics.outcome[outcome]).pipe(Effect.map((state) => state.count))
@@ -84,13 +99,21 @@ const main = Effect.gen(function*() {
   let delivered = 0
   let failed = 0
   let firstFailure: string | undefined
+  let t0 = performance.now()
+  const timeline = new Map<string, Array<number>>(sluiceConfig.upstreams.map((u) => [u.name!, []]))
   // Latency from the events (submit → final reply, as the engine measures it); completion from the
   // delivered counter, which cannot miss one (the event stream drops the oldest when a reader lags).
   const onEvent = (event: DeliveryEvent) => {
     if (event._tag === "Delivered") {
       delivered++
       latencies.recordDuration(event.durationMs)
-    } else if (event._tag === "Deferred" || event._tag === "Bounced" || event._tag === "Failed") {
+      if (config.timelineMs !== undefined) {
+        const buckets = timeline.get(event.upstream)!
+        const at = Math.floor((performance.now() - t0) / config.timelineMs)
+        while (buckets.length <= at) buckets.push(0)
+        buckets[at]!++
+      }
+    } else if (config.overrides === undefined && (event._tag === "Deferred" || event._tag === "Bounced" || event._tag === "Failed")) {
       failed++
       firstFailure ??= `${event._tag}: ${"reason" in event ? event.reason : ""} ${JSON.stringify(event.reply)}`
     }
@@ -112,11 +135,15 @@ const main = Effect.gen(function*() {
       }
     })
 
-  /** Waits until `target` messages have been delivered in all (polling the counter), or one failed. */
+  /**
+   * Waits until `target` messages have been delivered in all (polling the counter), or one failed
+   * (with retries allowed by the overrides, only a final failure counts).
+   */
   const deliveredReach = (target: number) =>
     Effect.gen(function*() {
       while (true) {
-        const [ok, bad] = [yield* counter("delivered"), (yield* counter("deferred")) + (yield* counter("bounced")) + (yield* counter("failed"))]
+        const deferred = config.overrides === undefined ? yield* counter("deferred") : 0
+        const [ok, bad] = [yield* counter("delivered"), deferred + (yield* counter("bounced")) + (yield* counter("failed"))]
         if (ok >= target || bad > 0) return { ok, bad }
         yield* Effect.sleep("5 millis")
       }
@@ -128,11 +155,13 @@ const main = Effect.gen(function*() {
   }
   const base = yield* counter("delivered")
   delivered = 0
+  for (const buckets of timeline.values()) buckets.length = 0
   ;(globalThis as { gc?: () => void }).gc?.()
 
   const rss = rssFromStart ?? sampleRss(config.rssEveryMs)
   const cpu0 = process.cpuUsage()
-  const t0 = performance.now()
+  t0 = performance.now()
+  process.send?.({ type: "started" })
   const submitted = yield* Effect.fork(submitAll(config.messages))
   const { ok, bad } = yield* deliveredReach(base + config.messages + config.preload)
   yield* submitted.await
@@ -144,7 +173,7 @@ const main = Effect.gen(function*() {
   // Shut the engine down (untimed): drain, close the sessions.
   yield* Scope.close(engineScope, Exit.void)
 
-  const report: ClientReport = {
+  const report: EngineReport = {
     type: "result",
     client: "sluice",
     messages: config.messages + config.preload,
@@ -158,7 +187,8 @@ const main = Effect.gen(function*() {
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     heapUsedMiB: process.memoryUsage().heapUsed / 2 ** 20,
     latencyMs: latencies.summary(),
-    rss: rssPoints
+    rss: rssPoints,
+    ...(config.timelineMs === undefined ? {} : { timeline: { bucketMs: config.timelineMs, upstreams: Object.fromEntries(timeline) } })
   }
   return report
 })

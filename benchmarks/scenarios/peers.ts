@@ -46,7 +46,7 @@ export interface PeerParameters {
   readonly concurrency: number
   readonly size: number
   readonly runTimeoutMs: number
-  /** Write V8 CPU profiles of the Sluice runs to benchmarks/results/profiles/. */
+  /** Write V8 CPU profiles of the Sluice runs to benchmarks/results/tmp/profiles/ (git-ignored). */
   readonly profile: boolean
 }
 
@@ -156,7 +156,7 @@ export const runNodeClient = async (
   const flags = ["--expose-gc"]
   if (p.profile && client === "sluice") {
     // One directory per run: the tsx loader's worker thread writes a profile of its own beside it.
-    flags.push("--cpu-prof", `--cpu-prof-dir=${join(repoRoot, "benchmarks/results/profiles", `transport-${client}-${Date.now()}`)}`)
+    flags.push("--cpu-prof", `--cpu-prof-dir=${join(repoRoot, "benchmarks/results/tmp/profiles", `${client}-${Date.now()}`)}`)
   }
   const before = await countAll(sinks)
   const child = spawnTs(new URL("./transport-client.ts", import.meta.url).href, [JSON.stringify(config)], { flags })

@@ -1,0 +1,96 @@
+/**
+ * The HTTP load client (undici), in a process of its own: `node --import tsx http-client.ts '<json>'`.
+ * `concurrency` requests in flight, each one message (POST /v1/messages) or a batch of `batch`
+ * (POST /v1/messages/batch), spread round-robin over `urls` (the nodes of a cluster), until
+ * `messages` are accepted. Every message must be answered 202 with an id, or the run fails.
+ */
+import { Pool } from "undici"
+import type { Percentiles } from "../harness/sampling.js"
+import { Latencies } from "../harness/sampling.js"
+import { FROM, TO } from "./message.js"
+
+export interface HttpClientConfig {
+  readonly urls: ReadonlyArray<string>
+  readonly messages: number
+  /** 1: POST /v1/messages; more: POST /v1/messages/batch with this many. */
+  readonly batch: number
+  readonly concurrency: number
+  /** Bytes of text in each message (the composed message is a few hundred bytes more). */
+  readonly textBytes: number
+}
+
+export interface HttpReport {
+  readonly type: "result"
+  readonly accepted: number
+  readonly elapsedMs: number
+  readonly cpuMs: number
+  /** Per request, from sending it to the whole answer. */
+  readonly latencyMs: Percentiles | null
+  readonly firstError: string | undefined
+}
+
+const config = JSON.parse(process.argv[2] ?? "{}") as HttpClientConfig
+const line = "The quick brown fox jumps over the lazy dog, and Sluice delivers it.\n"
+const text = line.repeat(Math.ceil(config.textBytes / line.length)).slice(0, config.textBytes)
+const message = (i: number) => ({ from: FROM, to: [TO], subject: `benchmark message ${i}`, text })
+
+const pools = config.urls.map((url) => new Pool(url, { connections: Math.ceil(config.concurrency / config.urls.length), pipelining: 1 }))
+const latencies = new Latencies(Math.ceil(config.messages / config.batch) + config.concurrency)
+let next = 0
+let requests = 0
+let accepted = 0
+let firstError: string | undefined
+
+const worker = async () => {
+  while (next < config.messages && firstError === undefined) {
+    const n = Math.min(config.batch, config.messages - next)
+    const first = next
+    next += n
+    const pool = pools[requests++ % pools.length]!
+    const body = config.batch === 1
+      ? JSON.stringify(message(first))
+      : JSON.stringify({ messages: Array.from({ length: n }, (_, i) => message(first + i)) })
+    const t0 = performance.now()
+    const response = await pool.request({
+      method: "POST",
+      path: config.batch === 1 ? "/v1/messages" : "/v1/messages/batch",
+      headers: { "content-type": "application/json" },
+      body
+    })
+    const answer = await response.body.text()
+    latencies.record(t0)
+    if (response.statusCode !== 202) {
+      firstError ??= `${response.statusCode}: ${answer.slice(0, 300)}`
+      continue
+    }
+    const parsed = JSON.parse(answer) as { id?: string; results?: Array<{ id?: string; error?: unknown }> }
+    const ids = config.batch === 1 ? [parsed.id] : (parsed.results ?? []).map((r) => r.id)
+    const ok = ids.filter((id) => typeof id === "string").length
+    accepted += ok
+    if (ok !== n) firstError ??= `${n - ok} of ${n} not accepted: ${answer.slice(0, 300)}`
+  }
+}
+
+const main = async () => {
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: config.concurrency }, worker))
+  const elapsedMs = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  await Promise.all(pools.map((pool) => pool.close()))
+  const report: HttpReport = {
+    type: "result",
+    accepted,
+    elapsedMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    latencyMs: latencies.summary(),
+    firstError
+  }
+  if (process.send === undefined) console.log(JSON.stringify(report, null, 2))
+  else process.send(report, () => process.exit(0))
+}
+
+main().catch((error) => {
+  console.error("http client:", error)
+  process.exit(1)
+})
