@@ -2,9 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import type { DeliveryQueueShape, NewMessage, QueuedMessage, Settlement } from "@sluice/engine"
 import { DeliveryQueue, StatusStore } from "@sluice/engine"
 import type { Scope } from "effect"
-import { Context, Effect, Layer, Option, Schedule } from "effect"
+import { Context, Effect, Layer, Option, Schedule, TestClock } from "effect"
 import { AmqpQueue } from "../src/index.js"
 import { cutConnections, freshPrefix, readyIn, url } from "./support/broker.js"
+import * as Proxy from "./support/proxy.js"
 
 const message = (n: number, extra: Partial<NewMessage> = {}): NewMessage => ({
   from: "sender@example.com",
@@ -34,6 +35,19 @@ const open = (
     Layer.build(AmqpQueue.layer(options(prefix, extra)).pipe(Layer.provide(store))),
     (context) => Context.get(context, DeliveryQueue)
   )
+
+/** Waits real time, also under TestClock: for sockets, not for schedules. */
+const realSleep = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
+
+/** Polls (in real time) until the queue's `isOpen` is `open`. */
+const openBecomes = (queue: DeliveryQueueShape, open: boolean) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + 15_000
+    while ((yield* queue.isOpen) !== open) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`isOpen did not become ${open}`))
+      yield* realSleep(20)
+    }
+  })
 
 /** Takes until `count` messages came, bounded in time. */
 const takeAll = (queue: DeliveryQueueShape, stream: string, count: number) =>
@@ -186,6 +200,38 @@ describe("AmqpQueue", () => {
       expect(yield* readyIn(`${prefix}.work.default`)).toBe(0)
       const b = yield* open(prefix)
       expect(yield* b.take("default", 10).pipe(Effect.timeout("1 second"), Effect.option)).toEqual(Option.none())
+    }))
+
+  it.scoped("while the broker is away, reconnect attempts wait on the schedule (TestClock), then pick up where it left", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const proxy = yield* Proxy.make()
+      const queue = yield* open(prefix, {
+        url: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+        reconnect: Schedule.spaced("10 seconds"),
+        openTimeout: "5 seconds"
+      })
+      const ids = (yield* queue.enqueue([message(1), message(2), message(3)])).map((e) => e.id)
+      yield* takeAll(queue, "default", 3)
+      yield* proxy.down
+      yield* openBecomes(queue, false)
+      yield* realSleep(300) // the first attempt, right after the loss, is refused
+      yield* proxy.up
+      // The broker is back, but the next attempt is 10 seconds away on the schedule's clock.
+      yield* realSleep(500)
+      expect(yield* queue.isOpen).toBe(false)
+      // A submit meanwhile waits for the connection up to openTimeout, then is refused: not accepted, not lost.
+      const submit = yield* Effect.fork(queue.enqueue([message(4)]))
+      yield* realSleep(50) // until it waits on the clock
+      yield* TestClock.adjust("5 seconds")
+      const refused = yield* Effect.flip(submit.await.pipe(Effect.flatten))
+      expect(refused._tag).toBe("QueueError")
+      yield* TestClock.adjust("5 seconds")
+      yield* openBecomes(queue, true)
+      // The leases of the lost connection went back to the broker: all three come again.
+      const again = yield* takeAll(queue, "default", 3)
+      expect(again.map((m) => m.id).sort()).toEqual([...ids].sort())
+      for (const m of again) yield* queue.settle(m.id, delivered(m))
     }))
 
   it.scopedLive("a queue that cannot reach the broker fails to open, naming it", () =>
