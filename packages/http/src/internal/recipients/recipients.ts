@@ -1,16 +1,16 @@
 import type { KeyValueStore } from "@effect/platform"
+import { createHash } from "node:crypto"
 import { Clock, Duration, Effect, Either, Option, Schema } from "effect"
 import type { Options, RecipientsShape, Refused } from "../../Recipients.js"
 import type { Verdict } from "./dns.js"
 import { makeLookup } from "./dns.js"
 import * as Domains from "./domains.js"
 import { normalize } from "./normalize.js"
-import { createHash } from "node:crypto"
 
 const Suppression = Schema.parseJson(Schema.Struct({ address: Schema.String, reason: Schema.String, at: Schema.Number }))
 
-// Keyed by a hash: a valid address can be 320 octets, and more once percent-encoded as a file name,
-// which would pass the file-system store's name limit. The address itself is kept in the value.
+// Keyed by a hash: one short key whatever the address (up to 320 octets, more once escaped by a store
+// that maps keys to file names), and no addresses in key listings. The address is kept in the value.
 const keyOf = (normalized: string) => createHash("sha256").update(normalized).digest("hex")
 
 export interface Stores {
@@ -21,7 +21,7 @@ export interface Stores {
 
 export const make = (stores: Stores, options: Options) =>
   Effect.gen(function*() {
-    const store = stores.suppressions
+    const suppressions = stores.suppressions
     const verdictOf = options.checkDomains === true
       ? yield* Domains.make(
         stores.domains,
@@ -36,7 +36,7 @@ export const make = (stores: Stores, options: Options) =>
       Effect.gen(function*() {
         const normalized = normalize(address)
         if (Either.isLeft(normalized)) return { address, reason: `"${address}" ${normalized.left.reason}` }
-        const suppressed = yield* store.get(keyOf(normalized.right.address)).pipe(Effect.orDie)
+        const suppressed = yield* suppressions.get(keyOf(normalized.right.address)).pipe(Effect.orDie)
         if (Option.isSome(suppressed)) {
           const { reason } = yield* Schema.decode(Suppression)(suppressed.value).pipe(Effect.orDie)
           return { address, reason: `${address} is suppressed: ${reason}` }
@@ -75,15 +75,15 @@ export const make = (stores: Stores, options: Options) =>
         const at = yield* Clock.currentTimeMillis
         const json = yield* Schema.encode(Suppression)({ address: normalized.address, reason: reason ?? "suppressed", at })
           .pipe(Effect.orDie)
-        yield* store.set(keyOf(normalized.address), json).pipe(Effect.orDie)
+        yield* suppressions.set(keyOf(normalized.address), json).pipe(Effect.orDie)
       })
 
     const unsuppress: RecipientsShape["unsuppress"] = (address) =>
       Effect.gen(function*() {
         const normalized = yield* normalize(address)
         const key = keyOf(normalized.address)
-        const was = yield* store.has(key).pipe(Effect.orDie)
-        if (was) yield* store.remove(key).pipe(Effect.orDie)
+        const was = yield* suppressions.has(key).pipe(Effect.orDie)
+        if (was) yield* suppressions.remove(key).pipe(Effect.orDie)
         return was
       })
 

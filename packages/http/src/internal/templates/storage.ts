@@ -16,8 +16,9 @@ export class StorageUnavailable extends Data.TaggedError("StorageUnavailable")<{
 }
 
 /**
- * Where templates, suppressions and domain verdicts live when no shared store (Redis) is configured: in memory for a
- * memory queue (tests, throw-away runs), else on disk (LMDB) beside the spool, so they survive restarts.
+ * Where templates, suppressions and domain verdicts live when no shared store (Redis) is configured:
+ * in memory for a memory queue (tests, throw-away runs), else on disk (LMDB) beside the spool (for
+ * RabbitMQ, under ./.sluice), so they survive restarts.
  */
 export const directoryFor = (config: Config.SluiceConfig, name: string): string | undefined => {
   switch (config.queue.kind) {
