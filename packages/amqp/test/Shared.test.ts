@@ -3,7 +3,7 @@ import { Sink } from "@sluice/sink"
 import { Effect } from "effect"
 import { freshPrefix } from "./support/broker.js"
 import type { Node } from "./support/cluster.js"
-import { cleanRedis, startNode, waitFor } from "./support/cluster.js"
+import { cleanRedis, freePort, startNode, waitFor } from "./support/cluster.js"
 
 // What one node writes, another reads, through Redis: status records, idempotency keys, templates
 // and suppressions. Two `sluice serve` processes over HTTP.
@@ -58,5 +58,31 @@ describe("nodes sharing Redis", () => {
       expect(refused.status).toBeGreaterThanOrEqual(400)
       expect(refused.status).toBeLessThan(500)
       expect(JSON.stringify(refused.body)).toContain("gone@example.net")
+    }), 120_000)
+
+  it.scopedLive("with Redis unreachable a node still takes and delivers mail, on local state, and says so", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const sink = yield* Sink.make()
+      const closed = yield* freePort
+      const node = yield* startNode("alone", {
+        prefix,
+        sinkPort: sink.port,
+        upstream: { rateLimit: { messages: 100, per: "1 second" } },
+        config: { cache: { kind: "redis", url: `redis://127.0.0.1:${closed}`, prefix } }
+      })
+      const submitted = yield* call(node, "POST", "/v1/messages", {
+        from: "sender@example.com",
+        to: ["r1@example.net"],
+        subject: "Hi",
+        text: "hello",
+        idempotencyKey: "k"
+      })
+      expect(submitted.status).toBe(202)
+      yield* waitFor("the message", () => sink.received === 1, 30_000)
+      const status = yield* call(node, "GET", `/v1/messages/${submitted.body.id}`)
+      expect(status.body.status).toBe("delivered")
+      expect(yield* node.metric("sluice_redis_degraded")).toBe(1)
+      expect(node.stdout()).toContain("redis unavailable; using local state")
     }), 120_000)
 })
