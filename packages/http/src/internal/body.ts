@@ -38,7 +38,7 @@ const readBytes = (request: HttpServerRequest.HttpServerRequest, maxBytes: numbe
       source.off("data", onData)
       source.off("end", onEnd)
       source.off("error", onError)
-      source.off("aborted", onError)
+      source.off("close", onError)
     }
     const onData = (chunk: Buffer) => {
       size += chunk.length
@@ -60,7 +60,8 @@ const readBytes = (request: HttpServerRequest.HttpServerRequest, maxBytes: numbe
     source.on("data", onData)
     source.once("end", onEnd)
     source.once("error", onError)
-    source.once("aborted", onError)
+    // Handlers run uninterruptibly: a client gone mid-body must end the read, not leave it waiting.
+    source.once("close", onError)
     return Effect.sync(stop)
   })
 }

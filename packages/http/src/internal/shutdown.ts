@@ -1,5 +1,5 @@
 import type { HttpMiddleware } from "@effect/platform"
-import { HttpServerResponse } from "@effect/platform"
+import { HttpApp, HttpServerResponse } from "@effect/platform"
 import type { Duration } from "effect"
 import { Effect, Stream, SubscriptionRef } from "effect"
 import type * as Http from "node:http"
@@ -17,7 +17,11 @@ export const make = Effect.gen(function*() {
   const middleware: HttpMiddleware.HttpMiddleware = (app) =>
     Effect.acquireUseRelease(
       SubscriptionRef.update(inFlight, (n) => n + 1),
-      () => Effect.map(app, (response) => draining ? HttpServerResponse.setHeader(response, "connection", "close") : response),
+      // The app writes its response itself: a pre-response handler is the last word on its headers.
+      () =>
+        HttpApp.withPreResponseHandler(app, (_request, response) =>
+          Effect.succeed(draining ? HttpServerResponse.setHeader(response, "connection", "close") : response)
+        ),
       () => SubscriptionRef.update(inFlight, (n) => n - 1)
     )
 
