@@ -7,8 +7,8 @@ import type * as Http from "node:http"
 /**
  * Stops the listener without cutting anyone off: no new connections, idle ones closed, answers to
  * requests already in flight carry `Connection: close`, and once they are all answered (or the
- * timeout passes) what is left is closed. Run before the engine drains, so every 202 given was for a
- * message the queue holds.
+ * timeout passes) what is left is closed. It runs before the engine drains, so requests in flight
+ * still reach a running engine and get their answer.
  */
 export const make = Effect.gen(function*() {
   const inFlight = yield* SubscriptionRef.make(0)
