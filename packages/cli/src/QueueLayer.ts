@@ -1,4 +1,4 @@
-import type { Config, DeliveryQueue, QueueError } from "@sluice/engine"
+import type { Config, DeliveryQueue } from "@sluice/engine"
 import { MemoryQueue, StatusStore } from "@sluice/engine"
 import type { SpoolError } from "@sluice/spool"
 import { Data, Effect, Layer } from "effect"
@@ -20,7 +20,7 @@ export class QueueUnavailable extends Data.TaggedError("QueueUnavailable")<{
  */
 export const layer = (
   config: Config.SluiceConfig
-): Layer.Layer<DeliveryQueue, QueueUnavailable | SpoolError | QueueError> => {
+): Layer.Layer<DeliveryQueue, QueueUnavailable | SpoolError> => {
   const queue = config.queue
   switch (queue.kind) {
     case "memory":
@@ -34,7 +34,9 @@ export const layer = (
         Effect.all([Effect.promise(() => import("@sluice/amqp")), Effect.serviceOption(StatusStore.StatusStore)]).pipe(
           Effect.map(([{ AmqpQueue }, store]) =>
             AmqpQueue.layerFromConfig(config, queue).pipe(
-              Layer.provide(store._tag === "Some" ? Layer.succeed(StatusStore.StatusStore, store.value) : StatusStore.layerMemory())
+              Layer.provide(store._tag === "Some" ? Layer.succeed(StatusStore.StatusStore, store.value) : StatusStore.layerMemory()),
+              // At start, a broker that refuses or cannot be reached is a setting to fix: exit 2, one line.
+              Layer.mapError((error) => new QueueUnavailable({ kind: queue.kind, reason: error.reason }))
             )
           )
         )

@@ -1,7 +1,7 @@
 import { Command, Options } from "@effect/cli"
 import type { FileSystem, HttpServerError } from "@effect/platform"
 import { Duration, Effect } from "effect"
-import type { Config, QueueError } from "@sluice/engine"
+import type { Config } from "@sluice/engine"
 import type { Templates } from "@sluice/http"
 import type { SpoolError } from "@sluice/spool"
 import type { QueueUnavailable } from "./QueueLayer.js"
@@ -44,7 +44,7 @@ export type Flags = Command.Command.ParseConfig<typeof options>
 
 /**
  * Why `serve` could not start: on what it was given (exit 2), or because the HTTP listener could not
- * bind its address or the broker could not be reached (exit 1).
+ * bind its address (exit 1).
  */
 export type ServeError =
   | UsageError
@@ -52,7 +52,6 @@ export type ServeError =
   | Config.ConfigError
   | QueueUnavailable
   | SpoolError
-  | QueueError
   | Templates.StorageUnavailable
   | HttpServerError.ServeError
 

@@ -91,13 +91,16 @@ describe("the command line", () => {
 
   it.effect("a queue kind this build cannot open exits 2 naming queue.kind", () =>
     Effect.gen(function*() {
+      // A broker that refuses the login: no point retrying.
       const config = configFile({
-        queue: { kind: "rabbitmq", url: "amqp://guest:guest@127.0.0.1:5672" },
+        queue: { kind: "rabbitmq", url: "amqp://guest:wrong@127.0.0.1:5672" },
         upstreams: [{ host: "127.0.0.1", port: 2525 }]
       })
       const result = yield* sluice("serve", "--config", config)
       expect(result.code).toBe(2)
-      expect(result.stderr).toContain(`queue.kind "rabbitmq": `)
+      expect(result.stderr).toContain(`queue.kind "rabbitmq": cannot open amqp://guest:***@127.0.0.1:5672`)
+      expect(result.stderr).toContain("403")
+      expect(result.stderr).not.toContain("wrong")
     }))
 
   it.scoped("a spool that cannot be opened (in the way, or locked) exits 2 naming its path", () =>

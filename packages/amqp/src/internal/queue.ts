@@ -55,10 +55,11 @@ const toleranceMs = 25
 
 const redact = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
 const describe = (cause: unknown) => cause instanceof Error ? cause.message : String(cause)
-// 403 access refused, 406 a queue declared before with other arguments: retrying will not help.
+// 403 access refused, 406 a queue declared before with other arguments, 530 no such vhost: retrying
+// will not help. amqplib gives the code of a refused handshake only in the message.
 const permanent = (error: QueueError) => {
-  const code = (error.cause as { code?: unknown } | undefined)?.code
-  return code === 403 || code === 406
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined
+  return cause?.code === 403 || cause?.code === 406 || /\b(403|406|530) \(/.test(String(cause?.message))
 }
 
 // A connection that dies silently (no FIN, no RST) is noticed after two missed heartbeats; amqplib
@@ -211,14 +212,18 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
       }).pipe(Effect.timeout("5 seconds"), Effect.ignore, Effect.zipRight(Effect.logInfo("broker connection closed").pipe(log)))
     )
 
+    let lastError: QueueError | undefined
     const first = yield* connect.pipe(
+      Effect.tapError((error) => Effect.sync(() => lastError = error)),
       Effect.retry({ schedule: settings.reconnect, while: (error) => !permanent(error) }),
       Effect.timeoutFail({
         duration: settings.openTimeout,
         onTimeout: () =>
           new QueueError({
             operation: "open",
-            reason: `no connection to ${redact(settings.url)} within ${Duration.format(settings.openTimeout)}`
+            reason: `no connection to ${redact(settings.url)} within ${Duration.format(settings.openTimeout)}` +
+              (lastError === undefined ? "" : ` (last: ${describe(lastError.cause)})`),
+            cause: lastError
           })
       })
     )
