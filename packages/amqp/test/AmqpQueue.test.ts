@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as amqp from "amqplib"
 import type { DeliveryQueueShape, NewMessage, QueuedMessage, Settlement } from "@sluice/engine"
 import { DeliveryQueue, StatusStore } from "@sluice/engine"
 import type { Scope } from "effect"
@@ -166,6 +167,25 @@ describe("AmqpQueue", () => {
       expect(yield* queue.depth).toBe(3)
       expect((yield* Effect.flip(queue.enqueue([message(4)])))._tag).toBe("QueueFull")
       expect(yield* readyIn(`${prefix}.work.default`)).toBe(3)
+    }))
+
+  it.scopedLive("a broker message that cannot be read goes to the dead-letter queue; the rest goes on", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const queue = yield* open(prefix)
+      yield* Effect.promise(async () => {
+        const connection = await amqp.connect(url)
+        const channel = await connection.createConfirmChannel()
+        await new Promise<void>((resolve, reject) =>
+          channel.sendToQueue(`${prefix}.work.default`, Buffer.from("not msgpack at all"), { messageId: "garbage" }, (error) =>
+            error ? reject(error) : resolve())
+        )
+        await connection.close()
+      })
+      const { id } = (yield* queue.enqueue([message(1)]))[0]!
+      const [taken] = yield* takeAll(queue, "default", 1)
+      expect(taken!.id).toBe(id)
+      expect(yield* readyIn(`${prefix}.dead`)).toBe(1)
     }))
 
   it.scopedLive("a stream with no queue is refused rather than published into nothing", () =>

@@ -70,6 +70,7 @@ const withHeartbeat = (url: string) => {
   return parsed.toString()
 }
 
+/** The engine's id shape: sortable by acceptance time, 64 random bits so nodes need not agree. */
 const newId = (now: number) => `${now.toString(36).padStart(9, "0")}${randomBytes(8).toString("hex")}`
 
 /**
@@ -93,6 +94,8 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
     /** Ready messages in the broker at the last count, and what this node published since. */
     let counted = 0
     let sinceCount = 0
+    /** Accepted and not final, as far as this node can tell: others' unacked messages are not counted. */
+    const depthNow = () => counted + sinceCount + leased.size
 
     const bufferOf = (stream: string) => {
       let buffer = buffers.get(stream)
@@ -315,14 +318,14 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
             ready.push({ ...delivery, message: decoded.right })
           }
         }
-        for (const [deliveries_, label] of [[early, "delaying a message again"], [poison, "dead-lettering"]] as const) {
-          if (deliveries_.length === 0) continue
+        for (const [moves, label] of [[early, "delaying a message again"], [poison, "dead-lettering"]] as const) {
+          if (moves.length === 0) continue
           // If this fails the deliveries stay unacked and come back with the next connection.
-          const moved = yield* publish("take", deliveries_.map(([, p]) => p)).pipe(
+          const moved = yield* publish("take", moves.map(([, publication]) => publication)).pipe(
             Effect.as(true),
             Effect.catchAll((error) => Effect.logWarning(`${label} failed`, error.message).pipe(log, Effect.as(false)))
           )
-          if (moved) for (const [delivery] of deliveries_) ack(delivery)
+          if (moved) for (const [delivery] of moves) ack(delivery)
         }
         const redelivered = ready.filter((lease) => lease.msg.fields.redelivered)
         const recorded = redelivered.length === 0 ? [] : yield* store.get(redelivered.map((lease) => lease.message.id))
@@ -349,7 +352,7 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
           if (unknown !== undefined) {
             return yield* new QueueError({ operation: "enqueue", reason: `no queue for stream "${unknown.stream}"` })
           }
-          const depth = counted + sinceCount + leased.size
+          const depth = depthNow()
           if (depth + batch.length > settings.maxDepth) return yield* new QueueFull({ depth, maxDepth: settings.maxDepth })
           yield* current("enqueue")
           const now = yield* Clock.currentTimeMillis
@@ -452,7 +455,7 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
         }),
 
       status: (id) => Effect.map(store.get([id]), ([record]) => Option.fromNullable(record)),
-      depth: Effect.sync(() => counted + sinceCount + leased.size),
+      depth: Effect.sync(depthNow),
       isOpen: Effect.sync(() => session !== undefined)
     }
 
@@ -470,4 +473,4 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
     yield* countReady.pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
 
     return queue
-  }).pipe(Effect.annotateLogs({ queue: "rabbitmq" }))
+  })
