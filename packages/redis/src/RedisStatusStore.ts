@@ -1,4 +1,3 @@
-import type { MessageRecord } from "@sluice/engine"
 import { MessageSchema, StatusStore } from "@sluice/engine"
 import { Duration, Effect, Either, Layer, Schema } from "effect"
 import { Redis } from "./Redis.js"
@@ -51,20 +50,21 @@ export const make = (options: Options = {}): Effect.Effect<StatusStore.StatusSto
           if (ids.length === 0) return []
           const found = yield* redis.orLocal(
             "status get",
-            async (client) => {
-              const values = await client.mget(ids.map(recordKey))
-              return values.map((value, i): MessageRecord | undefined => {
-                if (value === null) return undefined
-                const decoded = decodeRecord(value)
-                if (Either.isLeft(decoded)) throw new Error(`status record of ${ids[i]} does not decode: ${decoded.left.message}`)
-                return decoded.right
-              })
-            },
-            local.get(ids)
+            async (client) => (await client.mget(ids.map(recordKey))).map((value) => value ?? undefined),
+            // Redis down: every id is looked up locally below.
+            Effect.succeed(ids.map(() => undefined))
           )
-          if (found.every((record) => record !== undefined)) return found
-          const locally = yield* local.get(ids)
-          return found.map((record, i) => record ?? locally[i])
+          const locally = found.some((value) => value === undefined) ? yield* local.get(ids) : []
+          return yield* Effect.forEach(found, (value, i) => {
+            if (value === undefined) return Effect.succeed(locally[i])
+            const decoded = decodeRecord(value)
+            if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+            // Someone else's data under our prefix, or an older shape: unknown rather than fatal.
+            return Effect.logWarning("a status record in Redis does not decode; ignored").pipe(
+              Effect.annotateLogs({ messageId: ids[i], error: decoded.left.message }),
+              Effect.as(undefined)
+            )
+          })
         }),
 
       claim: (claims) =>

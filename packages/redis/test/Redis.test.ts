@@ -63,6 +63,19 @@ describe("Redis status store", () => {
       expect(m2).toEqual(record("m2", "delivered"))
     }))
 
+  it.scoped("a record that does not decode is unknown, not a failure of Redis", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const client = new IORedis(url)
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+      yield* Effect.promise(() => client.set(`${prefix}:msg:bad`, "{\"id\": 3}"))
+      const context = yield* Layer.build(node(prefix))
+      const store = Context.get(context, StatusStore.StatusStore)
+      yield* store.put([record("good")])
+      expect(yield* store.get(["bad", "good"])).toEqual([undefined, record("good")])
+      expect(yield* Context.get(context, Redis).degraded).toBe(false)
+    }))
+
   it.scoped("an idempotency key belongs to its first claimer across nodes until given back", () =>
     Effect.gen(function*() {
       const prefix = yield* freshPrefix
