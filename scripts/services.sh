@@ -21,7 +21,7 @@ wait_for Redis 6379 30 || exit 1
 
 if ! answers 5672; then
   command -v rabbitmq-server >/dev/null || { apt-get update -qq && apt-get install -y -qq rabbitmq-server; }
-  if rabbitmqctl -q status >/dev/null 2>&1; then
+  if rabbitmqctl -q ping >/dev/null 2>&1; then
     # The Erlang node runs but the broker app is stopped (a test that restarts it was cut short).
     echo "starting the RabbitMQ app"
     rabbitmqctl -q start_app
