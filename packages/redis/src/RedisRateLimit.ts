@@ -35,22 +35,22 @@ export const make: Effect.Effect<RateLimit.RateLimitShape, never, Redis> = Effec
     sluiceReserve: (key: string, interval: string, burst: number) => Promise<string>
   }
   return {
-  make: (upstream: string, rate: RateLimit.Rate): Effect.Effect<RateLimit.Limiter, never, Scope.Scope> =>
-    Effect.gen(function*() {
-      const local = yield* RateLimit.local.make(upstream, rate)
-      const key = `${redis.prefix}:rate:${upstream}`
-      const interval = (Duration.toMillis(rate.per) / rate.messages).toFixed(6)
-      const reserve = redis.orLocal(
-        "rate limit",
-        async () => Number(await client.sluiceReserve(key, interval, rate.messages)),
-        local(Effect.succeed(0))
-      )
-      return <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-        reserve.pipe(
-          Effect.flatMap((wait) => wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void),
-          Effect.zipRight(effect)
+    make: (upstream: string, rate: RateLimit.Rate): Effect.Effect<RateLimit.Limiter, never, Scope.Scope> =>
+      Effect.gen(function*() {
+        const local = yield* RateLimit.local.make(upstream, rate)
+        const key = `${redis.prefix}:rate:${upstream}`
+        const interval = (Duration.toMillis(rate.per) / rate.messages).toFixed(6)
+        const reserve = redis.orLocal(
+          "rate limit",
+          async () => Number(await client.sluiceReserve(key, interval, rate.messages)),
+          local(Effect.succeed(0))
         )
-    })
+        return <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          reserve.pipe(
+            Effect.flatMap((wait) => wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void),
+            Effect.zipRight(effect)
+          )
+      })
   }
 })
 
