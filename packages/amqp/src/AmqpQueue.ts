@@ -29,6 +29,7 @@ export const defaultDelayTiers: ReadonlyArray<Duration.Duration> = Array.from(
   (_, i) => Duration.millis(250 * 4 ** i)
 )
 
+/** 100 ms doubling, jittered, at most 5 s apart: quick after a blip, gentle on a broker that is down. */
 export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis").pipe(
   Schedule.jittered,
   Schedule.union(Schedule.spaced("5 seconds"))
