@@ -6,6 +6,7 @@ import type { Answer, CallOptions } from "./support/adapter.js"
 import { attempt, call, message, realSleep, seqOf, statusUntil } from "./support/adapter.js"
 import { cases } from "./support/badInput.js"
 import { serve, workspace } from "./support/process.js"
+import * as WebhookReceiver from "./support/WebhookReceiver.js"
 
 const config = (dir: string, sink: { host: string; port: number }, extra: Record<string, unknown> = {}) => ({
   http: { port: 0 },
@@ -161,4 +162,22 @@ describe("sluice serve with its HTTP API, as a process", () => {
       yield* second.kill("SIGTERM")
       expect(yield* second.exited).toBe(0)
     }), { timeout: 240_000 })
+
+  it.scopedLive("with a webhook configured, each message's Accepted and Delivered events are posted to it", () =>
+    Effect.gen(function*() {
+      const sink = yield* Sink.make()
+      const receiver = yield* WebhookReceiver.make(() => 200)
+      const { dir, file } = workspace((dir) =>
+        config(dir, sink, { webhook: { url: receiver.url, batchSize: 10, flushInterval: "100 millis" } })
+      )
+      const sluice = yield* serve(["--config", file], dir)
+      const batch = yield* call(sluice.base, "POST", "/v1/messages/batch", { json: batchOf(1, 20) })
+      expect(batch.status).toBe(202)
+      const ids = new Set<string>(batch.body.results.map((r: { id: string }) => r.id))
+      const deliveredIds = () => new Set(receiver.accepted().filter((e) => e._tag === "Delivered").map((e) => e.id))
+      yield* eventually(() => [...ids].every((id) => deliveredIds().has(id)), "a Delivered event for every message")
+      expect(receiver.accepted().filter((e) => e._tag === "Accepted" && ids.has(e.id!))).toHaveLength(20)
+      yield* sluice.kill("SIGTERM")
+      expect(yield* sluice.exited).toBe(0)
+    }))
 })

@@ -1,6 +1,6 @@
 import type { Duration } from "effect"
 import { Config, Sluice } from "@sluice/engine"
-import { HttpAdapter, Recipients, Templates } from "@sluice/http"
+import { HttpAdapter, Recipients, Templates, Webhook } from "@sluice/http"
 import { Effect, Layer } from "effect"
 import * as CacheLayer from "../CacheLayer.js"
 import * as QueueLayer from "../QueueLayer.js"
@@ -19,7 +19,9 @@ export const run = (flags: ServeConfig.ServeFlags & { readonly drainTimeout: Dur
     const cache = CacheLayer.layer(config.cache)
     const engine = Sluice.layer(config, { drainTimeout: flags.drainTimeout }).pipe(
       Layer.provide(QueueLayer.layer(config).pipe(Layer.provide(cache))),
-      Layer.provide(cache)
+      Layer.provide(cache),
+      // Set up before the engine and closed after it: the events of the drain are posted too.
+      Webhook.wrap(config, { drainTimeout: flags.drainTimeout })
     )
     // With Redis, templates and suppressions are shared by every node through the cache's store.
     const stores = config.cache?.kind === "redis"
