@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -103,6 +103,7 @@ export const startNode = (name: string, settings: NodeSettings): Effect.Effect<N
     }
     const file = join(tmpdir(), `${settings.prefix}-${name}.json`)
     writeFileSync(file, JSON.stringify(config))
+    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(file, { force: true })))
     const node = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const child = spawn(bin, ["serve", "--config", file, "--drain-timeout", "2 seconds"], { stdio: ["ignore", "pipe", "pipe"] })
