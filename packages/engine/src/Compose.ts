@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import MailComposer from "nodemailer/lib/mail-composer/index.js"
+import * as Mime from "./internal/mime.js"
 
 export interface Parts {
   readonly from: string
@@ -11,17 +12,20 @@ export interface Parts {
 }
 
 /**
- * Builds the RFC 5322 message once, at submit, with nodemailer's MailComposer: MIME structure,
- * encodings, and a Message-ID and Date when the headers do not bring their own.
+ * Builds the RFC 5322 message once, at submit, with a Message-ID and Date when the headers do not
+ * bring their own. The common shapes (text, html or both, ASCII addresses, plain custom headers) are
+ * built directly from nodemailer's encoders; anything else goes through nodemailer's MailComposer.
  */
 export const compose = (parts: Parts): Effect.Effect<Buffer> =>
-  Effect.promise(() =>
-    new MailComposer({
-      from: parts.from,
-      to: [...parts.to],
-      ...(parts.subject !== undefined ? { subject: parts.subject } : {}),
-      ...(parts.text !== undefined ? { text: parts.text } : {}),
-      ...(parts.html !== undefined ? { html: parts.html } : {}),
-      ...(parts.headers !== undefined ? { headers: { ...parts.headers } } : {})
-    }).compile().build()
-  )
+  Mime.canCompose(parts)
+    ? Effect.sync(() => Mime.compose(parts))
+    : Effect.promise(() =>
+      new MailComposer({
+        from: parts.from,
+        to: [...parts.to],
+        ...(parts.subject !== undefined ? { subject: parts.subject } : {}),
+        ...(parts.text !== undefined ? { text: parts.text } : {}),
+        ...(parts.html !== undefined ? { html: parts.html } : {}),
+        ...(parts.headers !== undefined ? { headers: { ...parts.headers } } : {})
+      }).compile().build()
+    )

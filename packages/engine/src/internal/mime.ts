@@ -1,0 +1,97 @@
+import { randomBytes, randomUUID } from "node:crypto"
+import base64 from "nodemailer/lib/base64/index.js"
+import mimeFuncs from "nodemailer/lib/mime-funcs/index.js"
+import qp from "nodemailer/lib/qp/index.js"
+import type { Parts } from "../Compose.js"
+
+// Headers whose value has a structure (addresses, MIME parameters, message ids) that MailComposer
+// knows how to encode; with one of these among the custom headers, the message goes to MailComposer.
+const structured = new Set([
+  "from", "to", "cc", "bcc", "reply-to", "sender", "subject", "mime-version", "content-type",
+  "content-transfer-encoding", "content-disposition", "references", "in-reply-to", "list-unsubscribe"
+])
+
+const isAscii = (value: string) => {
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) > 0x7e) return false
+  }
+  return true
+}
+
+/**
+ * True when `compose` below builds this message. Everything else (non-ASCII addresses, structured
+ * custom headers, non-ASCII custom header values) is left to MailComposer, which knows those rules.
+ */
+export const canCompose = (parts: Parts): boolean =>
+  isAscii(parts.from) && parts.to.every(isAscii) &&
+  (parts.headers === undefined ||
+    Object.entries(parts.headers).every(([name, value]) => !structured.has(name.toLowerCase()) && isAscii(value)))
+
+const crlf = (text: string) => text.replace(/\r?\n|\r/g, "\r\n")
+
+/** 7bit for ASCII with lines SMTP can carry, else quoted-printable (base64 when mostly non-Latin). */
+const body = (contentType: string, text: string): { headers: string; content: string } => {
+  const normalized = crlf(text)
+  let nonAscii = 0
+  let line = 0
+  let longest = 0
+  for (let i = 0; i < normalized.length; i++) {
+    const code = normalized.charCodeAt(i)
+    if (code === 13 || code === 10) {
+      longest = Math.max(longest, line)
+      line = 0
+      continue
+    }
+    if (code > 0x7e || (code < 0x20 && code !== 9)) nonAscii++
+    line++
+  }
+  longest = Math.max(longest, line)
+  const [encoding, content] = nonAscii === 0 && longest <= 998
+    ? ["7bit", normalized]
+    : nonAscii * 2 > normalized.length
+    ? ["base64", base64.wrap(base64.encode(Buffer.from(normalized, "utf8")), 76)]
+    : ["quoted-printable", qp.wrap(qp.encode(normalized), 76)]
+  return {
+    headers: `Content-Type: ${contentType}; charset=utf-8\r\nContent-Transfer-Encoding: ${encoding}\r\n`,
+    content: content.endsWith("\r\n") ? content : content + "\r\n"
+  }
+}
+
+const header = (name: string, value: string) => mimeFuncs.foldLines(`${name}: ${value}`, 76) + "\r\n"
+
+// RFC 5322 date-time, as MailComposer writes it.
+const date = (at: Date) => at.toUTCString().replace(/GMT/, "+0000")
+
+// One random part per process and a counter: unique boundaries without a random draw per message.
+const boundaryBase = `--_sluice-${randomBytes(8).toString("hex")}-`
+let boundaryCount = 0
+
+/**
+ * The message as RFC 5322 bytes, built at once from nodemailer's own encoders (encoded words, folding,
+ * quoted-printable, base64): MailComposer's stream pipeline costs several times more per message.
+ * Only for messages `canCompose` accepts.
+ */
+export const compose = (parts: Parts, now: Date = new Date()): Buffer => {
+  const own = new Set(Object.keys(parts.headers ?? {}).map((name) => name.toLowerCase()))
+  let head = ""
+  for (const [name, value] of Object.entries(parts.headers ?? {})) head += header(name, value)
+  head += header("From", parts.from)
+  head += header("To", parts.to.join(", "))
+  if (parts.subject !== undefined) {
+    head += header("Subject", isAscii(parts.subject) ? parts.subject : mimeFuncs.encodeWords(parts.subject, "Q", 52))
+  }
+  if (!own.has("message-id")) head += `Message-ID: <${randomUUID()}@${parts.from.slice(parts.from.lastIndexOf("@") + 1)}>\r\n`
+  if (!own.has("date")) head += `Date: ${date(now)}\r\n`
+  head += "MIME-Version: 1.0\r\n"
+
+  const bodies = [
+    ...(parts.text !== undefined ? [body("text/plain", parts.text)] : []),
+    ...(parts.html !== undefined ? [body("text/html", parts.html)] : [])
+  ]
+  if (bodies.length === 0) return Buffer.from(head + "Content-Type: text/plain; charset=utf-8\r\n\r\n", "utf8")
+  if (bodies.length === 1) return Buffer.from(head + bodies[0]!.headers + "\r\n" + bodies[0]!.content, "utf8")
+  const boundary = boundaryBase + (++boundaryCount)
+  let message = head + `Content-Type: multipart/alternative;\r\n boundary="${boundary}"\r\n\r\n`
+  for (const part of bodies) message += `--${boundary}\r\n${part.headers}\r\n${part.content}`
+  return Buffer.from(message + `--${boundary}--\r\n`, "utf8")
+}
