@@ -25,7 +25,8 @@ export interface LinesPanel {
   readonly title: string
   readonly xUnit: string
   readonly yUnit: string
-  readonly lines: ReadonlyArray<{ readonly label: string; readonly points: ReadonlyArray<readonly [number, number]> }>
+  /** [x, y]; anything after y is ignored. */
+  readonly lines: ReadonlyArray<{ readonly label: string; readonly points: ReadonlyArray<readonly [number, number, ...Array<unknown>]> }>
   /** Shaded spans of x (e.g. while a sink was down). */
   readonly spans?: ReadonlyArray<{ readonly from: number; readonly to: number; readonly label: string }>
 }

@@ -14,7 +14,8 @@ export interface Machine {
   readonly memoryMiB: number
   readonly node: string
   readonly loadAverageAtStart: ReadonlyArray<number>
-  readonly git: { readonly commit: string | undefined; readonly dirty: boolean | undefined }
+  /** The commit measured; `uncommitted` lists tracked files that differed from it (other work in progress included). */
+  readonly git: { readonly commit: string | undefined; readonly dirty: boolean | undefined; readonly uncommitted: ReadonlyArray<string> }
 }
 
 const osName = (): string => {
@@ -50,7 +51,11 @@ export const describeMachine = (): Machine => {
     memoryMiB: Math.round(os.totalmem() / 2 ** 20),
     node: process.version,
     loadAverageAtStart: loadAverage(),
-    git: { commit: git(["rev-parse", "HEAD"]), dirty: status === undefined ? undefined : status !== "" }
+    git: {
+      commit: git(["rev-parse", "HEAD"]),
+      dirty: status === undefined ? undefined : status !== "",
+      uncommitted: (status ?? "").split("\n").filter((line) => line !== "").map((line) => line.slice(3))
+    }
   }
 }
 

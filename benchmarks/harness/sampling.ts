@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs"
+
 /**
  * What a measured process records about itself while it works: how long each message took (for
  * percentiles) and its resident set over time. Kept small enough to send over IPC: latencies are
@@ -37,14 +39,31 @@ export class Latencies {
   }
 }
 
-/** [seconds since start, MiB] */
-export type RssPoint = readonly [number, number]
+/**
+ * [seconds since start, RSS MiB, anonymous MiB, file-backed MiB]. RSS counts the pages of files
+ * mapped into the process that it has touched (LMDB reads its data file through such a map), which
+ * the kernel can drop at any time; the anonymous part (heap, stacks, buffers) is what the process
+ * holds on its own. The last two are missing where /proc is not.
+ */
+export type RssPoint = readonly [number, number, number?, number?]
+
+const kib = (status: string, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN)
+
+const memoryNow = (): [number, number?, number?] => {
+  const rss = round1(process.memoryUsage.rss() / 2 ** 20)
+  try {
+    const status = readFileSync("/proc/self/status", "utf8")
+    return [rss, round1(kib(status, "RssAnon") / 1024), round1((kib(status, "RssFile") + kib(status, "RssShmem")) / 1024)]
+  } catch {
+    return [rss]
+  }
+}
 
 /** Samples this process's RSS every `everyMs` until stopped. */
 export const sampleRss = (everyMs = 100) => {
   const started = performance.now()
   const points: Array<RssPoint> = []
-  const sample = () => points.push([round2((performance.now() - started) / 1000), round1(process.memoryUsage.rss() / 2 ** 20)])
+  const sample = () => points.push([round2((performance.now() - started) / 1000), ...memoryNow()])
   sample()
   const timer = setInterval(sample, everyMs)
   timer.unref()
