@@ -1,8 +1,8 @@
 /**
  * The benchmark harness: `npm run bench` runs every scenario, `npm run bench -- <scenario> [...]` the
  * named ones. Options after the names go to the scenarios (`--messages 2000 --rounds 1`); `--list`
- * lists the scenarios. Each scenario writes benchmarks/results/<scenario>.json and the table in
- * benchmarks/results/README.md. Exit code 0 when every scenario gave a result, 1 when one failed
+ * lists the scenarios. Each scenario writes benchmarks/results/<scenario>.json, its chart
+ * <scenario>.svg and its section of the tables in benchmarks/results/README.md. Exit code 0 when every scenario gave a result, 1 when one failed
  * (an error, a miscount or an overrun), 2 for a bad command line.
  */
 import { writeChart } from "./harness/chart.js"
@@ -124,7 +124,8 @@ const main = async () => {
     console.error(`unknown scenario${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}\n\n${usage}`)
     return 2
   }
-  const chosen = names.length === 0 ? scenarios : scenarios.filter((scenario) => names.includes(scenario.name))
+  // In the order given on the command line.
+  const chosen = names.length === 0 ? scenarios : [...new Set(names)].map((name) => scenarios.find((scenario) => scenario.name === name)!)
   let ok = true
   for (const scenario of chosen) ok = (await runScenario(scenario, options)) && ok
   return ok ? 0 : 1

@@ -96,16 +96,17 @@ const main = Effect.gen(function*() {
   const events = yield* sluice.subscribe.pipe(Scope.extend(engineScope))
 
   const latencies = new Latencies(config.messages + config.preload)
-  let delivered = 0
   let failed = 0
   let firstFailure: string | undefined
   let t0 = performance.now()
+  // Latencies and the timeline are of the timed run only, not of the warm-up.
+  let timed = false
   const timeline = new Map<string, Array<number>>(sluiceConfig.upstreams.map((u) => [u.name!, []]))
   // Latency from the events (submit → final reply, as the engine measures it); completion from the
   // delivered counter, which cannot miss one (the event stream drops the oldest when a reader lags).
   const onEvent = (event: DeliveryEvent) => {
     if (event._tag === "Delivered") {
-      delivered++
+      if (!timed) return
       latencies.recordDuration(event.durationMs)
       if (config.timelineMs !== undefined) {
         const buckets = timeline.get(event.upstream)!
@@ -154,13 +155,12 @@ const main = Effect.gen(function*() {
     yield* deliveredReach(config.warmup)
   }
   const base = yield* counter("delivered")
-  delivered = 0
-  for (const buckets of timeline.values()) buckets.length = 0
   ;(globalThis as { gc?: () => void }).gc?.()
 
   const rss = rssFromStart ?? sampleRss(config.rssEveryMs)
   const cpu0 = process.cpuUsage()
   t0 = performance.now()
+  timed = true
   process.send?.({ type: "started" })
   const submitted = yield* Effect.fork(submitAll(config.messages))
   const { ok, bad } = yield* deliveredReach(base + config.messages + config.preload)
