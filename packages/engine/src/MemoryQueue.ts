@@ -4,7 +4,7 @@ import { DeliveryQueue, QueueFull } from "./DeliveryQueue.js"
 import { Deque } from "./internal/deque.js"
 import { DueHeap } from "./internal/dueHeap.js"
 import { messageId } from "./internal/id.js"
-import { Signal } from "./internal/signal.js"
+import { Signal } from "./Signal.js"
 import type { MessageRecord, QueuedMessage } from "./Message.js"
 
 export interface Options {

@@ -32,3 +32,5 @@ export * from "./Submission.js"
 export * from "./Sluice.js"
 /** The Promise facade. */
 export * from "./createEngine.js"
+/** A wake-up for loops that wait for a change (used by the queue adapters too). */
+export { Signal } from "./Signal.js"

@@ -2,11 +2,10 @@ import { randomBytes } from "node:crypto"
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options as AmqpOptions } from "amqplib"
 import * as amqp from "amqplib"
 import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, StatusStore } from "@sluice/engine"
-import { QueueError, QueueFull } from "@sluice/engine"
+import { QueueError, QueueFull, Signal } from "@sluice/engine"
 import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Either, Exit, Option, Schedule } from "effect"
 import * as Codec from "./codec.js"
-import { Signal } from "./signal.js"
 import * as Topology from "./topology.js"
 
 export interface Settings {
