@@ -97,7 +97,7 @@ export const runComparison = async (
           }
         }
         // Rotate the order each round, so that no contestant always runs first or last.
-        const order = contestants.map((_, i) => i).map((i) => (i + round - 1) % contestants.length)
+        const order = contestants.map((_, i) => (i + round - 1) % contestants.length)
         for (let position = 0; position < order.length; position++) {
           const contestant = contestants[order[position]!]!
           checkAborted(context.signal)
