@@ -79,6 +79,9 @@ export const versions = (): Record<string, string> => {
     "smtp-client": packageVersion("smtp-client"),
     "smtp-server": packageVersion("smtp-server"),
     nodemailer: packageVersion("nodemailer"),
+    lmdb: packageVersion("lmdb"),
+    amqplib: packageVersion("amqplib"),
+    undici: packageVersion("undici"),
     tsx: packageVersion("tsx"),
     postfix: postfix === undefined ? "not installed" : postfix.version
   }
