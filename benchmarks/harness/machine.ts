@@ -1,6 +1,5 @@
 import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
-import { createRequire } from "node:module"
 import * as os from "node:os"
 import { join } from "node:path"
 import { repoRoot } from "./children.js"
@@ -59,12 +58,15 @@ export const describeMachine = (): Machine => {
   }
 }
 
-/** The installed version of an npm package, as the workspace resolves it (from the smtp package for its deps). */
+/**
+ * The installed version of an npm package, as the workspace packages that use it find it (their own
+ * node_modules first, then the root's). Read from the files: some packages (lmdb) do not export
+ * their package.json.
+ */
 export const packageVersion = (name: string): string => {
-  for (const from of [join(repoRoot, "packages/smtp/package.json"), join(repoRoot, "packages/sink/package.json"), join(repoRoot, "package.json")]) {
+  for (const dir of ["smtp", "sink", "spool", "amqp"].map((pkg) => join(repoRoot, "packages", pkg)).concat(repoRoot)) {
     try {
-      const path = createRequire(from).resolve(`${name}/package.json`)
-      return (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version
+      return (JSON.parse(readFileSync(join(dir, "node_modules", name, "package.json"), "utf8")) as { version: string }).version
     } catch {
       // try the next place
     }
