@@ -4,6 +4,7 @@
  * of Sluice's median to each peer's on the same sinks; a table, a summary and a chart.
  */
 import type { Panel } from "../harness/chart.js"
+import { postfixTools } from "../harness/postfix.js"
 import { round1, round2 } from "../harness/sampling.js"
 import type { Row, ScenarioContext, ScenarioResult } from "../harness/scenario.js"
 import { checkAborted } from "../harness/scenario.js"
@@ -169,6 +170,10 @@ export const runComparison = async (
         ...others
       ].join("; ") + ` (median of ${set.rounds} round${set.rounds === 1 ? "" : "s"})`
     )
+  }
+
+  if (postfixTools() === undefined) {
+    summary.push("Postfix is not installed here: smtp-sink and smtp-source were left out (scripts/install-postfix.sh installs them)")
   }
 
   const chart: Array<Panel> = [
