@@ -29,28 +29,32 @@ export const canCompose = (parts: Parts): boolean =>
 
 const crlf = (text: string) => text.replace(/\r?\n|\r/g, "\r\n")
 
+const unsafe7bit = /[^\t\r\n\x20-\x7e]/
+const unsafe7bitAll = /[^\t\r\n\x20-\x7e]/g
+
+/** True when a line (CRLF-separated) is longer than SMTP may carry (998 octets). */
+const hasLongLine = (text: string) => {
+  let start = 0
+  for (let end = text.indexOf("\r\n"); end !== -1; end = text.indexOf("\r\n", start)) {
+    if (end - start > 998) return true
+    start = end + 2
+  }
+  return text.length - start > 998
+}
+
 /** 7bit for ASCII with lines SMTP can carry, else quoted-printable (base64 when mostly non-Latin). */
 const body = (contentType: string, text: string): { headers: string; content: string } => {
   const normalized = crlf(text)
-  let nonAscii = 0
-  let line = 0
-  let longest = 0
-  for (let i = 0; i < normalized.length; i++) {
-    const code = normalized.charCodeAt(i)
-    if (code === 13 || code === 10) {
-      longest = Math.max(longest, line)
-      line = 0
-      continue
-    }
-    if (code > 0x7e || (code < 0x20 && code !== 9)) nonAscii++
-    line++
-  }
-  longest = Math.max(longest, line)
-  const [encoding, content] = nonAscii === 0 && longest <= 998
-    ? ["7bit", normalized]
-    : nonAscii * 2 > normalized.length
-    ? ["base64", base64.wrap(base64.encode(Buffer.from(normalized, "utf8")), 76)]
-    : ["quoted-printable", qp.wrap(qp.encode(normalized), 76)]
+  const encoding = !unsafe7bit.test(normalized) && !hasLongLine(normalized)
+    ? "7bit"
+    : (normalized.match(unsafe7bitAll)?.length ?? 0) * 2 > normalized.length
+    ? "base64"
+    : "quoted-printable"
+  const content = encoding === "7bit"
+    ? normalized
+    : encoding === "base64"
+    ? base64.wrap(base64.encode(Buffer.from(normalized, "utf8")), 76)
+    : qp.wrap(qp.encode(normalized), 76)
   return {
     headers: `Content-Type: ${contentType}; charset=utf-8\r\nContent-Transfer-Encoding: ${encoding}\r\n`,
     content: content.endsWith("\r\n") ? content : content + "\r\n"
