@@ -10,6 +10,7 @@
  * engine starts (untimed), and the timed run drains them too: the memory test of a deep queue.
  * Reports over IPC (the same report as transport-client.ts), then exits.
  */
+import { runClient } from "../harness/client.js"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -193,13 +194,4 @@ const main = Effect.gen(function*() {
   return report
 })
 
-Effect.runPromise(Effect.scoped(main)).then(
-  (report) => {
-    if (process.send === undefined) console.log(JSON.stringify(report, null, 2))
-    else process.send(report, () => process.exit(0))
-  },
-  (error) => {
-    console.error("engine client:", error)
-    process.exit(1)
-  }
-)
+runClient("engine client", () => Effect.runPromise(Effect.scoped(main)))

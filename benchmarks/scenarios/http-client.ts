@@ -4,6 +4,7 @@
  * (POST /v1/messages/batch), spread round-robin over `urls` (the nodes of a cluster), until
  * `messages` are accepted. Every message must be answered 202 with an id, or the run fails.
  */
+import { runClient } from "../harness/client.js"
 import { Pool } from "undici"
 import type { Percentiles } from "../harness/sampling.js"
 import { Latencies } from "../harness/sampling.js"
@@ -86,11 +87,7 @@ const main = async () => {
     latencyMs: latencies.summary(),
     firstError
   }
-  if (process.send === undefined) console.log(JSON.stringify(report, null, 2))
-  else process.send(report, () => process.exit(0))
+  return report
 }
 
-main().catch((error) => {
-  console.error("http client:", error)
-  process.exit(1)
-})
+runClient("http client", main)

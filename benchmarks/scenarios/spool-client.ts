@@ -7,6 +7,7 @@
  * fsync'd, so the rate shows how well concurrent calls share commits. The spool is a fresh one in a
  * temporary directory on the same disk as the system's temporary files. Reports over IPC, then exits.
  */
+import { runClient } from "../harness/client.js"
 import { Effect } from "effect"
 import { Spool } from "@sluice/spool"
 import { Latencies, sampleRss } from "../harness/sampling.js"
@@ -78,13 +79,4 @@ const main = Effect.gen(function*() {
   return report
 })
 
-Effect.runPromise(Effect.scoped(main)).then(
-  (report) => {
-    if (process.send === undefined) console.log(JSON.stringify(report, null, 2))
-    else process.send(report, () => process.exit(0))
-  },
-  (error) => {
-    console.error("spool client:", error)
-    process.exit(1)
-  }
-)
+runClient("spool client", () => Effect.runPromise(Effect.scoped(main)))

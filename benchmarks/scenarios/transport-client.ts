@@ -8,6 +8,7 @@
  * last message's final reply (closing it is not timed). With several targets, the connections are
  * split evenly among them and messages go round-robin. Reports over IPC, then exits.
  */
+import { runClient } from "../harness/client.js"
 import type { Socket } from "node:net"
 import { connect } from "node:net"
 import { Effect } from "effect"
@@ -292,12 +293,7 @@ const main = async () => {
     latencyMs: outcome.latencies.summary(),
     rss: rss.stop()
   }
-  // Run by hand (no IPC channel), it prints the report instead.
-  if (process.send === undefined) console.log(JSON.stringify(report, null, 2))
-  else process.send(report, () => process.exit(0))
+  return report
 }
 
-main().catch((error) => {
-  console.error(`transport client (${config.client}):`, error)
-  process.exit(1)
-})
+runClient(`transport client (${config.client})`, main)
