@@ -1,8 +1,9 @@
 import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
-import { createConnection, createServer } from "node:net"
+import { createConnection } from "node:net"
 import { exited, nextMessage, spawnTs, track } from "./children.js"
 import { postfixTools } from "./postfix.js"
+import { freePort } from "./serve.js"
 import { BenchmarkError } from "./scenario.js"
 
 export type SinkKind = "smtp-sink" | "smtp-server"
@@ -36,17 +37,6 @@ const killChild = async (child: ChildProcess): Promise<void> => {
   child.kill("SIGKILL")
   await exited(child)
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 const answers = (host: string, port: number): Promise<boolean> =>
   new Promise((resolve) => {

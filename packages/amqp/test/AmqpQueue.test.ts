@@ -1,20 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as amqp from "amqplib"
-import type { DeliveryQueueShape, NewMessage, QueuedMessage, Settlement } from "@sluice/engine"
+import type { DeliveryQueueShape, QueuedMessage, Settlement } from "@sluice/engine"
 import { DeliveryQueue, StatusStore } from "@sluice/engine"
 import type { Scope } from "effect"
 import { Context, Effect, Layer, Option, Schedule, TestClock } from "effect"
 import { AmqpQueue } from "../src/index.js"
 import { cutConnections, freshPrefix, readyIn, url } from "./support/broker.js"
+import { message } from "./support/messages.js"
 import * as Proxy from "./support/proxy.js"
-
-const message = (n: number, extra: Partial<NewMessage> = {}): NewMessage => ({
-  from: "sender@example.com",
-  to: [`r${n}@example.net`],
-  content: new TextEncoder().encode(`Subject: ${n}\r\n\r\nbody ${n}\r\n`),
-  stream: "default",
-  ...extra
-})
 
 const options = (prefix: string, extra: Partial<AmqpQueue.Options> = {}): AmqpQueue.Options => ({
   url,

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import type { DeliveryQueueShape, NewMessage, QueuedMessage } from "@sluice/engine"
+import type { DeliveryQueueShape, QueuedMessage } from "@sluice/engine"
 import { DeliveryQueue, MemoryQueue, StatusStore } from "@sluice/engine"
 import { Spool } from "@sluice/spool"
 import type { Scope } from "effect"
 import { Context, Effect, Layer, Option } from "effect"
 import { AmqpQueue } from "../src/index.js"
 import { freshPrefix, url } from "./support/broker.js"
+import { message } from "./support/messages.js"
 
 // The DeliveryQueue port's promises, held by every implementation alike: the engine's memory queue,
 // the embedded spool and RabbitMQ.
@@ -26,14 +27,6 @@ const backends: ReadonlyArray<readonly [string, Open]> = [
         (context) => Context.get(context, DeliveryQueue)
       ))]
 ]
-
-const message = (n: number, extra: Partial<NewMessage> = {}): NewMessage => ({
-  from: "sender@example.com",
-  to: [`r${n}@example.net`],
-  content: new TextEncoder().encode(`Subject: ${n}\r\n\r\nbody ${n}\r\n`),
-  stream: "default",
-  ...extra
-})
 
 const takeAll = (queue: DeliveryQueueShape, count: number) =>
   Effect.gen(function*() {
