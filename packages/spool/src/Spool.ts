@@ -7,7 +7,7 @@ import type { Config, DeliveryQueueShape } from "@sluice/engine"
 import { DeliveryQueue } from "@sluice/engine"
 import { acquire } from "./internal/lock.js"
 import { makeQueue } from "./internal/queue.js"
-import { openStore, prepareDirectory } from "./internal/store.js"
+import { openStore, prepareDirectory, reopen } from "./internal/store.js"
 import { fromCause, SpoolError } from "./SpoolError.js"
 
 export interface Options {
@@ -22,6 +22,14 @@ export interface Options {
   readonly leaseTimeout?: Duration.DurationInput
   /** How long the record of a final message stays readable by `status` (default 24 hours). */
   readonly retention?: Duration.DurationInput
+  /**
+   * How many bytes of the spool's file its memory map may keep resident in this process before the
+   * spool closes and reopens it to let them go (default 64 MiB). LMDB reads through the map, and
+   * the kernel keeps each page read mapped, so draining a deep spool would otherwise hold the whole
+   * file in the process's RSS. Measured as the growth of the process's resident file pages since
+   * the last reopen, where Linux's /proc tells it (elsewhere the spool never reopens by itself).
+   */
+  readonly maxMappedBytes?: number
 }
 
 /** The spool's queue, plus what an operator or a test may want of it. */
@@ -30,12 +38,15 @@ export interface SpoolShape extends DeliveryQueueShape {
   readonly path: string
   /** Drops the records of messages final for longer than the retention now (it also runs by itself). */
   readonly compact: Effect.Effect<number, never>
+  /** Closes and reopens the environment now, dropping its resident pages (it also runs by itself). */
+  readonly remap: Effect.Effect<void, SpoolError>
 }
 
 export const defaults = {
   maxDepth: 1_000_000,
   leaseTimeout: Duration.minutes(5),
-  retention: Duration.hours(24)
+  retention: Duration.hours(24),
+  maxMappedBytes: 64 * 2 ** 20
 } as const
 
 /**
@@ -51,7 +62,7 @@ export const make = (options: Options): Effect.Effect<SpoolShape, SpoolError, Sc
     const path = nodePath.resolve(options.path)
     yield* prepareDirectory(path)
     yield* acquire(path)
-    const store = yield* openStore(path)
+    const store = yield* openStore(path, options.maxMappedBytes ?? defaults.maxMappedBytes)
     const retention = Duration.decode(options.retention ?? defaults.retention)
     const queue = yield* makeQueue(store, {
       maxDepth: options.maxDepth ?? defaults.maxDepth,
@@ -67,7 +78,10 @@ export const make = (options: Options): Effect.Effect<SpoolShape, SpoolError, Sc
       Effect.repeat(Schedule.spaced(Duration.min(retention, Duration.minutes(1)))),
       Effect.forkScoped
     )
-    return { ...queue, path, compact }
+    const remap = Effect.promise(() => reopen(store)).pipe(
+      Effect.flatMap(() => store.broken === undefined ? Effect.void : Effect.fail(store.broken))
+    )
+    return { ...queue, path, compact, remap }
   })
 
 /** The spool as the engine's DeliveryQueue. */

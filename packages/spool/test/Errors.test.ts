@@ -71,8 +71,8 @@ describe("a spool that cannot be used says where and why", () => {
         const store = yield* openStore(path)
         yield* Effect.promise(() =>
           commit(store, () => {
-            store.messages.put(ids[0]!, Buffer.from([0xc1, 0xff, 0x00]))
-            store.messages.put(ids[2]!, Record.pack({ id: ids[2], status: "lost" }))
+            store.db.messages.put(ids[0]!, Buffer.from([0xc1, 0xff, 0x00]))
+            store.db.messages.put(ids[2]!, Record.pack({ id: ids[2], status: "lost" }))
           })
         )
       }))
@@ -92,11 +92,11 @@ describe("a spool that cannot be used says where and why", () => {
       // Moved aside with its content, not thrown away.
       yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* openStore(path)
-        const kept = Record.unpack(store.quarantine.get(ids[0]!)!) as { reason: string; record: Uint8Array; content: Uint8Array }
+        const kept = Record.unpack(store.db.quarantine.get(ids[0]!)!) as { reason: string; record: Uint8Array; content: Uint8Array }
         expect(kept.reason).toContain("not msgpack")
         expect(Buffer.from(kept.record)).toEqual(Buffer.from([0xc1, 0xff, 0x00]))
         expect(Buffer.from(kept.content).toString()).toContain("body 1")
-        expect(store.messages.get(ids[0]!)).toBeUndefined()
+        expect(store.db.messages.get(ids[0]!)).toBeUndefined()
       }))
     }))
 

@@ -6,7 +6,7 @@ import { fromCause } from "../SpoolError.js"
 import * as Record from "./record.js"
 import { Signal } from "./signal.js"
 import type { DueKey, Store } from "./store.js"
-import { commit, countOf, empty, end, idempotencyKey } from "./store.js"
+import { commit, countOf, empty, end, idempotencyKey, noteAccess, reopen } from "./store.js"
 
 export interface Settings {
   readonly maxDepth: number
@@ -57,10 +57,28 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
 
     const failure = (operation: Operation, what: string) => (cause: unknown) =>
       cause instanceof QueueError ? cause : new QueueError({ operation, reason: fromCause(store.path, what, cause).message, cause })
-    const guard = <A>(operation: Operation, what: string, f: () => A) =>
-      Effect.suspend(() => open
-        ? Effect.try({ try: f, catch: failure(operation, what) })
-        : Effect.fail(new QueueError({ operation, reason: `spool ${store.path} is closed` })))
+    /**
+     * `f`'s reads, once the store is open. The check and the reads are one synchronous step: the
+     * environment cannot close between them.
+     */
+    const guard = <A>(operation: Operation, what: string, f: () => A): Effect.Effect<A, QueueError> =>
+      Effect.suspend(function attempt(retried = false): Effect.Effect<A, QueueError> {
+        if (!open) return Effect.fail(new QueueError({ operation, reason: `spool ${store.path} is closed` }))
+        const reopening = store.reopening
+        if (reopening !== undefined) return Effect.zipRight(Effect.promise(() => reopening), Effect.suspend(() => attempt(retried)))
+        if (store.broken !== undefined) {
+          return retried
+            ? Effect.fail(failure(operation, what)(store.broken))
+            : Effect.zipRight(Effect.promise(() => reopen(store)), Effect.suspend(() => attempt(true)))
+        }
+        try {
+          return Effect.succeed(f())
+        } catch (error) {
+          return Effect.fail(failure(operation, what)(error))
+        } finally {
+          noteAccess(store)
+        }
+      })
     const write = (operation: Operation, what: string, f: () => void) =>
       Effect.tryPromise({ try: () => commit(store, f), catch: failure(operation, what) })
 
@@ -68,11 +86,11 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     const quarantine = (id: string, reason: string, bytes: Buffer | undefined, keys: () => void) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const content = store.contents.get(id)
+        const content = yield* guard("take", "reading a content", () => store.db.contents.get(id))
         yield* write("take", "quarantining a record", () => {
-          store.quarantine.put(id, Record.pack({ reason, at: now, record: bytes, content }))
-          store.messages.remove(id)
-          store.contents.remove(id)
+          store.db.quarantine.put(id, Record.pack({ reason, at: now, record: bytes, content }))
+          store.db.messages.remove(id)
+          store.db.contents.remove(id)
           keys()
         })
         depth--
@@ -87,7 +105,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
      */
     const read = (id: string, keys: () => void, operation: Operation = "take") =>
       Effect.gen(function*() {
-        const bytes = yield* guard(operation, "reading a record", () => store.messages.get(id))
+        const bytes = yield* guard(operation, "reading a record", () => store.db.messages.get(id))
         if (bytes === undefined) return Option.none<Record.Stored>()
         const decoded = Record.decode(bytes)
         if (Either.isRight(decoded)) return Option.some(decoded.right)
@@ -97,13 +115,13 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
 
     const recover = Effect.gen(function*() {
       // This process holds the lock, so every lease on disk belongs to a process that died.
-      const keys = yield* guard("open", "reading leases", () => [...store.leases.getKeys()])
+      const keys = yield* guard("open", "reading leases", () => [...store.db.leases.getKeys()])
       for (const key of keys) {
         const id = key[1]
-        const record = yield* read(id, () => store.leases.remove(key), "open")
+        const record = yield* read(id, () => store.db.leases.remove(key), "open")
         yield* write("open", "returning leases", () => {
-          store.leases.remove(key)
-          if (Option.isSome(record)) store.due.put([record.value.stream, record.value.dueAt, id], empty)
+          store.db.leases.remove(key)
+          if (Option.isSome(record)) store.db.due.put([record.value.stream, record.value.dueAt, id], empty)
         })
       }
       if (keys.length > 0) {
@@ -113,22 +131,22 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       }
     })
     yield* recover
-    depth = yield* guard("open", "counting messages", () => countOf(store.due))
+    depth = yield* guard("open", "counting messages", () => countOf(store.db.due))
 
     const expireLeases = (now: number) =>
       Effect.gen(function*() {
-        const expired = yield* guard("take", "reading leases", () => [...store.leases.getKeys({ end: [now + 1, ""], limit: 1000 })])
+        const expired = yield* guard("take", "reading leases", () => [...store.db.leases.getKeys({ end: [now + 1, ""], limit: 1000 })])
         for (const key of expired) {
           const id = key[1]
           const lease = leased.get(id)
           leased.delete(id)
-          const record = lease === undefined ? yield* read(id, () => store.leases.remove(key)) : Option.none()
+          const record = lease === undefined ? yield* read(id, () => store.db.leases.remove(key)) : Option.none()
           const dueKey: DueKey | undefined = lease !== undefined
             ? [lease.stream, lease.dueAt, id]
             : Option.isSome(record) ? [record.value.stream, record.value.dueAt, id] : undefined
           yield* write("take", "returning an expired lease", () => {
-            store.leases.remove(key)
-            if (dueKey !== undefined) store.due.put(dueKey, empty)
+            store.db.leases.remove(key)
+            if (dueKey !== undefined) store.db.due.put(dueKey, empty)
           })
           yield* Effect.logWarning("lease expired; the message is ready again").pipe(
             Effect.annotateLogs({ spool: store.path, messageId: id })
@@ -141,7 +159,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       guard("take", "reading the due index", () => {
         const found: Array<DueKey> = []
         let nextDue: number | undefined
-        for (const key of store.due.getKeys({ start: [stream], end: [stream, end] })) {
+        for (const key of store.db.due.getKeys({ start: [stream], end: [stream, end] })) {
           if (key[1] > now) {
             nextDue = key[1]
             break
@@ -151,7 +169,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
           found.push(key)
           if (found.length >= max) break
         }
-        const [firstLease] = store.leases.getKeys({ limit: 1 })
+        const [firstLease] = store.db.leases.getKeys({ limit: 1 })
         return { found, wakeAt: Math.min(nextDue ?? Infinity, firstLease?.[0] ?? Infinity) }
       })
 
@@ -160,15 +178,16 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         const taken: Array<QueuedMessage> = []
         for (const key of keys) {
           const id = key[2]
-          const record = yield* read(id, () => store.due.remove(key))
-          const content = Option.isSome(record) ? store.contents.get(id) : undefined
+          const record = yield* read(id, () => store.db.due.remove(key))
+          const content = Option.isSome(record) ? yield* guard("take", "reading a content", () => store.db.contents.get(id)) : undefined
           if (Option.isNone(record) || isFinal(record.value.status) || record.value.dueAt !== key[1]) {
             // A key left behind by a write that failed half-way through the process's life.
-            if (Option.isSome(record)) yield* write("take", "dropping a stale index key", () => store.due.remove(key))
+            if (Option.isSome(record)) yield* write("take", "dropping a stale index key", () => store.db.due.remove(key))
             continue
           }
           if (content === undefined) {
-            yield* quarantine(id, "its content is missing", store.messages.get(id), () => store.due.remove(key))
+            const bytes = yield* guard("take", "reading a record", () => store.db.messages.get(id))
+            yield* quarantine(id, "its content is missing", bytes, () => store.db.due.remove(key))
             continue
           }
           const r = record.value
@@ -189,8 +208,8 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         yield* write("take", "leasing messages", () => {
           for (const message of taken) {
             const l = leased.get(message.id)!
-            store.due.remove([l.stream, l.dueAt, message.id])
-            store.leases.put([l.until, message.id], empty)
+            store.db.due.remove([l.stream, l.dueAt, message.id])
+            store.db.leases.put([l.until, message.id], empty)
           }
         }).pipe(Effect.tapError(() => Effect.sync(() => taken.forEach((m) => leased.delete(m.id)))))
         return taken
@@ -209,7 +228,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             if (key !== undefined) {
               const pending = committing.get(key)
               if (pending !== undefined) waitFor.add(pending.done)
-              const first = inBatch.get(key) ?? pending?.id ?? store.idempotency.get(idempotencyKey(key))
+              const first = inBatch.get(key) ?? pending?.id ?? store.db.idempotency.get(idempotencyKey(key))
               if (first !== undefined) {
                 results.push({ id: first, duplicate: true })
                 continue
@@ -242,10 +261,10 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
           depth += fresh.length
           const done = commit(store, () => {
             for (const { bytes, content, record } of fresh) {
-              store.messages.put(record.id, bytes)
-              store.contents.put(record.id, content as Buffer)
-              store.due.put([record.stream, now, record.id], empty)
-              if (record.idempotencyKey !== undefined) store.idempotency.put(idempotencyKey(record.idempotencyKey), record.id)
+              store.db.messages.put(record.id, bytes)
+              store.db.contents.put(record.id, content as Buffer)
+              store.db.due.put([record.stream, now, record.id], empty)
+              if (record.idempotencyKey !== undefined) store.db.idempotency.put(idempotencyKey(record.idempotencyKey), record.id)
             }
           })
           for (const [key, id] of inBatch) committing.set(key, { id, done })
@@ -285,7 +304,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         const now = yield* Clock.currentTimeMillis
         const lease = leased.get(id)
         const record = yield* read(id, () => {
-          if (lease !== undefined) store.leases.remove([lease.until, id])
+          if (lease !== undefined) store.db.leases.remove([lease.until, id])
         }, "settle")
         if (Option.isNone(record) || isFinal(record.value.status)) return
         const before = record.value
@@ -304,15 +323,15 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         const bytes = Record.encode(after)
         leased.delete(id)
         yield* write("settle", "writing an outcome", () => {
-          if (lease !== undefined) store.leases.remove([lease.until, id])
+          if (lease !== undefined) store.db.leases.remove([lease.until, id])
           // Its lease may have run out meanwhile, putting it back in the due index.
-          store.due.remove([before.stream, before.dueAt, id])
-          store.messages.put(id, bytes)
+          store.db.due.remove([before.stream, before.dueAt, id])
+          store.db.messages.put(id, bytes)
           if (deferred) {
-            store.due.put([after.stream, after.dueAt, id], empty)
+            store.db.due.put([after.stream, after.dueAt, id], empty)
           } else {
-            store.contents.remove(id)
-            store.expiries.put([now + settings.retentionMs, id], empty)
+            store.db.contents.remove(id)
+            store.db.expiries.put([now + settings.retentionMs, id], empty)
           }
         })
         if (deferred) changed.notify()
@@ -330,8 +349,8 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         if (!open) return yield* new QueueError({ operation: "release", reason: `spool ${store.path} is closed` })
         yield* write("release", "returning messages", () => {
           for (const { id, lease } of back) {
-            store.leases.remove([lease.until, id])
-            store.due.put([lease.stream, lease.dueAt, id], empty)
+            store.db.leases.remove([lease.until, id])
+            store.db.due.put([lease.stream, lease.dueAt, id], empty)
           }
         })
         changed.notify()
@@ -357,20 +376,23 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       const now = yield* Clock.currentTimeMillis
       let dropped = 0
       for (;;) {
-        const expired = yield* guard("status", "reading expiries", () => [...store.expiries.getKeys({ end: [now + 1, ""], limit: 1000 })])
-        if (expired.length === 0) return dropped
-        const keys = expired.map(([, id]) => {
-          const bytes = store.messages.get(id)
-          const decoded = bytes === undefined ? undefined : Record.decode(bytes)
-          return decoded !== undefined && Either.isRight(decoded) && decoded.right.idempotencyKey !== undefined
-            ? { id, key: idempotencyKey(decoded.right.idempotencyKey) }
-            : { id, key: undefined }
+        const { expired, keys } = yield* guard("status", "reading expiries", () => {
+          const expired = [...store.db.expiries.getKeys({ end: [now + 1, ""], limit: 1000 })]
+          const keys = expired.map(([, id]) => {
+            const bytes = store.db.messages.get(id)
+            const decoded = bytes === undefined ? undefined : Record.decode(bytes)
+            return decoded !== undefined && Either.isRight(decoded) && decoded.right.idempotencyKey !== undefined
+              ? { id, key: idempotencyKey(decoded.right.idempotencyKey) }
+              : { id, key: undefined }
+          })
+          return { expired, keys }
         })
+        if (expired.length === 0) return dropped
         yield* write("status", "dropping expired records", () => {
-          for (const key of expired) store.expiries.remove(key)
+          for (const key of expired) store.db.expiries.remove(key)
           for (const { id, key } of keys) {
-            store.messages.remove(id)
-            if (key !== undefined && store.idempotency.get(key) === id) store.idempotency.remove(key)
+            store.db.messages.remove(id)
+            if (key !== undefined && store.db.idempotency.get(key) === id) store.db.idempotency.remove(key)
           }
         })
         dropped += expired.length

@@ -6,6 +6,7 @@ import { open } from "lmdb"
 import type { Scope } from "effect"
 import { Effect } from "effect"
 import { fromCause, SpoolError } from "../SpoolError.js"
+import { Residency } from "./residency.js"
 
 /** [stream, dueAt, id]: messages waiting, in the order they are due. */
 export type DueKey = [string, number, string]
@@ -14,12 +15,8 @@ export type LeaseKey = [number, string]
 /** [at, id]: final messages, in the order their records may be dropped. */
 export type ExpiryKey = [number, string]
 
-/**
- * The LMDB environment and its databases. Order lives in keys, not in memory: taking the next due
- * messages of a stream is a range read, so a million waiting messages cost disk, not heap.
- */
-export interface Store {
-  readonly path: string
+/** The LMDB environment and its databases. */
+export interface Databases {
   readonly root: RootDatabase
   /** id → the msgpack record (see record.ts). */
   readonly messages: Database<Buffer, string>
@@ -32,6 +29,25 @@ export interface Store {
   readonly idempotency: Database<string, string>
   /** id → records that could not be read, moved aside with the reason. */
   readonly quarantine: Database<Buffer, string>
+}
+
+/**
+ * The spool's databases, open at `path`. Order lives in keys, not in memory: taking the next due
+ * messages of a stream is a range read, so a million waiting messages cost disk, not heap.
+ *
+ * LMDB reads through a memory map, and every page of the file read stays resident in this process
+ * until the map goes: draining a deep spool would hold the whole file in RSS. So the environment is
+ * closed and opened again from time to time (`reopen`), and `db` is the current one: read it at
+ * each use, never keep it across a wait.
+ */
+export interface Store {
+  readonly path: string
+  readonly residency: Residency
+  db: Databases
+  /** Set while the environment is reopened: no access until it settles. */
+  reopening: Promise<void> | undefined
+  /** Why the environment could not be opened again, when it could not: every access fails with it. */
+  broken: SpoolError | undefined
 }
 
 export const empty = Buffer.alloc(0)
@@ -83,37 +99,70 @@ const checkHeader = (path: string) => {
   throw new SpoolError({ path, reason: "Corrupt", detail: `${file} is not an LMDB data file; move it away or point the spool elsewhere` })
 }
 
+const openDatabases = (path: string): Databases => {
+  checkHeader(path)
+  const root = open({
+    path,
+    encoding: "binary",
+    // The default overlaps the fsync with the next transaction and resolves writes before
+    // they are flushed; here a resolved write must mean durable (the 202 promise).
+    overlappingSync: false,
+    noMemInit: true
+  })
+  const binary = (name: string) => root.openDB<Buffer, never>(name, { encoding: "binary" })
+  return {
+    root,
+    messages: binary("messages") as Database<Buffer, string>,
+    contents: binary("contents") as Database<Buffer, string>,
+    due: binary("due") as Database<Buffer, DueKey>,
+    leases: binary("leases") as Database<Buffer, LeaseKey>,
+    expiries: binary("expiries") as Database<Buffer, ExpiryKey>,
+    idempotency: root.openDB<string, string>("idempotency", { encoding: "string" }),
+    quarantine: binary("quarantine") as Database<Buffer, string>
+  }
+}
+
 /** Opens (creating if needed) the environment in the directory `path`, closing it with the scope. */
-export const openStore = (path: string): Effect.Effect<Store, SpoolError, Scope.Scope> =>
+export const openStore = (path: string, maxMappedBytes = Infinity): Effect.Effect<Store, SpoolError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.try({
-      try: (): Store => {
-        checkHeader(path)
-        const root = open({
-          path,
-          encoding: "binary",
-          // The default overlaps the fsync with the next transaction and resolves writes before
-          // they are flushed; here a resolved write must mean durable (the 202 promise).
-          overlappingSync: false,
-          noMemInit: true
-        })
-        const binary = (name: string) => root.openDB<Buffer, never>(name, { encoding: "binary" })
-        return {
-          path,
-          root,
-          messages: binary("messages") as Database<Buffer, string>,
-          contents: binary("contents") as Database<Buffer, string>,
-          due: binary("due") as Database<Buffer, DueKey>,
-          leases: binary("leases") as Database<Buffer, LeaseKey>,
-          expiries: binary("expiries") as Database<Buffer, ExpiryKey>,
-          idempotency: root.openDB<string, string>("idempotency", { encoding: "string" }),
-          quarantine: binary("quarantine") as Database<Buffer, string>
-        }
-      },
+      try: (): Store => ({ path, residency: new Residency(maxMappedBytes), db: openDatabases(path), reopening: undefined, broken: undefined }),
       catch: (error) => error instanceof SpoolError ? error : fromCause(path, "opening the database", error)
     }),
-    (store) => Effect.promise(() => store.root.close())
+    (store) => Effect.promise(async () => {
+      while (store.reopening !== undefined) await store.reopening
+      if (store.broken === undefined) await store.db.root.close()
+    })
   )
+
+/**
+ * Closes the environment, once the commits in flight have landed, and opens it again: the memory
+ * map goes, and with it every page of the file it held resident. Accesses wait meanwhile (see
+ * `Store`). If it cannot be opened again, the store is `broken` until a later call succeeds.
+ */
+export const reopen = (store: Store): Promise<void> => {
+  if (store.reopening !== undefined) return store.reopening
+  const closing = store.broken === undefined ? store.db.root.close() : Promise.resolve()
+  const openAgain = () => {
+    try {
+      store.db = openDatabases(store.path)
+      store.broken = undefined
+    } catch (error) {
+      store.broken = error instanceof SpoolError ? error : fromCause(store.path, "opening the database again", error)
+    }
+  }
+  const done = closing.then(openAgain, openAgain).finally(() => {
+    store.reopening = undefined
+    store.residency.reset()
+  })
+  store.reopening = done
+  return done
+}
+
+/** To be called at each access: reopens the environment when its map holds more than its budget. */
+export const noteAccess = (store: Store): void => {
+  if (store.reopening === undefined && store.residency.exceeded()) void reopen(store)
+}
 
 /**
  * The writes `f` makes, as one atomic batch in the next commit (shared with every other write of
@@ -121,14 +170,19 @@ export const openStore = (path: string): Effect.Effect<Store, SpoolError, Scope.
  * generic error whose `commitError` holds the real one (ENOSPC…); that is the one to report, and
  * it must be handled or Node treats it as an unhandled rejection.
  */
-export const commit = (store: Store, f: () => void): Promise<void> =>
-  store.root.batch(f).then(
+export const commit = async (store: Store, f: () => void): Promise<void> => {
+  noteAccess(store)
+  while (store.reopening !== undefined) await store.reopening
+  if (store.broken !== undefined) await reopen(store)
+  if (store.broken !== undefined) throw store.broken
+  return store.db.root.batch(f).then(
     () => undefined,
     async (error: unknown) => {
       const inner = (error as { commitError?: Promise<unknown> } | null)?.commitError
       throw inner === undefined ? error : await inner.then(() => error, (cause: unknown) => cause)
     }
   )
+}
 
 /** How many entries a database holds, without reading them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
