@@ -1,8 +1,10 @@
 import type { ChildProcess, SpawnOptions } from "node:child_process"
 import { spawn } from "node:child_process"
+import { basename, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { bundle } from "../../scripts/bundle.js"
 
-/** The repository root: child processes run from there, so `--import tsx` and the workspaces resolve. */
+/** The repository root: child processes run from there, so node_modules resolve. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 
 /**
@@ -26,22 +28,38 @@ export const killAll = (signal: NodeJS.Signals = "SIGKILL"): void => {
 
 process.once("exit", () => killAll())
 
-/** Spawns `node --import tsx <file>` with an IPC channel; stdout and stderr go to the parent's stderr. */
-export const spawnTs = (file: string, args: ReadonlyArray<string>, options: { readonly flags?: ReadonlyArray<string> } = {}) => {
+const bundles = new Map<string, Promise<string>>()
+
+/** `file` bundled into plain JavaScript (once per run), in results/tmp/bundles/. */
+const bundled = (file: string): Promise<string> => {
+  let done = bundles.get(file)
+  if (done === undefined) {
+    done = bundle(file, join(repoRoot, "benchmarks/results/tmp/bundles", `${basename(file, ".ts")}.mjs`))
+    bundles.set(file, done)
+  }
+  return done
+}
+
+/**
+ * Spawns `node <file bundled>` with an IPC channel; stdout and stderr go to the parent's stderr.
+ * Measured processes run bundled JavaScript, as a deployment does (`npm run build`), not under
+ * tsx: its loader would add some 70 MiB to every RSS figure, Sluice's and the peers' alike.
+ */
+export const spawnClient = async (file: string, args: ReadonlyArray<string>, options: { readonly flags?: ReadonlyArray<string> } = {}) => {
+  const script = await bundled(fileURLToPath(file))
   const spawnOptions: SpawnOptions = {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     env: { ...process.env, NODE_OPTIONS: "" }
   }
-  const child = spawn(
-    process.execPath,
-    [...(options.flags ?? []), "--import", "tsx", fileURLToPath(file), ...args],
-    spawnOptions
-  )
+  const child = spawn(process.execPath, [...(options.flags ?? []), script, ...args], spawnOptions)
   child.stdout?.on("data", (chunk: Buffer) => process.stderr.write(chunk))
   child.stderr?.on("data", (chunk: Buffer) => process.stderr.write(chunk))
   return track(child)
 }
+
+/** The sluice command bundled (`npm run build`), for the scenarios that run `sluice serve`. */
+export const sluiceCommand = (): Promise<string> => bundled(join(repoRoot, "packages/cli/src/main.ts"))
 
 /** Resolves with the first IPC message that satisfies `pick`; rejects if the child exits first. */
 export const nextMessage = <A>(child: ChildProcess, pick: (message: any) => A | undefined): Promise<A> =>

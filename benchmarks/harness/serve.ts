@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { exited, repoRoot, track } from "./children.js"
+import { exited, sluiceCommand, track } from "./children.js"
 import { BenchmarkError } from "./scenario.js"
 
 export interface Serve {
@@ -52,7 +52,7 @@ export const startServe = async (config: Record<string, unknown>): Promise<Serve
   const port = await freePort()
   const file = join(directory, "sluice.json")
   writeFileSync(file, JSON.stringify({ ...config, http: { host: "127.0.0.1", port, maxBodyBytes: 64 * 1024 * 1024 } }, null, 2))
-  const child = track(spawn(process.execPath, [join(repoRoot, "packages/cli/bin/sluice.js"), "serve", "--config", file], {
+  const child = track(spawn(process.execPath, [await sluiceCommand(), "serve", "--config", file], {
     cwd: directory,
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, NODE_OPTIONS: "" }

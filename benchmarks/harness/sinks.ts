@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 import { createConnection } from "node:net"
-import { exited, nextMessage, spawnTs, track } from "./children.js"
+import { exited, nextMessage, spawnClient, track } from "./children.js"
 import { postfixTools } from "./postfix.js"
 import { freePort } from "./serve.js"
 import { BenchmarkError } from "./scenario.js"
@@ -111,7 +111,7 @@ const startPostfixSink = async (fixedPort?: number): Promise<BenchSink> => {
 }
 
 const startSmtpServerSink = async (port?: number): Promise<BenchSink> => {
-  const child = spawnTs(new URL("./sink-child.ts", import.meta.url).href, port === undefined ? [] : [String(port)])
+  const child = await spawnClient(new URL("./sink-child.ts", import.meta.url).href, port === undefined ? [] : [String(port)])
   const listening = await nextMessage(child, (message: { type?: string; host?: string; port?: number }) =>
     message.type === "listening" ? message as { host: string; port: number } : undefined
   )

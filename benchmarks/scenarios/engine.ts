@@ -4,7 +4,7 @@
  * same connections in all and against smtp-source and raw sockets, on the same sinks in the same run.
  * Once on the in-memory queue (`engine`), once on the durable spool (`engine-spool`).
  */
-import { exited, nextMessage, spawnTs } from "../harness/children.js"
+import { exited, nextMessage, spawnClient } from "../harness/children.js"
 import type { Scenario, ScenarioContext } from "../harness/scenario.js"
 import { BenchmarkError, numberOption } from "../harness/scenario.js"
 import type { BenchSink } from "../harness/sinks.js"
@@ -58,7 +58,7 @@ export const runEngine = async (
     ...(run.timelineMs === undefined ? {} : { timelineMs: run.timelineMs })
   }
   const before = await countAll(sinks)
-  const child = spawnTs(new URL("./engine-client.ts", import.meta.url).href, [JSON.stringify(config)], { flags: ["--expose-gc"] })
+  const child = await spawnClient(new URL("./engine-client.ts", import.meta.url).href, [JSON.stringify(config)], { flags: ["--expose-gc"] })
   if (run.onMessage) child.on("message", (message: { type?: string }) => message.type !== undefined && run.onMessage!(message as { type: string }))
   const report = nextMessage(child, (message: { type?: string }) => message.type === "result" ? message as EngineReport : undefined)
   const result = await watch([child], report, sinks, before, run.runTimeoutMs, context, onProgress)

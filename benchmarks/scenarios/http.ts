@@ -5,7 +5,7 @@
  * own `sluice_delivery_duration_seconds` histogram, phase by phase. Target: ≥ 10,000 accepted/s batched.
  */
 import type { Panel } from "../harness/chart.js"
-import { exited, nextMessage, spawnTs } from "../harness/children.js"
+import { exited, nextMessage, spawnClient } from "../harness/children.js"
 import { round1 } from "../harness/sampling.js"
 import type { Row, Scenario, ScenarioContext } from "../harness/scenario.js"
 import { BenchmarkError, checkAborted, numberOption } from "../harness/scenario.js"
@@ -25,7 +25,7 @@ const delivered = async (nodes: ReadonlyArray<Serve>) => {
 
 /** Runs the undici client against `urls` in a child process. */
 export const runHttpClient = async (config: HttpClientConfig, context: ScenarioContext): Promise<HttpReport> => {
-  const child = spawnTs(new URL("./http-client.ts", import.meta.url).href, [JSON.stringify(config)])
+  const child = await spawnClient(new URL("./http-client.ts", import.meta.url).href, [JSON.stringify(config)])
   const onAbort = () => child.kill("SIGKILL")
   context.signal.addEventListener("abort", onAbort, { once: true })
   try {

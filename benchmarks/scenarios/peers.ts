@@ -9,7 +9,7 @@ import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { exited, nextMessage, repoRoot, spawnTs, track } from "../harness/children.js"
+import { exited, nextMessage, repoRoot, spawnClient, track } from "../harness/children.js"
 import { postfixTools } from "../harness/postfix.js"
 import type { Percentiles, RssPoint } from "../harness/sampling.js"
 import { round1 } from "../harness/sampling.js"
@@ -159,7 +159,7 @@ export const runNodeClient = async (
     flags.push("--cpu-prof", `--cpu-prof-dir=${join(repoRoot, "benchmarks/results/tmp/profiles", `${client}-${Date.now()}`)}`)
   }
   const before = await countAll(sinks)
-  const child = spawnTs(new URL("./transport-client.ts", import.meta.url).href, [JSON.stringify(config)], { flags })
+  const child = await spawnClient(new URL("./transport-client.ts", import.meta.url).href, [JSON.stringify(config)], { flags })
   const report = nextMessage(child, (message: { type?: string }) => message.type === "result" ? message as ClientReport : undefined)
   const result = await watch([child], report, sinks, before, p.runTimeoutMs, context, onProgress)
   await exited(child)

@@ -6,7 +6,7 @@
  * fsync at a time.
  */
 import type { Panel } from "../harness/chart.js"
-import { exited, nextMessage, spawnTs } from "../harness/children.js"
+import { exited, nextMessage, spawnClient } from "../harness/children.js"
 import type { Percentiles } from "../harness/sampling.js"
 import { round1 } from "../harness/sampling.js"
 import type { Row, Scenario } from "../harness/scenario.js"
@@ -55,7 +55,7 @@ export const spool: Scenario = {
         checkAborted(context.signal)
         context.progress.step(`round ${round}/${rounds} · ${mode.label}`)
         const config: SpoolClientConfig = { messages: mode.messages, warmup: Math.min(5_000, mode.messages / 10), batch: mode.batch, callers: mode.callers, size }
-        const child = spawnTs(new URL("./spool-client.ts", import.meta.url).href, [JSON.stringify(config)], { flags: ["--expose-gc"] })
+        const child = await spawnClient(new URL("./spool-client.ts", import.meta.url).href, [JSON.stringify(config)], { flags: ["--expose-gc"] })
         const onAbort = () => child.kill("SIGKILL")
         context.signal.addEventListener("abort", onAbort, { once: true })
         try {
