@@ -99,19 +99,22 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         )
       })
 
+    /** Decodes what `messages` holds for an id; undefined when it holds nothing. */
+    const decodeAt = (bytes: Buffer | undefined) => bytes === undefined ? undefined : Record.decode(bytes)
+
     /**
      * The record of `id`: none if unknown; a record that cannot be read is quarantined, with the index
      * keys `keys` removes.
      */
     const read = (id: string, keys: () => void, operation: Operation = "take") =>
-      Effect.gen(function*() {
-        const bytes = yield* guard(operation, "reading a record", () => store.db.messages.get(id))
-        if (bytes === undefined) return Option.none<Record.Stored>()
-        const decoded = Record.decode(bytes)
-        if (Either.isRight(decoded)) return Option.some(decoded.right)
-        yield* quarantine(id, decoded.left, bytes, keys)
-        return Option.none<Record.Stored>()
-      })
+      guard(operation, "reading a record", () => store.db.messages.get(id)).pipe(
+        Effect.flatMap((bytes) => {
+          const decoded = decodeAt(bytes)
+          if (decoded === undefined) return Effect.succeed(Option.none<Record.Stored>())
+          if (Either.isRight(decoded)) return Effect.succeed(Option.some(decoded.right))
+          return Effect.as(quarantine(id, decoded.left, bytes, keys), Option.none<Record.Stored>())
+        })
+      )
 
     const recover = Effect.gen(function*() {
       // This process holds the lock, so every lease on disk belongs to a process that died.
@@ -175,22 +178,35 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
 
     const lease = (keys: ReadonlyArray<DueKey>, now: number) =>
       Effect.gen(function*() {
+        // Records and contents in one read: this runs for every message delivered.
+        const found = yield* guard("take", "reading records", () =>
+          keys.map((key) => {
+            const bytes = store.db.messages.get(key[2])
+            return { key, bytes, content: bytes === undefined ? undefined : store.db.contents.get(key[2]) }
+          }))
         const taken: Array<QueuedMessage> = []
-        for (const key of keys) {
+        // Keys left behind by a write that failed half-way through the process's life.
+        const stale: Array<DueKey> = []
+        for (const { bytes, content, key } of found) {
           const id = key[2]
-          const record = yield* read(id, () => store.db.due.remove(key))
-          const content = Option.isSome(record) ? yield* guard("take", "reading a content", () => store.db.contents.get(id)) : undefined
-          if (Option.isNone(record) || isFinal(record.value.status) || record.value.dueAt !== key[1]) {
-            // A key left behind by a write that failed half-way through the process's life.
-            if (Option.isSome(record)) yield* write("take", "dropping a stale index key", () => store.db.due.remove(key))
+          const decoded = decodeAt(bytes)
+          if (decoded === undefined) {
+            stale.push(key)
+            continue
+          }
+          if (Either.isLeft(decoded)) {
+            yield* quarantine(id, decoded.left, bytes, () => store.db.due.remove(key))
+            continue
+          }
+          const r = decoded.right
+          if (isFinal(r.status) || r.dueAt !== key[1]) {
+            stale.push(key)
             continue
           }
           if (content === undefined) {
-            const bytes = yield* guard("take", "reading a record", () => store.db.messages.get(id))
             yield* quarantine(id, "its content is missing", bytes, () => store.db.due.remove(key))
             continue
           }
-          const r = record.value
           leased.set(id, { stream: r.stream, dueAt: r.dueAt, until: now + settings.leaseMs })
           taken.push({
             id,
@@ -203,6 +219,9 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             attempts: r.attempts,
             recipients: r.recipients
           })
+        }
+        if (stale.length > 0) {
+          yield* write("take", "dropping stale index keys", () => stale.forEach((key) => store.db.due.remove(key)))
         }
         if (taken.length === 0) return taken
         yield* write("take", "leasing messages", () => {

@@ -15,7 +15,7 @@ export const mappedResident = (): number | undefined => {
 }
 
 /** How often, in accesses to the store, /proc is read (about 7 µs a read). */
-const every = 32
+const every = 256
 
 /**
  * Tells when the pages of files mapped into this process grew by more than `budget` bytes since the
