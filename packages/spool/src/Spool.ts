@@ -24,7 +24,7 @@ export interface Options {
   readonly retention?: Duration.DurationInput
   /**
    * How many bytes of the spool's file its memory map may keep resident in this process before the
-   * spool closes and reopens it to let them go (default 32 MiB). LMDB reads through the map, and
+   * spool closes and reopens it to let them go (default 16 MiB). LMDB reads through the map, and
    * the kernel keeps each page read mapped, so draining a deep spool would otherwise hold the whole
    * file in the process's RSS. Measured as the growth of the process's resident file pages since
    * the last reopen, where Linux's /proc tells it (elsewhere the spool never reopens by itself).
@@ -46,7 +46,7 @@ export const defaults = {
   maxDepth: 1_000_000,
   leaseTimeout: Duration.minutes(5),
   retention: Duration.hours(24),
-  maxMappedBytes: 32 * 2 ** 20
+  maxMappedBytes: 16 * 2 ** 20
 } as const
 
 /**
