@@ -23,11 +23,18 @@ export interface Sluice {
   readonly waitForLog: (test: (line: LogLine) => boolean, what: string, timeoutMs?: number) => Effect.Effect<LogLine>
 }
 
+export interface StartOptions {
+  readonly cwd?: string
+  /** A bundle of the command (`npm run build`) to run with plain node instead of the linked bin. */
+  readonly bundle?: string
+}
+
 /** Starts `sluice ...args` in the scope; closing the scope kills what is still running. */
-export const start = (args: ReadonlyArray<string>, options: { readonly cwd?: string } = {}): Effect.Effect<Sluice, never, Scope.Scope> =>
+export const start = (args: ReadonlyArray<string>, options: StartOptions = {}): Effect.Effect<Sluice, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const child = spawn(bin, args, {
+      const [command, commandArgs] = options.bundle === undefined ? [bin, args] : [process.execPath, [options.bundle, ...args]]
+      const child = spawn(command, commandArgs, {
         cwd: options.cwd,
         stdio: ["ignore", "pipe", "pipe"]
       })
@@ -84,7 +91,7 @@ export const start = (args: ReadonlyArray<string>, options: { readonly cwd?: str
   ).pipe(Effect.map(({ sluice }) => sluice))
 
 /** Runs `sluice ...args` to its end. */
-export const run = (args: ReadonlyArray<string>, options: { readonly cwd?: string } = {}) =>
+export const run = (args: ReadonlyArray<string>, options: StartOptions = {}) =>
   Effect.scoped(Effect.gen(function*() {
     const sluice = yield* start(args, options)
     const code = yield* sluice.exited.pipe(
