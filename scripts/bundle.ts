@@ -3,7 +3,8 @@
  * plain `node` runs: no TypeScript loader in the process. tsx compiles each module as it loads and
  * keeps a loader thread of its own, some 70 MiB of memory and a slower start; a deployment does not
  * need that. npm packages stay outside the bundle and load from node_modules as usual (lmdb and
- * msgpackr have native parts). `tsx scripts/bundle.ts <entry.ts> <out.mjs>`; with no arguments it
+ * msgpackr have native parts), resolved from where the bundle is: write it inside the package of its
+ * entry point. `tsx scripts/bundle.ts <entry.ts> <out.mjs>`; with no arguments it
  * bundles the sluice command into packages/cli/dist/sluice.mjs (`npm run build`).
  */
 import { build } from "esbuild"

@@ -30,11 +30,14 @@ process.once("exit", () => killAll())
 
 const bundles = new Map<string, Promise<string>>()
 
-/** `file` bundled into plain JavaScript (once per run), in results/tmp/bundles/. */
-const bundled = (file: string): Promise<string> => {
+/**
+ * `file` bundled into plain JavaScript, once per run: into `outfile`, or results/tmp/bundles/. The
+ * npm packages it imports load from where the bundle is, so it must be where they resolve.
+ */
+const bundled = (file: string, outfile = join(repoRoot, "benchmarks/results/tmp/bundles", `${basename(file, ".ts")}.mjs`)): Promise<string> => {
   let done = bundles.get(file)
   if (done === undefined) {
-    done = bundle(file, join(repoRoot, "benchmarks/results/tmp/bundles", `${basename(file, ".ts")}.mjs`))
+    done = bundle(file, outfile)
     bundles.set(file, done)
   }
   return done
@@ -58,8 +61,12 @@ export const spawnClient = async (file: string, args: ReadonlyArray<string>, opt
   return track(child)
 }
 
-/** The sluice command bundled (`npm run build`), for the scenarios that run `sluice serve`. */
-export const sluiceCommand = (): Promise<string> => bundled(join(repoRoot, "packages/cli/src/main.ts"))
+/**
+ * The sluice command bundled where `npm run build` puts it, for the scenarios that run `sluice serve`
+ * (some of its packages are installed under packages/cli/node_modules only).
+ */
+export const sluiceCommand = (): Promise<string> =>
+  bundled(join(repoRoot, "packages/cli/src/main.ts"), join(repoRoot, "packages/cli/dist/sluice.mjs"))
 
 /** Resolves with the first IPC message that satisfies `pick`; rejects if the child exits first. */
 export const nextMessage = <A>(child: ChildProcess, pick: (message: any) => A | undefined): Promise<A> =>
