@@ -61,7 +61,9 @@ export const Queue = Schema.Union(
   Schema.Struct({
     kind: Schema.Literal("embedded"),
     path: withDefault(Schema.NonEmptyString, () => "./.sluice/spool"),
-    maxDepth: withDefault(Positive, () => 1_000_000)
+    maxDepth: withDefault(Positive, () => 1_000_000),
+    /** Bytes of the spool's file its memory map may keep resident before it is reopened (the spool's default when absent). */
+    maxMappedBytes: Schema.optional(Positive)
   }),
   Schema.Struct({
     kind: Schema.Literal("rabbitmq"),

@@ -91,7 +91,8 @@ export const layer = (options: Options): Layer.Layer<DeliveryQueue, SpoolError> 
 /** The spool a configuration file asks for (`queue.kind` "embedded"). */
 export const layerFromConfig = (
   queue: Extract<Config.SluiceConfig["queue"], { readonly kind: "embedded" }>
-): Layer.Layer<DeliveryQueue, SpoolError> => layer({ path: queue.path, maxDepth: queue.maxDepth })
+): Layer.Layer<DeliveryQueue, SpoolError> =>
+  layer({ path: queue.path, maxDepth: queue.maxDepth, ...(queue.maxMappedBytes === undefined ? {} : { maxMappedBytes: queue.maxMappedBytes }) })
 
 /**
  * A spool in a fresh temporary directory, removed with the scope: for tests and benchmarks.

@@ -1,11 +1,11 @@
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option } from "effect"
-import type { QueuedMessage, Settlement } from "@sluice/engine"
+import { Context, Effect, Exit, Fiber, Layer, Option } from "effect"
+import type { DeliveryQueueShape, QueuedMessage, Settlement } from "@sluice/engine"
+import { Config, DeliveryQueue } from "@sluice/engine"
 import { mappedResident } from "../src/internal/residency.js"
 import { Spool } from "../src/index.js"
-import type { SpoolShape } from "../src/Spool.js"
 import { message, tempDir } from "./support/spool.js"
 
 const MiB = 2 ** 20
@@ -26,7 +26,7 @@ const numberOf = (m: QueuedMessage) => Number(m.to[0]!.slice(1, m.to[0]!.indexOf
  * Queues `count` bulky messages, then takes and settles them all, checking each content; returns
  * how far the process's resident file pages rose above where they were once the queue was full.
  */
-const drain = (spool: SpoolShape, count: number) =>
+const drain = (spool: DeliveryQueueShape, count: number) =>
   Effect.gen(function*() {
     for (let i = 0; i < count; i += 500) yield* spool.enqueue(Array.from({ length: 500 }, (_, j) => bulky(i + j)))
     const floor = mappedResident()!
@@ -47,12 +47,27 @@ const drain = (spool: SpoolShape, count: number) =>
 describe("the spool's memory map stays within its budget", () => {
   it.scoped.skipIf(!onLinux)("draining 40 MB keeps under 8 MiB of the file resident; without a budget it would not", () =>
     Effect.gen(function*() {
-      const bounded = yield* drain(yield* Spool.temporary({ maxMappedBytes: 8 * MiB }), 20_000)
+      // The budget as a configuration file gives it.
+      const config = yield* Config.decode({
+        queue: { kind: "embedded", path: yield* tempDir, maxMappedBytes: 8 * MiB },
+        upstreams: [{ host: "127.0.0.1", port: 2525 }]
+      })
+      if (config.queue.kind !== "embedded") return yield* Effect.die("not the embedded queue")
+      const fromConfig = Context.get(yield* Layer.build(Spool.layerFromConfig(config.queue)), DeliveryQueue)
+      const bounded = yield* drain(fromConfig, 20_000)
       // The budget is checked every few accesses: a little more may come in before the reopen.
       expect(bounded).toBeLessThan(12 * MiB)
       const unbounded = yield* drain(yield* Spool.temporary({ maxMappedBytes: Infinity }), 20_000)
       expect(unbounded).toBeGreaterThan(30 * MiB)
     }), 60_000)
+
+  it.effect("a budget that is not a positive whole number of bytes is refused, naming the field", () =>
+    Effect.gen(function*() {
+      for (const maxMappedBytes of [0, 1.5, "16 MiB"]) {
+        const error = yield* Effect.flip(Config.decode({ queue: { kind: "embedded", maxMappedBytes }, upstreams: [{ host: "127.0.0.1", port: 2525 }] }))
+        expect(error.issues.map((issue) => issue.path)).toContain("queue.maxMappedBytes")
+      }
+    }))
 
   it.scoped("enqueues, takes and settles running during remaps all land, each message once", () =>
     Effect.gen(function*() {
