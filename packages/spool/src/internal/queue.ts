@@ -6,7 +6,7 @@ import { fromCause } from "../SpoolError.js"
 import * as Record from "./record.js"
 import { Signal } from "./signal.js"
 import type { DueKey, Store } from "./store.js"
-import { commit, countOf, empty, end, idempotencyKey, noteAccess, reopen } from "./store.js"
+import { commit, countOf, empty, end, idempotencyKey, noteAccess, whenUsable } from "./store.js"
 
 export interface Settings {
   readonly maxDepth: number
@@ -62,14 +62,11 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
      * environment cannot close between them.
      */
     const guard = <A>(operation: Operation, what: string, f: () => A): Effect.Effect<A, QueueError> =>
-      Effect.suspend(function attempt(retried = false): Effect.Effect<A, QueueError> {
+      Effect.suspend(function attempt(): Effect.Effect<A, QueueError> {
         if (!open) return Effect.fail(new QueueError({ operation, reason: `spool ${store.path} is closed` }))
-        const reopening = store.reopening
-        if (reopening !== undefined) return Effect.zipRight(Effect.promise(() => reopening), Effect.suspend(() => attempt(retried)))
-        if (store.broken !== undefined) {
-          return retried
-            ? Effect.fail(failure(operation, what)(store.broken))
-            : Effect.zipRight(Effect.promise(() => reopen(store)), Effect.suspend(() => attempt(true)))
+        const waiting = whenUsable(store)
+        if (waiting !== undefined) {
+          return Effect.zipRight(Effect.tryPromise({ try: () => waiting, catch: failure(operation, what) }), Effect.suspend(attempt))
         }
         try {
           return Effect.succeed(f())

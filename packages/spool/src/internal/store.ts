@@ -159,6 +159,19 @@ export const reopen = (store: Store): Promise<void> => {
   return done
 }
 
+/**
+ * Undefined when the store can be used now; otherwise a promise that settles once it can, after a
+ * reopen in progress or another try at one that failed, or rejects with why it cannot.
+ */
+export const whenUsable = (store: Store): Promise<void> | undefined => {
+  if (store.reopening === undefined && store.broken === undefined) return undefined
+  return (async () => {
+    while (store.reopening !== undefined) await store.reopening
+    if (store.broken !== undefined) await reopen(store)
+    if (store.broken !== undefined) throw store.broken
+  })()
+}
+
 /** To be called at each access: reopens the environment when its map holds more than its budget. */
 export const noteAccess = (store: Store): void => {
   if (store.reopening === undefined && store.residency.exceeded()) void reopen(store)
@@ -172,9 +185,8 @@ export const noteAccess = (store: Store): void => {
  */
 export const commit = async (store: Store, f: () => void): Promise<void> => {
   noteAccess(store)
-  while (store.reopening !== undefined) await store.reopening
-  if (store.broken !== undefined) await reopen(store)
-  if (store.broken !== undefined) throw store.broken
+  // Checked again after each wait, in the same step as the batch: a reopen may start meanwhile.
+  for (let waiting = whenUsable(store); waiting !== undefined; waiting = whenUsable(store)) await waiting
   return store.db.root.batch(f).then(
     () => undefined,
     async (error: unknown) => {
