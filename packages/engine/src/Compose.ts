@@ -9,7 +9,14 @@ export interface Parts {
   readonly text?: string | undefined
   readonly html?: string | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
+  /**
+   * The engine's message id: the Message-ID it sets is `<id@sender's domain>` and an X-Sluice-Id header
+   * carries it, so a later bounce report or complaint that quotes either finds the message.
+   */
+  readonly id?: string | undefined
 }
+
+export { idHeader } from "./internal/mime.js"
 
 /**
  * Builds the RFC 5322 message once, at submit, with a Message-ID and Date when the headers do not
@@ -19,13 +26,15 @@ export interface Parts {
 export const compose = (parts: Parts): Effect.Effect<Buffer> =>
   Mime.canCompose(parts)
     ? Effect.sync(() => Mime.compose(parts))
-    : Effect.promise(() =>
-      new MailComposer({
+    : Effect.promise(() => {
+      const headers = Mime.ownHeaders(parts)
+      return new MailComposer({
         from: parts.from,
         to: [...parts.to],
         ...(parts.subject !== undefined ? { subject: parts.subject } : {}),
         ...(parts.text !== undefined ? { text: parts.text } : {}),
         ...(parts.html !== undefined ? { html: parts.html } : {}),
-        ...(parts.headers !== undefined ? { headers: { ...parts.headers } } : {})
+        ...(headers !== undefined ? { headers } : {}),
+        ...(parts.id !== undefined && !Mime.hasHeader(parts, "message-id") ? { messageId: Mime.messageIdOf(parts, parts.id) } : {})
       }).compile().build()
-    )
+    })

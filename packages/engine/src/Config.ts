@@ -1,5 +1,6 @@
 import { Data, Duration, Effect, Either, ParseResult, Schema } from "effect"
 import { isIP } from "node:net"
+import { categories } from "./Bounce.js"
 
 /** An Effect duration string ("30 seconds") or a number of milliseconds. */
 export const DurationFromInput = Schema.transformOrFail(
@@ -32,7 +33,10 @@ export const Upstream = Schema.Struct({
   maxConnections: withDefault(Positive, () => 10),
   maxMessagesPerConnection: withDefault(Positive, () => 1000),
   idleTimeout: withDefault(DurationFromInput, () => Duration.seconds(30)),
-  rateLimit: Schema.optional(Schema.Struct({ messages: Positive, per: DurationFromInput })),
+  /** Let what this upstream cannot take right now go to the others, instead of waiting for it. */
+  spill: withDefault(Schema.Boolean, () => false),
+  /** At most `messages` deliveries start in any window of `per`; `burst` of them may start at once (default 1). */
+  rateLimit: Schema.optional(Schema.Struct({ messages: Positive, per: DurationFromInput, burst: Schema.optional(Positive) })),
   tls: withDefault(Schema.Literal("none", "starttls", "required", "implicit"), () => "none" as const),
   tlsVerify: withDefault(Schema.Boolean, () => true),
   auth: Schema.optional(Schema.Struct({ user: Schema.String, pass: Schema.String })),
@@ -114,6 +118,38 @@ export const Webhook = Schema.Struct({
   headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
 })
 
+export const Log = Schema.Struct({
+  level: withDefault(Schema.Literal("debug", "info", "warn", "error"), () => "info" as const)
+})
+
+/**
+ * Extra bounce classification rules, tried before the built-in ones (Bounce.ts): the first rule whose
+ * every given field matches gives the category. `code` is a basic reply code or a class ("5xx"),
+ * `enhanced` an RFC 3463 code where "x" matches any part ("5.1.x"), `text` a case-insensitive regular
+ * expression on the reply text.
+ */
+export const BounceRule = Schema.Struct({
+  category: Schema.Literal(...categories),
+  code: Schema.optional(Schema.String.pipe(Schema.pattern(/^[245](?:\d\d|xx)$/, { message: () => "is not a reply code such as \"550\" or \"5xx\"" }))),
+  enhanced: Schema.optional(Schema.String.pipe(Schema.pattern(/^[245x]\.(?:\d{1,3}|x)\.(?:\d{1,3}|x)$/, { message: () => "is not an enhanced code such as \"5.1.1\" or \"5.7.x\"" }))),
+  text: Schema.optional(Schema.String.pipe(Schema.filter((source) => {
+    try {
+      new RegExp(source, "i")
+      return true
+    } catch (error) {
+      return `is not a regular expression: ${(error as Error).message}`
+    }
+  })))
+})
+export type BounceRule = Schema.Schema.Type<typeof BounceRule>
+
+/** Addresses suppressed by the engine itself: after a bad-mailbox or bad-domain bounce, and on a complaint. */
+export const Suppressions = Schema.Struct({
+  auto: withDefault(Schema.Boolean, () => true),
+  /** How long such a suppression lasts; for good when absent. */
+  expireAfter: Schema.optional(DurationFromInput)
+})
+
 /** The whole configuration file (see CONTRACT.md); every field but `upstreams` has a default. */
 export const SluiceConfig = Schema.Struct({
   http: withDefault(Http, () => Schema.decodeSync(Http)({})),
@@ -140,7 +176,10 @@ export const SluiceConfig = Schema.Struct({
     cacheTtl: withDefault(DurationFromInput, () => Duration.minutes(10)),
     dnsTimeout: withDefault(DurationFromInput, () => Duration.seconds(2))
   })),
-  webhook: Schema.optional(Webhook)
+  webhook: Schema.optional(Webhook),
+  log: withDefault(Log, () => ({ level: "info" as const })),
+  bounces: withDefault(Schema.Struct({ rules: withDefault(Schema.Array(BounceRule), () => []) }), () => ({ rules: [] })),
+  suppressions: withDefault(Suppressions, () => ({ auto: true }))
 })
 export type SluiceConfig = Schema.Schema.Type<typeof SluiceConfig>
 export type SluiceConfigInput = Schema.Schema.Encoded<typeof SluiceConfig>

@@ -1,10 +1,11 @@
 import type { Effect, Option } from "effect"
 import { Context, Data } from "effect"
-import type { MessageRecord, NewMessage, QueuedMessage, RecipientStatus, Reply } from "./Message.js"
+import { statusOf } from "./Message.js"
+import type { FinalStatus, MessageRecord, NewMessage, QueuedMessage, RecipientStatus, Reply, Status } from "./Message.js"
 
 /** The queue could not do what was asked (disk, broker, a closed queue); `reason` says what. */
 export class QueueError extends Data.TaggedError("QueueError")<{
-  readonly operation: "enqueue" | "take" | "settle" | "release" | "status" | "open"
+  readonly operation: "enqueue" | "take" | "settle" | "release" | "status" | "amend" | "open"
   readonly reason: string
   readonly cause?: unknown
 }> {
@@ -23,6 +24,24 @@ export class QueueFull extends Data.TaggedError("QueueFull")<{
   }
 }
 
+interface Amendable {
+  readonly status: Status
+  readonly recipients: ReadonlyArray<RecipientStatus>
+  readonly updatedAt: number
+}
+
+/**
+ * The record after `update` is applied to its delivered recipient of that address (see `amend`), or
+ * undefined when there is none: one rule for every store.
+ */
+export const amendRecord = <R extends Amendable>(record: R, update: RecipientStatus, now: number): R | undefined => {
+  const index = record.recipients.findIndex((r) => r.address.toLowerCase() === update.address.toLowerCase() && r.status === "delivered")
+  if (index < 0) return undefined
+  const recipients = record.recipients.map((r, i) => i === index ? { ...update, address: r.address } : r)
+  const status = statusOf(recipients)
+  return { ...record, recipients, status: status === "deferred" ? record.status : status, updatedAt: now }
+}
+
 export interface Enqueued {
   readonly id: string
   /** True when the idempotency key was seen before: `id` is the first message's. */
@@ -31,7 +50,7 @@ export interface Enqueued {
 
 /** What became of one delivery attempt, written back to the queue. */
 export interface Settlement {
-  readonly status: "delivered" | "bounced" | "failed" | "deferred"
+  readonly status: FinalStatus | "deferred"
   readonly attempts: number
   readonly upstream?: string | undefined
   readonly lastReply?: Reply | undefined
@@ -58,6 +77,13 @@ export interface DeliveryQueueShape {
   readonly settle: (id: string, settlement: Settlement) => Effect.Effect<void, QueueError>
   readonly release: (ids: ReadonlyArray<string>) => Effect.Effect<void, QueueError>
   readonly status: (id: string) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
+  /**
+   * Later news of a recipient the upstream accepted (a bounce report, RFC 3464): that recipient, if it
+   * is `delivered`, takes `update`'s status, reply and category, and the message's status follows
+   * (`statusOf`). The record as it now stands; none when the message or a delivered recipient of that
+   * address is unknown (or its record expired).
+   */
+  readonly amend: (id: string, update: RecipientStatus) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
   /** Messages accepted and not yet final. */
   readonly depth: Effect.Effect<number>
   /** False while the store cannot take or give messages (a broker reconnecting). */

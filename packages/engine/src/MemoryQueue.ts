@@ -1,9 +1,8 @@
 import { Clock, Effect, Layer, Option } from "effect"
 import type { DeliveryQueueShape, Enqueued } from "./DeliveryQueue.js"
-import { DeliveryQueue, QueueFull } from "./DeliveryQueue.js"
+import { amendRecord, DeliveryQueue, QueueFull } from "./DeliveryQueue.js"
 import { Deque } from "./internal/deque.js"
 import { DueHeap } from "./internal/dueHeap.js"
-import { messageId } from "./internal/id.js"
 import { Signal } from "./Signal.js"
 import type { MessageRecord, QueuedMessage } from "./Message.js"
 
@@ -52,7 +51,7 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
               results.push({ id: first, duplicate: true })
               continue
             }
-            const id = messageId(now)
+            const id = message.id
             const recipients = message.to.map((address) => ({ address, status: "pending" as const }))
             messages.set(id, { ...message, id, submittedAt: now, attempts: 0, recipients })
             records.set(id, {
@@ -126,6 +125,17 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
         }),
 
       status: (id) => Effect.sync(() => Option.fromNullable(records.get(id))),
+      amend: (id, update) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const record = records.get(id)
+          const amended = record === undefined ? undefined : amendRecord(record, update, now)
+          if (amended !== undefined) {
+            records.set(id, amended)
+            const message = messages.get(id)
+            if (message !== undefined) messages.set(id, { ...message, recipients: amended.recipients })
+          }
+          return Option.fromNullable(amended)
+        }),
       depth: Effect.sync(() => messages.size),
       isOpen: Effect.succeed(true)
     }

@@ -1,24 +1,36 @@
 import type { SmtpReply } from "@sluice/smtp"
+import type { Category } from "./Bounce.js"
+export { messageId } from "./internal/id.js"
 
 export type Reply = SmtpReply.SmtpReply
 
-/** Where a message stands (CONTRACT.md). */
-export type Status = "queued" | "delivering" | "deferred" | "delivered" | "bounced" | "failed"
+/** Where a message stands (CONTRACT.md); the one list every schema of a status is built from. */
+export const statuses = ["queued", "delivering", "deferred", "delivered", "bounced", "failed", "partial"] as const
+export type Status = typeof statuses[number]
 
-export const isFinal = (status: Status): boolean =>
-  status === "delivered" || status === "bounced" || status === "failed"
+/** The statuses a message ends in: `partial` when its recipients ended differently. */
+export type FinalStatus = "delivered" | "bounced" | "failed" | "partial"
+
+export const isFinal = (status: Status): status is FinalStatus =>
+  status === "delivered" || status === "bounced" || status === "failed" || status === "partial"
 
 /** Where one recipient stands. `pending` has not been tried yet. */
-export type RecipientState = "pending" | "deferred" | "delivered" | "bounced" | "failed"
+export const recipientStates = ["pending", "deferred", "delivered", "bounced", "failed"] as const
+export type RecipientState = typeof recipientStates[number]
 
 export interface RecipientStatus {
   readonly address: string
   readonly status: RecipientState
+  /** Its own last reply. */
   readonly reply?: Reply | undefined
+  /** Why it bounced, was deferred or failed (Bounce.ts). */
+  readonly category?: Category | undefined
 }
 
 /** A message ready to be queued: the envelope and the exact bytes to send. */
 export interface NewMessage {
+  /** Minted by the engine at submit (Message-ID and X-Sluice-Id carry it, for later reports). */
+  readonly id: string
   readonly from: string
   readonly to: ReadonlyArray<string>
   readonly content: Uint8Array
@@ -57,12 +69,15 @@ export const pendingRecipients = (recipients: ReadonlyArray<RecipientStatus>): A
 
 /**
  * A message's status from its recipients'. Any recipient still to be tried keeps it deferred; once all
- * are final, one delivered recipient makes it delivered (the others' bounces are in `recipients`);
- * otherwise failed (out of attempts or age) wins over bounced.
+ * are final, their common status, or `partial` when they ended differently (each one's own status and
+ * reply are in `recipients`).
  */
-export const statusOf = (recipients: ReadonlyArray<RecipientStatus>): Status => {
-  if (recipients.some((r) => r.status === "pending" || r.status === "deferred")) return "deferred"
-  if (recipients.some((r) => r.status === "delivered")) return "delivered"
-  if (recipients.some((r) => r.status === "failed")) return "failed"
-  return "bounced"
+export const statusOf = (recipients: ReadonlyArray<RecipientStatus>): "deferred" | FinalStatus => {
+  let common: FinalStatus | undefined
+  for (const r of recipients) {
+    if (r.status === "pending" || r.status === "deferred") return "deferred"
+    if (common === undefined) common = r.status
+    else if (common !== r.status) common = "partial"
+  }
+  return common ?? "delivered"
 }

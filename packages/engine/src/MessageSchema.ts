@@ -1,4 +1,6 @@
 import { Schema } from "effect"
+import { categories } from "./Bounce.js"
+import { recipientStates, statuses } from "./Message.js"
 
 // Schemas of the message types (Message.ts), for stores that read them back from outside the process
 // (a broker, Redis): what comes back is decoded, not trusted. Their decoded types are assignable to
@@ -13,13 +15,14 @@ export const Reply = Schema.Struct({
 
 export const Recipient = Schema.Struct({
   address: Schema.String,
-  status: Schema.Literal("pending", "deferred", "delivered", "bounced", "failed"),
-  reply: Schema.optional(Reply)
+  status: Schema.Literal(...recipientStates),
+  reply: Schema.optional(Reply),
+  category: Schema.optional(Schema.Literal(...categories))
 })
 
 export const Record = Schema.Struct({
   id: Schema.String,
-  status: Schema.Literal("queued", "delivering", "deferred", "delivered", "bounced", "failed"),
+  status: Schema.Literal(...statuses),
   attempts: Schema.Number,
   stream: Schema.String,
   submittedAt: Schema.Number,

@@ -6,7 +6,7 @@ import type { QueueError, QueueFull } from "./DeliveryQueue.js"
 import { DeliveryQueue } from "./DeliveryQueue.js"
 import * as EngineMetrics from "./EngineMetrics.js"
 import type { MessageRecord, NewMessage } from "./Message.js"
-import { isFinal } from "./Message.js"
+import { isFinal, messageId } from "./Message.js"
 import * as Scheduler from "./Scheduler.js"
 import type { InvalidMessage } from "./Submission.js"
 import { prepare } from "./Submission.js"
@@ -70,7 +70,8 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
 
     const submitBatch: SluiceShape["submitBatch"] = (inputs) =>
       Effect.gen(function*() {
-        const prepared = yield* Effect.forEach(inputs, (input) => Effect.either(prepare(input, streams, defaultStream)))
+        const now = yield* Clock.currentTimeMillis
+        const prepared = yield* Effect.forEach(inputs, (input) => Effect.either(prepare(input, streams, defaultStream, messageId(now))))
         const valid = prepared.flatMap((p) => Either.isRight(p) ? [p.right] : [])
         const enqueued = valid.length === 0 ? [] : yield* queue.enqueue(valid)
         let next = 0

@@ -44,7 +44,8 @@ const pathOf = (path: ReadonlyArray<PropertyKey>) =>
 export const prepare = (
   input: unknown,
   streams: ReadonlySet<string>,
-  defaultStream: string
+  defaultStream: string,
+  id: string
 ): Effect.Effect<NewMessage, InvalidMessage> =>
   Effect.gen(function*() {
     const message = yield* Schema.decodeUnknown(SubmitMessage, { onExcessProperty: "error" })(input).pipe(
@@ -67,8 +68,9 @@ export const prepare = (
     if (message.raw === undefined && !hasParts) {
       return yield* new InvalidMessage({ field: "text", reason: "a message needs raw, or at least one of subject, text and html" })
     }
-    const content = message.raw !== undefined ? Buffer.from(message.raw, "utf8") : yield* compose(message)
+    const content = message.raw !== undefined ? Buffer.from(message.raw, "utf8") : yield* compose({ ...message, id })
     return {
+      id,
       from: message.from,
       to: message.to,
       content,

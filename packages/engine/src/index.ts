@@ -1,5 +1,7 @@
 /** Email address syntax (RFC 5321/6531), the one check used everywhere. */
 export * as Address from "./Address.js"
+/** Bounce and deferral categories, and the classifier that gives them. */
+export * as Bounce from "./Bounce.js"
 /** Smooth weighted round-robin across upstreams. */
 export * as Balancer from "./Balancer.js"
 /** The per-upstream circuit breaker. */
@@ -24,6 +26,8 @@ export * as MessageSchema from "./MessageSchema.js"
 export * from "./Message.js"
 /** The retry policy. */
 export * as Retry from "./Retry.js"
+/** Where the engine suppresses addresses that bounced for good or complained. */
+export * from "./Suppressions.js"
 /** Status records and idempotency keys beside a broker queue. */
 export * as StatusStore from "./StatusStore.js"
 /** Validating and composing submitted messages. */

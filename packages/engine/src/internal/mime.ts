@@ -4,6 +4,9 @@ import mimeFuncs from "nodemailer/lib/mime-funcs/index.js"
 import qp from "nodemailer/lib/qp/index.js"
 import type { Parts } from "../Compose.js"
 
+/** The header that carries the engine's message id in what it composes. */
+export const idHeader = "X-Sluice-Id"
+
 // Headers whose value has a structure (addresses, MIME parameters, message ids) that MailComposer
 // knows how to encode; with one of these among the custom headers, the message goes to MailComposer.
 const structured = new Set([
@@ -61,6 +64,25 @@ const body = (contentType: string, text: string): { headers: string; content: st
   }
 }
 
+/** The Message-ID Sluice sets: its id at the sender's domain. */
+export const messageIdOf = (parts: Parts, id: string): string => `<${id}@${parts.from.slice(parts.from.lastIndexOf("@") + 1)}>`
+
+export const hasHeader = (parts: Parts, name: string): boolean =>
+  Object.keys(parts.headers ?? {}).some((own) => own.toLowerCase() === name)
+
+/**
+ * The headers as given, with the engine's X-Sluice-Id in place of any the sender brought: reports are
+ * matched by it, so it is never the sender's to set.
+ */
+export const ownHeaders = (parts: Parts): Record<string, string> | undefined => {
+  const id = idHeader.toLowerCase()
+  const given = parts.headers === undefined
+    ? []
+    : Object.entries(parts.headers).filter(([name]) => name.toLowerCase() !== id)
+  if (parts.id !== undefined) given.push([idHeader, parts.id])
+  return given.length === 0 ? undefined : Object.fromEntries(given)
+}
+
 const header = (name: string, value: string) => mimeFuncs.foldLines(`${name}: ${value}`, 76) + "\r\n"
 
 // RFC 5322 date-time, as MailComposer writes it.
@@ -78,13 +100,13 @@ let boundaryCount = 0
 export const compose = (parts: Parts, now: Date = new Date()): Buffer => {
   const own = new Set(Object.keys(parts.headers ?? {}).map((name) => name.toLowerCase()))
   let head = ""
-  for (const [name, value] of Object.entries(parts.headers ?? {})) head += header(name, value)
+  for (const [name, value] of Object.entries(ownHeaders(parts) ?? {})) head += header(name, value)
   head += header("From", parts.from)
   head += header("To", parts.to.join(", "))
   if (parts.subject !== undefined) {
     head += header("Subject", isAscii(parts.subject) ? parts.subject : mimeFuncs.encodeWords(parts.subject, "Q", 52))
   }
-  if (!own.has("message-id")) head += `Message-ID: <${randomUUID()}@${parts.from.slice(parts.from.lastIndexOf("@") + 1)}>\r\n`
+  if (!own.has("message-id")) head += `Message-ID: ${messageIdOf(parts, parts.id ?? randomUUID())}\r\n`
   if (!own.has("date")) head += `Date: ${date(now)}\r\n`
   head += "MIME-Version: 1.0\r\n"
 
