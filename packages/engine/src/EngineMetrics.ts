@@ -1,5 +1,6 @@
 import type { MetricKeyType } from "effect"
 import { Metric, MetricBoundaries, MetricKey, MetricLabel } from "effect"
+import type { Category } from "./Bounce.js"
 
 /**
  * A metric on a key tagged once. `Metric.tagged` merges its tags and looks the key up in the
@@ -9,14 +10,14 @@ const taggedOnce = <Type extends MetricKeyType.MetricKeyType<any, any>>(key: Met
   Metric.fromMetricKey(MetricKey.taggedWithLabels(key, Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v))))
 
 const messagesKey = MetricKey.counter("sluice_messages_total", {
-  description: "Messages by outcome (accepted, delivered, deferred, bounced, failed)",
+  description: "Messages by outcome (accepted, delivered, deferred, bounced, failed, partial, complained)",
   incremental: true
 })
 
-/** Messages by outcome: accepted, delivered, deferred, bounced, failed. */
+/** Messages by outcome: accepted, delivered, deferred, bounced, failed, partial, complained. */
 export const messages = Metric.fromMetricKey(messagesKey)
 
-export type Outcome = "accepted" | "delivered" | "deferred" | "bounced" | "failed" | "complained"
+export type Outcome = "accepted" | "delivered" | "deferred" | "bounced" | "failed" | "partial" | "complained"
 
 const byOutcome = (outcome: Outcome) => taggedOnce(messagesKey, { outcome })
 export const outcome: Record<Outcome, Metric.Metric.Counter<number>> = {
@@ -25,8 +26,27 @@ export const outcome: Record<Outcome, Metric.Metric.Counter<number>> = {
   deferred: byOutcome("deferred"),
   bounced: byOutcome("bounced"),
   failed: byOutcome("failed"),
+  partial: byOutcome("partial"),
   complained: byOutcome("complained")
 }
+
+const recipientsKey = MetricKey.counter("sluice_recipients_total", {
+  description: "Recipients by outcome (delivered, deferred, bounced, failed) and stream; a later bounce report counts as bounced",
+  incremental: true
+})
+
+/** Recipients by outcome and stream: one count per recipient per final outcome or deferral. */
+export const recipients = (outcome: "delivered" | "deferred" | "bounced" | "failed", stream: string) =>
+  taggedOnce(recipientsKey, { outcome, stream })
+
+const bouncesKey = MetricKey.counter("sluice_bounces_total", {
+  description: "Bounced and deferred recipients by category and upstream (kind: bounce or deferral; upstream \"feedback\" for later reports)",
+  incremental: true
+})
+
+/** Bounced and deferred recipients by category, upstream and kind. */
+export const bounces = (category: Category, upstream: string, kind: "bounce" | "deferral") =>
+  taggedOnce(bouncesKey, { category, upstream, kind })
 
 /** Submit to final reply, in seconds. */
 export const deliveryDuration = Metric.histogram(
