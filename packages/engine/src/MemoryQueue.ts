@@ -74,6 +74,7 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
       take: (stream, max) =>
         Effect.gen(function*() {
           for (;;) {
+            const woken = changed.next()
             const now = yield* Clock.currentTimeMillis
             promoteDue(now)
             const deque = readyOf(stream)
@@ -86,7 +87,7 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
               if (taken.length > 0) return taken
             }
             const due = delayed.nextDue
-            yield* due === undefined ? changed.wait : Effect.race(changed.wait, Effect.sleep(Math.max(1, due - now)))
+            yield* due === undefined ? woken : Effect.race(woken, Effect.sleep(Math.max(1, due - now)))
           }
         }),
 

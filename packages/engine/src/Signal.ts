@@ -1,19 +1,22 @@
 import { Deferred, Effect, FiberId } from "effect"
 
 /**
- * A level-free wake-up: `wait` suspends until the next `notify`. Loops re-check their condition after
- * waking, so a notify that nobody waits for is simply lost, never harmful. It costs nothing then
- * either: the scheduler notifies once per message, and the Deferred is made only for a waiter.
+ * Wakes waiters when something changed. A waiter takes its ticket (`next`) before it looks at the
+ * state, so a change that lands between its look and its wait still wakes it; any number of waiters
+ * may hold tickets. A notify with no ticket out makes nothing, so notifying once per message is free.
  */
 export class Signal {
-  private deferred: Deferred.Deferred<void> | undefined
+  private current: Deferred.Deferred<void> | undefined
 
-  readonly wait: Effect.Effect<void> = Effect.suspend(() => Deferred.await(this.deferred ??= Deferred.unsafeMake<void>(FiberId.none)))
+  /** An effect that completes at the first `notify` after this call. */
+  next(): Effect.Effect<void> {
+    return Deferred.await(this.current ??= Deferred.unsafeMake<void>(FiberId.none))
+  }
 
   notify(): void {
-    const current = this.deferred
-    if (current === undefined) return
-    this.deferred = undefined
-    Deferred.unsafeDone(current, Effect.void)
+    const woken = this.current
+    if (woken === undefined) return
+    this.current = undefined
+    Deferred.unsafeDone(woken, Effect.void)
   }
 }

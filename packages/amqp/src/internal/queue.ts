@@ -237,8 +237,9 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
     const current = (operation: QueueError["operation"]) =>
       Effect.gen(function*() {
         for (;;) {
+          const woken = changed.next()
           if (session !== undefined) return session
-          yield* changed.wait
+          yield* woken
         }
       }).pipe(
         Effect.timeoutFail({
@@ -403,6 +404,7 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
         Effect.gen(function*() {
           wanted.add(stream)
           for (;;) {
+            const woken = changed.next()
             const s = session
             if (s !== undefined && !s.consumers.has(stream)) yield* startConsumer(s, stream)
             const buffer = bufferOf(stream)
@@ -411,7 +413,7 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
               if (taken.length > 0) return taken
               continue
             }
-            yield* changed.wait
+            yield* woken
           }
         }),
 

@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto"
 import { Clock, Effect, Either, Option } from "effect"
 import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, Settlement } from "@sluice/engine"
-import { isFinal, QueueError, QueueFull } from "@sluice/engine"
+import { isFinal, QueueError, QueueFull, Signal } from "@sluice/engine"
 import { fromCause } from "../SpoolError.js"
 import * as Record from "./record.js"
-import { Signal } from "./signal.js"
 import type { DueKey, Store } from "./store.js"
 import { commit, countOf, empty, end, idempotencyKey, noteAccess, whenUsable } from "./store.js"
 
