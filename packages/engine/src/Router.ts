@@ -1,10 +1,20 @@
 import { Balancer } from "./Balancer.js"
 import { Deque } from "./internal/deque.js"
-import type { Job, UpstreamActor } from "./UpstreamActor.js"
 
-export interface Assignment {
-  readonly actor: UpstreamActor
-  readonly job: Job
+/** What the router needs to know of an upstream actor. */
+export interface Target {
+  readonly name: string
+  readonly role: "active" | "standby"
+  readonly weight: number
+  /** What it cannot take right now goes to the others (config `spill`), instead of waiting for it. */
+  readonly spill: boolean
+  /** How many more jobs it takes now. */
+  readonly room: number
+}
+
+export interface Assignment<J, T extends Target = Target> {
+  readonly target: T
+  readonly job: J
 }
 
 /** Why a job could not be routed. */
@@ -20,43 +30,40 @@ export interface Circuits {
   readonly probing: Set<string>
 }
 
-interface Waiting {
-  readonly job: Job
-  readonly since: number
+/** Upstreams that already failed a job during its lease: routing skips them. */
+export interface Routable {
+  readonly excluded: ReadonlySet<string>
 }
 
 /**
  * Chooses the upstream of each job: smooth weighted round-robin among the active upstreams whose
  * circuit lets mail through, or among the standbys while no active one does.
  *
- * An upstream that is busy when its turn comes gets the job in its own short line rather than losing
- * the turn, so equally fast upstreams keep their weights even when saturated (skipping the busy one
- * would hand the work to whoever frees a slot first: 50/50 instead of 40/60). A line never holds a
- * job hostage, though: an upstream with nothing to do takes a waiting job once it has waited longer
- * than twice that upstream's own typical transaction time. A slow upstream's jobs therefore go to the
- * fast ones, and a slow upstream never stalls a fast one.
+ * Weights hold at every load (CONTRACT.md): an upstream that is busy when its turn comes gets the job
+ * in its own line, and the job waits there for it. Handing it to whoever has a free connection instead
+ * would make the shares follow capacity (2:3 became 49:51 under a backlog). Only an open circuit moves
+ * a share (the line is evicted and re-routed), or `spill` on that upstream: then a turn that finds it
+ * full is skipped, like undici's BalancedPool skips a pool that needs to drain.
  *
  * Synchronous and owned by the scheduler's dispatch fiber, which passes in which circuits are
  * available on each round.
  */
-export class Router {
+export class Router<J extends Routable, T extends Target = Target> {
   private readonly actives: Balancer
   private readonly standbys: Balancer
-  private readonly byName: ReadonlyMap<string, UpstreamActor>
-  private readonly lines = new Map<string, Deque<Waiting>>()
+  private readonly byName: ReadonlyMap<string, T>
+  private readonly lines = new Map<string, Deque<J>>()
   private waiting = 0
-  /** Jobs the lines may hold in all: as many as the upstreams have connections. */
-  readonly capacity: number
 
-  constructor(private readonly actors: ReadonlyArray<UpstreamActor>, connections: number) {
-    this.byName = new Map(actors.map((a) => [a.name, a]))
-    this.actives = new Balancer(actors.filter((a) => a.role === "active").map((a) => ({ name: a.name, weight: a.weight })))
+  /** `capacity`: jobs the lines may hold in all (as many as the upstreams have connections). */
+  constructor(private readonly targets: ReadonlyArray<T>, readonly capacity: number) {
+    this.byName = new Map(targets.map((t) => [t.name, t]))
+    this.actives = new Balancer(targets.filter((t) => t.role === "active").map((t) => ({ name: t.name, weight: t.weight })))
     // Standbys have no share to keep among the actives; among themselves, weight 0 still means "use me".
     this.standbys = new Balancer(
-      actors.filter((a) => a.role === "standby").map((a) => ({ name: a.name, weight: Math.max(1, a.weight) }))
+      targets.filter((t) => t.role === "standby").map((t) => ({ name: t.name, weight: Math.max(1, t.weight) }))
     )
-    for (const actor of actors) this.lines.set(actor.name, new Deque())
-    this.capacity = connections
+    for (const target of targets) this.lines.set(target.name, new Deque())
   }
 
   /** Jobs waiting in lines. */
@@ -73,62 +80,56 @@ export class Router {
    * settles in one transaction, and handing traffic to a standby meanwhile would not give it back.
    */
   private tier(circuits: Circuits): "active" | "standby" {
-    return this.actors.some((a) =>
-        a.role === "active" && a.weight > 0 && (circuits.available.has(a.name) || circuits.probing.has(a.name))
+    return this.targets.some((t) =>
+        t.role === "active" && t.weight > 0 && (circuits.available.has(t.name) || circuits.probing.has(t.name))
       )
       ? "active"
       : "standby"
   }
 
+  private busy(target: T): boolean {
+    return target.room <= 0 || this.lines.get(target.name)!.length > 0
+  }
+
   /** Routes a new job: straight to an upstream with room, into a busy upstream's line, or nowhere. */
-  route(job: Job, now: number, circuits: Circuits): Assignment | "queued" | Unroutable {
+  route(job: J, circuits: Circuits): Assignment<J, T> | "queued" | Unroutable {
     const tier = this.tier(circuits)
-    const candidates = this.actors.filter((a) => a.role === tier && circuits.available.has(a.name))
+    const candidates = this.targets.filter((t) => t.role === tier && circuits.available.has(t.name))
     if (candidates.length === 0) return "unavailable"
-    if (candidates.every((a) => job.excluded.has(a.name))) return "excluded"
+    if (candidates.every((t) => job.excluded.has(t.name))) return "excluded"
     const balancer = tier === "active" ? this.actives : this.standbys
-    const name = balancer.pick((n) => circuits.available.has(n) && !job.excluded.has(n))
+    const open = (name: string) => circuits.available.has(name) && !job.excluded.has(name)
+    // A spilling upstream that is busy sits this turn out; if every candidate is one, the turn goes on
+    // as usual and the job waits in a line after all.
+    const name = balancer.pick((n) => open(n) && !(this.byName.get(n)!.spill && this.busy(this.byName.get(n)!))) ??
+      balancer.pick(open)
     if (name === undefined) return "excluded"
-    const actor = this.byName.get(name)!
-    if (actor.room > 0 && this.lines.get(name)!.length === 0) return { actor, job }
-    this.lines.get(name)!.push({ job, since: now })
+    const target = this.byName.get(name)!
+    if (!this.busy(target)) return { target, job }
+    this.lines.get(name)!.push(job)
     this.waiting++
     return "queued"
   }
 
   /**
-   * Jobs the lines can hand out now: each upstream with room takes from its own line first, then
-   * (when its line is empty) the overdue jobs of the others in its tier. `room` is decremented as jobs
-   * are handed out, since the actors' own counters move only when the offers run.
+   * Jobs the lines can hand out now: each available upstream with room takes from its own line, in
+   * order. `room` is counted down as jobs are handed out, since the targets' own counters move only
+   * when the offers run.
    */
-  release(now: number, circuits: Circuits): Array<Assignment> {
+  release(circuits: Circuits): Array<Assignment<J, T>> {
     if (this.waiting === 0) return []
-    const tier = this.tier(circuits)
-    const takers = this.actors.filter((a) => a.role === tier && circuits.available.has(a.name))
-    const room = new Map(takers.map((a) => [a.name, a.room]))
-    const assignments: Array<Assignment> = []
-    const give = (actor: UpstreamActor, line: Deque<Waiting>) => {
-      assignments.push({ actor, job: this.take(line) })
-      room.set(actor.name, room.get(actor.name)! - 1)
-    }
-    // Every upstream serves its own line before any takes from another's.
-    for (const actor of takers) {
-      const own = this.lines.get(actor.name)!
-      while (room.get(actor.name)! > 0 && own.length > 0) give(actor, own)
-    }
-    for (const actor of takers) {
-      for (const [owner, line] of this.lines) {
-        if (owner === actor.name) continue
-        const ownerActor = this.byName.get(owner)!
-        while (room.get(actor.name)! > 0 && line.length > 0 && this.overdue(line, ownerActor, actor, now)) give(actor, line)
-      }
+    const assignments: Array<Assignment<J, T>> = []
+    for (const target of this.targets) {
+      if (!circuits.available.has(target.name)) continue
+      const line = this.lines.get(target.name)!
+      for (let room = target.room; room > 0 && line.length > 0; room--) assignments.push({ target, job: this.take(line) })
     }
     return assignments
   }
 
   /** Empties the lines of upstreams that can no longer take mail, for the jobs to be routed again. */
-  evict(circuits: Circuits): Array<Job> {
-    const evicted: Array<Job> = []
+  evict(circuits: Circuits): Array<J> {
+    const evicted: Array<J> = []
     for (const [name, line] of this.lines) {
       if (circuits.available.has(name)) continue
       while (line.length > 0) evicted.push(this.take(line))
@@ -137,39 +138,12 @@ export class Router {
   }
 
   /** Every waiting job, for a drain. */
-  clear(): Array<Job> {
+  clear(): Array<J> {
     return this.evict({ available: new Set(), probing: new Set() })
   }
 
-  /** When the earliest waiting job could next be taken by an idle upstream. */
-  nextOverdue(now: number): number | undefined {
-    if (this.waiting === 0) return undefined
-    const fastest = this.actors.reduce((a, b) => a.serviceMillis <= b.serviceMillis ? a : b)
-    let earliest: number | undefined
-    for (const [name, line] of this.lines) {
-      const head = line.peek()
-      if (head !== undefined) earliest = Math.min(earliest ?? Infinity, head.since + patience(this.byName.get(name)!, fastest))
-    }
-    return earliest === undefined ? undefined : Math.max(earliest, now + 1)
-  }
-
-  private overdue(line: Deque<Waiting>, owner: UpstreamActor, taker: UpstreamActor, now: number): boolean {
-    const head = line.peek()!
-    return !head.job.excluded.has(taker.name) && now - head.since > patience(owner, taker)
-  }
-
-  private take(line: Deque<Waiting>): Job {
+  private take(line: Deque<J>): J {
     this.waiting--
-    return line.shift()!.job
+    return line.shift()!
   }
 }
-
-/**
- * How long a job waits in its upstream's line before another may take it. From a clearly faster
- * upstream (under half the owner's transaction time), after twice the taker's own transaction time:
- * the owner is slow, and waiting for it would stall the taker. From a peer of about the same speed,
- * only when the owner has not taken it within four of its own transaction times: the owner is merely
- * busy, and taking its work would undo the weights.
- */
-const patience = (owner: UpstreamActor, taker: UpstreamActor): number =>
-  owner.serviceMillis > 2 * taker.serviceMillis ? 2 * taker.serviceMillis + 1 : 4 * owner.serviceMillis + 1

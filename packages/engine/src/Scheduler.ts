@@ -1,6 +1,8 @@
 import type { Scope } from "effect"
-import { Clock, Duration, Effect, LogLevel, Metric, PubSub, Schedule } from "effect"
+import { Clock, Duration, Effect, Metric, PubSub, Schedule } from "effect"
 import { SmtpReply } from "@sluice/smtp"
+import type { Category, Classifier } from "./Bounce.js"
+import * as Bounce from "./Bounce.js"
 import type * as Config from "./Config.js"
 import type { DeliveryEvent } from "./DeliveryEvent.js"
 import type { DeliveryQueueShape, Settlement } from "./DeliveryQueue.js"
@@ -8,11 +10,13 @@ import * as EngineMetrics from "./EngineMetrics.js"
 import { FairQueue } from "./FairQueue.js"
 import { Deque } from "./internal/deque.js"
 import { Signal } from "./Signal.js"
-import type { RecipientStatus, Reply } from "./Message.js"
+import type { QueuedMessage, RecipientStatus } from "./Message.js"
 import { statusOf } from "./Message.js"
+import * as Outcome from "./Outcome.js"
 import * as Retry from "./Retry.js"
 import type { Assignment, Circuits } from "./Router.js"
 import { Router } from "./Router.js"
+import type { SuppressionsShape } from "./Suppressions.js"
 import type { Job, SendOutcome, UpstreamActor } from "./UpstreamActor.js"
 import * as Actor from "./UpstreamActor.js"
 
@@ -34,7 +38,19 @@ interface Settings {
   readonly config: Config.SluiceConfig
   readonly queue: DeliveryQueueShape
   readonly events: PubSub.PubSub<DeliveryEvent>
+  readonly classify: Classifier
+  /** Where bad-mailbox and bad-domain bounces suppress their address; none when `suppressions.auto` is off. */
+  readonly suppressions: SuppressionsShape | undefined
 }
+
+/** A recipient as a log line shows it: flat fields a log store can index. */
+const logged = (r: RecipientStatus) => ({
+  address: r.address,
+  status: r.status,
+  code: r.reply?.code,
+  enhanced: r.reply?.enhanced,
+  category: r.category
+})
 
 /**
  * The scheduler actor: leases from the queue only as there is room, orders the leased messages by
@@ -42,7 +58,7 @@ interface Settings {
  * round-robin among those whose circuit is closed and whose mailbox has room; standby upstreams only
  * while no active one can take mail. Outcomes come back here and are settled in the queue.
  */
-export const make = ({ config, events, queue }: Settings): Effect.Effect<SchedulerShape, never, Scope.Scope> =>
+export const make = ({ classify, config, events, queue, suppressions }: Settings): Effect.Effect<SchedulerShape, never, Scope.Scope> =>
   Effect.gen(function*() {
     const weights = new Map(Object.entries(config.streams).map(([name, { weight }]) => [name, weight]))
     const fair = new FairQueue<Job>(weights)
@@ -78,7 +94,7 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
     }
     const byName = new Map(actors.map((actor) => [actor.name, actor]))
     const connections = config.upstreams.reduce((n, u) => n + u.maxConnections, 0)
-    const router = new Router(actors, connections)
+    const router = new Router<Job, UpstreamActor>(actors, connections)
     // Enough leased messages per stream to keep every connection busy, no more: memory stays
     // bounded whatever the queue depth.
     const prefetch = Math.max(8, 2 * connections)
@@ -102,7 +118,7 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
 
     // `circuits` is this round's view; taking a probe changes it, so it is updated here. Otherwise a job
     // refused by a half-open circuit would be routed straight back to it, in a loop that never yields.
-    const hand = ({ actor, job }: Assignment, circuits: Circuits) =>
+    const hand = ({ job, target: actor }: Assignment<Job, UpstreamActor>, circuits: Circuits) =>
       Effect.gen(function*() {
         const passed = yield* actor.breaker.tryPass
         if ((yield* actor.breaker.state) === "half-open") {
@@ -121,11 +137,11 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
 
     const dispatch = Effect.gen(function*() {
       while (!draining) {
-        const now = yield* Clock.currentTimeMillis
+        const woken = work.next()
         const circuits = yield* circuitsNow
         let progress = false
         for (const job of router.evict(circuits)) failover.push(job)
-        for (const assignment of router.release(now, circuits)) {
+        for (const assignment of router.release(circuits)) {
           yield* hand(assignment, circuits)
           progress = true
         }
@@ -133,14 +149,14 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
           const job = next()
           if (job === undefined) break
           room.notify()
-          const routed = router.route(job, now, circuits)
+          const routed = router.route(job, circuits)
           if (routed === "unavailable") {
             held = job
             break
           } else if (routed === "excluded") {
             // Every upstream that can take mail already failed it in this lease: a real deferral.
             const last = [...job.excluded].at(-1)!
-            yield* settleFailure(job, last, "every available upstream failed it", undefined)
+            yield* record(job, last, Outcome.deferred(job.message.recipients, "every available upstream failed it", classify))
             progress = true
           } else {
             if (routed !== "queued") yield* hand(routed, circuits)
@@ -148,12 +164,9 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
           }
         }
         if (!progress) {
-          // Wake for new work or room, when a waiting job may be taken by an idle upstream, or to
-          // look again at circuits whose cooldown may have ended.
-          const overdue = router.nextOverdue(now)
-          const poll = held !== undefined || router.queued > 0 ? now + 100 : undefined
-          const wake = Math.min(overdue ?? Infinity, poll ?? Infinity)
-          yield* wake === Infinity ? work.wait : Effect.race(work.wait, Effect.sleep(wake - now))
+          // Wake for new work or room, or to look again at circuits whose cooldown may have ended.
+          const stuck = held !== undefined || router.queued > 0
+          yield* stuck ? Effect.race(woken, Effect.sleep(100)) : woken
         }
       }
     })
@@ -161,9 +174,10 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
     const lease = (stream: string) =>
       Effect.gen(function*() {
         while (!draining) {
+          const roomAgain = room.next()
           const room_ = prefetch - fair.size(stream)
           if (room_ <= 0) {
-            yield* room.wait
+            yield* roomAgain
             continue
           }
           const messages = yield* queue.take(stream, room_).pipe(
@@ -183,78 +197,50 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
     const settle = (job: Job, upstream: string, outcome: SendOutcome): Effect.Effect<void> =>
       Effect.gen(function*() {
         const actor = byName.get(upstream)!
-        if (outcome._tag === "Left") {
-          const error = outcome.left
-          const { upstreamFault, verdict } = SmtpReply.classifyError(error)
-          yield* upstreamFault ? actor.breaker.onFailure : actor.breaker.onSuccess
-          const reply = error._tag === "SmtpReplyError" ? { code: error.code, enhanced: error.enhanced, text: error.text } : undefined
-          if (upstreamFault && !draining) {
-            // Failover: try the other upstreams before calling it a deferral.
-            job.excluded.add(upstream)
-            delivering.delete(job.message.id)
-            yield* Effect.logWarning("upstream failed; failing over").pipe(
-              Effect.annotateLogs({ messageId: job.message.id, upstream, error: error.message })
-            )
-            failover.push(job)
-            work.notify()
-            return
-          }
-          const judged = job.message.recipients.map((r): RecipientStatus =>
-            r.status === "pending" || r.status === "deferred"
-              ? { address: r.address, status: verdict === "permanent" ? "bounced" : "deferred", reply }
-              : r
-          )
-          return yield* record(job, upstream, judged, reply, error.message)
+        if (outcome._tag === "Right") {
+          yield* actor.breaker.onSuccess
+          return yield* record(job, upstream, Outcome.fromResult(job.message.recipients, outcome.right, classify))
         }
-        yield* actor.breaker.onSuccess
-        const results = new Map(outcome.right.recipients.map((r) => [r.address, r]))
-        let lastReply: Reply | undefined
-        const judged = job.message.recipients.map((r): RecipientStatus => {
-          const result = results.get(r.address)
-          if (result === undefined) return r
-          lastReply = result.reply
-          const status = result.verdict === "delivered" ? "delivered" : result.verdict === "permanent" ? "bounced" : "deferred"
-          return { address: r.address, status, reply: result.reply }
-        })
-        yield* record(job, upstream, judged, lastReply, lastReply?.text ?? "")
+        const error = outcome.left
+        const { upstreamFault, verdict } = SmtpReply.classifyError(error)
+        yield* upstreamFault ? actor.breaker.onFailure : actor.breaker.onSuccess
+        if (upstreamFault && !draining) {
+          // Failover: try the other upstreams before calling it a deferral.
+          job.excluded.add(upstream)
+          delivering.delete(job.message.id)
+          yield* Effect.logWarning("upstream failed; failing over").pipe(
+            Effect.annotateLogs({ messageId: job.message.id, upstream, error: error.message })
+          )
+          failover.push(job)
+          work.notify()
+          return
+        }
+        yield* record(job, upstream, Outcome.fromError(job.message.recipients, error, verdict, classify))
       })
 
-    const settleFailure = (job: Job, upstream: string, reason: string, reply: Reply | undefined) =>
-      record(
-        job,
-        upstream,
-        job.message.recipients.map((r) =>
-          r.status === "pending" || r.status === "deferred" ? { address: r.address, status: "deferred" as const, reply } : r
-        ),
-        reply,
-        reason
-      )
-
-    /** Writes one attempt's outcome to the queue, with its retry decision, metrics and events. */
-    const record = (job: Job, upstream: string, judged: Array<RecipientStatus>, lastReply: Reply | undefined, reason: string) =>
+    /** Writes one attempt's outcome to the queue, with its retry decision, then reports it. */
+    const record = (job: Job, upstream: string, judged: Outcome.Judged) =>
       Effect.gen(function*() {
         const message = job.message
         const attempts = message.attempts + 1
-        const now = yield* Clock.currentTimeMillis
-        let recipients = judged
+        let { reason, recipients } = judged
         let retryAt: number | undefined
         if (recipients.some((r) => r.status === "deferred")) {
           const decision = yield* Retry.decide(policy, attempts, message.submittedAt)
           if (decision._tag === "RetryAt") {
             retryAt = decision.at
           } else {
-            recipients = recipients.map((r) => r.status === "deferred" ? { ...r, status: "failed" as const } : r)
+            recipients = Outcome.giveUp(recipients)
             reason = decision.reason === "attempts"
               ? `out of attempts (${attempts} of ${policy.maxAttempts})`
               : `older than the maximum age (${Duration.format(policy.maxAge)})`
           }
         }
-        const status = statusOf(recipients)
         const settlement: Settlement = {
-          status: status === "queued" || status === "delivering" ? "deferred" : status,
+          status: statusOf(recipients),
           attempts,
           upstream,
-          lastReply,
+          lastReply: judged.reply,
           recipients,
           retryAt
         }
@@ -263,34 +249,66 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
           Effect.ignore
         )
         delivering.delete(message.id)
+        yield* report(message, settlement, judged.category, reason)
+      })
+
+    const suppressAfter = config.suppressions.expireAfter === undefined ? undefined : Duration.toMillis(config.suppressions.expireAfter)
+    const recipientCounters = new Map<string, Metric.Metric.Counter<number>>()
+    const count = (metric: () => Metric.Metric.Counter<number>, key: string) => {
+      let counter = recipientCounters.get(key)
+      if (counter === undefined) recipientCounters.set(key, counter = metric())
+      return Metric.increment(counter)
+    }
+
+    /** The outcome's metrics, event, log line and suppressions. */
+    const report = (message: QueuedMessage, settlement: Settlement, category: Category | undefined, reason: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const { attempts, lastReply: reply, recipients, status } = settlement
+        const upstream = settlement.upstream!
+        const stream = message.stream
         const durationMs = now - message.submittedAt
-        const base = { id: message.id, at: now, upstream, attempt: attempts, reply: lastReply }
-        yield* Metric.increment(EngineMetrics.outcome[settlement.status])
-        if (settlement.status !== "deferred") {
-          yield* Metric.update(EngineMetrics.deliveryDuration, durationMs / 1000)
+        yield* Metric.increment(EngineMetrics.outcome[status])
+        if (status !== "deferred") yield* Metric.update(EngineMetrics.deliveryDuration, durationMs / 1000)
+        for (const r of Outcome.changed(message.recipients, recipients)) {
+          const outcome = r.status as "delivered" | "deferred" | "bounced" | "failed"
+          yield* count(() => EngineMetrics.recipients(outcome, stream), `r/${outcome}/${stream}`)
+          if ((r.status === "bounced" || r.status === "deferred") && r.category !== undefined) {
+            const kind = r.status === "bounced" ? "bounce" : "deferral"
+            yield* count(() => EngineMetrics.bounces(r.category!, upstream, kind), `b/${r.category}/${upstream}/${kind}`)
+          }
+          if (r.status === "bounced" && r.category !== undefined && suppressions !== undefined && Bounce.suppresses(r.category)) {
+            const why = r.reply === undefined ? r.category : `${r.reply.code} ${r.reply.enhanced ?? ""} ${r.reply.text}`.replace(/\s+/g, " ")
+            yield* suppressions.add(r.address, `bounced: ${why}`, suppressAfter === undefined ? undefined : now + suppressAfter)
+          }
         }
+        const base = { id: message.id, at: now, upstream, stream, attempt: attempts, reply, category, recipients }
         const log = Effect.annotateLogs({
           messageId: message.id,
           upstream,
+          stream,
           attempt: attempts,
-          code: lastReply?.code,
-          enhanced: lastReply?.enhanced,
-          durationMs
+          code: reply?.code,
+          enhanced: reply?.enhanced,
+          category,
+          durationMs,
+          recipients: recipients.map(logged)
         })
-        switch (settlement.status) {
+        switch (status) {
           case "delivered":
             yield* publish({ _tag: "Delivered", ...base, durationMs })
-            // Checked first: building the annotations costs more than the rest of a delivery's
-            // bookkeeping, and debug lines are usually filtered out.
-            return yield* Effect.whenLogLevel(Effect.logDebug("delivered").pipe(log), LogLevel.Debug)
+            return yield* Effect.logInfo("delivered").pipe(log)
           case "bounced":
             yield* publish({ _tag: "Bounced", ...base, durationMs })
             return yield* Effect.logInfo("bounced").pipe(log)
+          case "partial":
+            yield* publish({ _tag: "Partial", ...base, durationMs })
+            return yield* Effect.logInfo("partial").pipe(log)
           case "failed":
             yield* publish({ _tag: "Failed", ...base, reason, durationMs })
             return yield* Effect.logWarning(`failed: ${reason}`).pipe(log)
           case "deferred":
-            yield* publish({ _tag: "Deferred", ...base, retryAt: retryAt!, reason })
+            yield* publish({ _tag: "Deferred", ...base, retryAt: settlement.retryAt!, reason })
             return yield* Effect.logInfo(`deferred: ${reason}`).pipe(log)
         }
       })
@@ -314,12 +332,16 @@ export const make = ({ config, events, queue }: Settings): Effect.Effect<Schedul
         const buffered = router.clear().map((job) => job.message.id)
         for (let job = next(); job !== undefined; job = next()) buffered.push(job.message.id)
         yield* queue.release(buffered).pipe(Effect.ignoreLogged)
-        const idle = Effect.suspend(() => actors.every((a) => a.load === 0) ? Effect.void : Effect.fail("busy"))
-        yield* idle.pipe(
-          Effect.retry(Schedule.spaced("20 millis")),
-          Effect.timeout(timeout),
-          Effect.ignore
-        )
+        // Every job an actor finishes notifies `work` (onRoom).
+        const idle = Effect.gen(function*() {
+          for (;;) {
+            const woken = work.next()
+            if (actors.every((a) => a.load === 0)) return
+            yield* woken
+          }
+        })
+        // The bound is wall-clock time: it bounds the process's exit, also under a TestClock.
+        yield* idle.pipe(Effect.timeout(timeout), Effect.withClock(Clock.make()), Effect.ignore)
       })
 
     return {

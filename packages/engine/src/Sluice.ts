@@ -1,5 +1,6 @@
 import type { Duration, Queue, Scope } from "effect"
 import { Clock, Context, Effect, Either, Layer, Metric, Option, PubSub, Schedule, Stream } from "effect"
+import * as Bounce from "./Bounce.js"
 import type { SluiceConfig } from "./Config.js"
 import type { DeliveryEvent } from "./DeliveryEvent.js"
 import type { QueueError, QueueFull } from "./DeliveryQueue.js"
@@ -10,6 +11,7 @@ import { isFinal, messageId } from "./Message.js"
 import * as Scheduler from "./Scheduler.js"
 import type { InvalidMessage } from "./Submission.js"
 import { prepare } from "./Submission.js"
+import { Suppressions } from "./Suppressions.js"
 
 export interface Submitted {
   readonly id: string
@@ -48,7 +50,9 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
     const events = yield* PubSub.sliding<DeliveryEvent>(65_536)
     // Last to close: subscribers see every event of the drain, then their streams end.
     yield* Effect.addFinalizer(() => PubSub.shutdown(events))
-    const scheduler = yield* Scheduler.make({ config, events, queue })
+    const classify = Bounce.make(config.bounces.rules)
+    const suppressions = config.suppressions.auto ? Option.getOrUndefined(yield* Effect.serviceOption(Suppressions)) : undefined
+    const scheduler = yield* Scheduler.make({ config, events, queue, classify, suppressions })
     yield* Effect.addFinalizer(() =>
       Effect.logInfo("draining").pipe(Effect.zipRight(scheduler.drain(options.drainTimeout ?? "30 seconds")))
     )

@@ -1,5 +1,5 @@
 import type { Scope } from "effect"
-import { Clock, Effect, Either, Exit, Metric, Queue, Schedule } from "effect"
+import { Effect, Either, Exit, Metric, Queue, Schedule } from "effect"
 import type { SmtpError, SmtpSession } from "@sluice/smtp"
 import { SmtpOptions, SmtpPool } from "@sluice/smtp"
 import * as CircuitBreaker from "./CircuitBreaker.js"
@@ -39,13 +39,12 @@ export interface UpstreamActor {
   readonly name: string
   readonly role: "active" | "standby"
   readonly weight: number
+  readonly spill: boolean
   readonly breaker: CircuitBreaker.CircuitBreaker
   /** How many more jobs the actor takes now: one per connection, and a few waiting in the mailbox. */
   readonly room: number
   /** Jobs in the mailbox or being delivered. */
   readonly load: number
-  /** A moving average of how long one transaction takes here (ms), from the worker's side. */
-  readonly serviceMillis: number
   readonly offer: (job: Job) => Effect.Effect<void>
 }
 
@@ -96,14 +95,10 @@ export const make = (
         return Metric.set(inFlightGauge, load)
       })
 
-    // Until the first transactions are timed, assume a quick local relay.
-    let serviceMillis = 20
     const deliver = (job: Job) =>
       Effect.gen(function*() {
-        const started = yield* Clock.currentTimeMillis
         const send = pool.send({ from: job.message.from, to: pendingRecipients(job.message.recipients) }, job.message.content)
         const outcome = yield* Effect.either(limit(send))
-        serviceMillis = 0.8 * serviceMillis + 0.2 * ((yield* Clock.currentTimeMillis) - started)
         yield* handlers.onResult(job, name, outcome)
       })
 
@@ -133,15 +128,13 @@ export const make = (
       name,
       role: upstream.role,
       weight: upstream.weight,
+      spill: upstream.spill,
       breaker,
       get room() {
         return capacity - load
       },
       get load() {
         return load
-      },
-      get serviceMillis() {
-        return serviceMillis
       },
       offer: (job) => setLoad(1).pipe(Effect.zipRight(Queue.offer(mailbox, job)), Effect.asVoid)
     }

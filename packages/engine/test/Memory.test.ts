@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Sink } from "@sluice/sink"
 import type { DeliveryQueueShape } from "../src/index.js"
-import { MemoryQueue } from "../src/index.js"
+import { MemoryQueue, messageId } from "../src/index.js"
 import { eventually, realSleep, startEngine, upstream } from "./support/engine.js"
 
 // Full collections before each reading, so the comparison is of live memory; vitest gives no
@@ -42,6 +42,7 @@ const footprint = (depth: number) =>
     const queue = yield* MemoryQueue.make()
     for (let start = 0; start < depth; start += 10_000) {
       yield* queue.enqueue(Array.from({ length: Math.min(10_000, depth - start) }, (_, i) => ({
+        id: messageId(Date.now()),
         from: "sender@example.com",
         to: [`r${start + i}@example.net`],
         content: Buffer.alloc(1024, `Subject: ${start + i}\r\n\r\n`),

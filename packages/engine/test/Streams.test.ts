@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Sink } from "@sluice/sink"
-import { MemoryQueue } from "../src/index.js"
+import { MemoryQueue, messageId } from "../src/index.js"
 import { eventually, startEngine, upstream } from "./support/engine.js"
 
 const raw = (stream: string, i: number) => Buffer.from(`Subject: ${stream} ${i}\r\nX-Stream: ${stream}\r\n\r\nbody\r\n`)
@@ -14,6 +14,7 @@ describe("weighted fair queuing across streams", () => {
       // Both streams are backlogged before the engine starts, the bulk one first.
       for (const stream of ["bulk", "transactional"]) {
         yield* queue.enqueue(Array.from({ length: 900 }, (_, i) => ({
+          id: messageId(Date.now()),
           from: "sender@example.com",
           to: [`r${i}@example.net`],
           content: raw(stream, i),
@@ -41,6 +42,7 @@ describe("weighted fair queuing across streams", () => {
       const sink = yield* Sink.make({ record: "count" })
       const queue = yield* MemoryQueue.make()
       yield* queue.enqueue(Array.from({ length: 300 }, (_, i) => ({
+        id: messageId(Date.now()),
         from: "sender@example.com",
         to: [`r${i}@example.net`],
         content: raw("bulk", i),

@@ -7,7 +7,7 @@ import {
   HttpApiSecurity,
   OpenApi
 } from "@effect/platform"
-import { SubmitMessage } from "@sluice/engine"
+import { Bounce, recipientStates, statuses, SubmitMessage } from "@sluice/engine"
 import { Schema } from "effect"
 import * as Problem from "./Problem.js"
 
@@ -38,14 +38,19 @@ const Reply = Schema.Struct({
 
 export const MessageStatus = Schema.Struct({
   id: Id,
-  status: Schema.Literal("queued", "delivering", "deferred", "delivered", "bounced", "failed"),
+  status: Schema.Literal(...statuses).annotations({
+    description: "`partial` when the recipients ended differently: each one's own status is in `recipients`"
+  }),
   attempts: Schema.Int,
   upstream: Schema.NullOr(Schema.String),
   lastReply: Schema.NullOr(Reply),
   recipients: Schema.Array(Schema.Struct({
     address: Schema.String,
-    status: Schema.Literal("pending", "deferred", "delivered", "bounced", "failed"),
-    reply: Schema.NullOr(Reply)
+    status: Schema.Literal(...recipientStates),
+    reply: Schema.NullOr(Reply),
+    category: Schema.optional(Schema.Literal(...Bounce.categories)).annotations({
+      description: "Why it bounced, was deferred or failed"
+    })
   })),
   stream: Schema.String,
   submittedAt: Schema.String.annotations({ description: "ISO 8601" }),

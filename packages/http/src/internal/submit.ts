@@ -143,7 +143,12 @@ export const statusOf = (record: MessageRecord) => ({
   attempts: record.attempts,
   upstream: record.upstream ?? null,
   lastReply: replyOf(record.lastReply),
-  recipients: record.recipients.map((r) => ({ address: r.address, status: r.status, reply: replyOf(r.reply) })),
+  recipients: record.recipients.map((r) => ({
+    address: r.address,
+    status: r.status,
+    reply: replyOf(r.reply),
+    ...(r.category === undefined ? {} : { category: r.category })
+  })),
   stream: record.stream,
   submittedAt: iso(record.submittedAt),
   updatedAt: iso(record.updatedAt),

@@ -1,0 +1,83 @@
+import type { SmtpError, SmtpSession } from "@sluice/smtp"
+import type { Category, Classifier } from "./Bounce.js"
+import type { RecipientState, RecipientStatus, Reply } from "./Message.js"
+
+/** What one attempt made of a message's recipients, before the retry policy has its say. */
+export interface Judged {
+  readonly recipients: ReadonlyArray<RecipientStatus>
+  /** The reply that speaks for the attempt: the last refusal when there was one, else the last reply. */
+  readonly reply: Reply | undefined
+  /** The category of that refusal (undefined when every recipient tried was delivered). */
+  readonly category: Category | undefined
+  /** Why, in words, for logs and events. */
+  readonly reason: string
+}
+
+const isOpen = (r: RecipientStatus) => r.status === "pending" || r.status === "deferred"
+
+/** The recipients a transaction answered one by one (RCPT and DATA replies). */
+export const fromResult = (
+  recipients: ReadonlyArray<RecipientStatus>,
+  result: SmtpSession.SendResult,
+  classify: Classifier
+): Judged => {
+  const results = new Map(result.recipients.map((r) => [r.address, r]))
+  let reply: Reply | undefined
+  let refusal: { reply: Reply; category: Category } | undefined
+  const judged = recipients.map((r): RecipientStatus => {
+    const answer = results.get(r.address)
+    if (answer === undefined || !isOpen(r)) return r
+    reply = answer.reply
+    if (answer.verdict === "delivered") return { address: r.address, status: "delivered", reply: answer.reply }
+    const category = classify(answer.reply)
+    refusal = { reply: answer.reply, category }
+    const status: RecipientState = answer.verdict === "permanent" ? "bounced" : "deferred"
+    return { address: r.address, status, reply: answer.reply, category }
+  })
+  return {
+    recipients: judged,
+    reply: refusal?.reply ?? reply,
+    category: refusal?.category,
+    reason: (refusal?.reply ?? reply)?.text ?? ""
+  }
+}
+
+/** Every open recipient alike: the transaction failed as a whole (a refused MAIL, a drop, a timeout). */
+export const fromError = (
+  recipients: ReadonlyArray<RecipientStatus>,
+  error: SmtpError,
+  verdict: "transient" | "permanent",
+  classify: Classifier
+): Judged => {
+  const reply = error._tag === "SmtpReplyError" ? { code: error.code, enhanced: error.enhanced, text: error.text } : undefined
+  const category = classify(reply ?? { text: error.message })
+  return all(recipients, verdict === "permanent" ? "bounced" : "deferred", reply, category, error.message)
+}
+
+/** Every open recipient deferred without a reply of its own (every upstream that could take it failed it). */
+export const deferred = (recipients: ReadonlyArray<RecipientStatus>, reason: string, classify: Classifier): Judged =>
+  all(recipients, "deferred", undefined, classify({ text: reason }), reason)
+
+const all = (
+  recipients: ReadonlyArray<RecipientStatus>,
+  status: "bounced" | "deferred",
+  reply: Reply | undefined,
+  category: Category,
+  reason: string
+): Judged => ({
+  recipients: recipients.map((r) => isOpen(r) ? { address: r.address, status, reply, category } : r),
+  reply,
+  category,
+  reason
+})
+
+/** Out of attempts or age: whoever is still deferred has failed, keeping its last reply and category. */
+export const giveUp = (recipients: ReadonlyArray<RecipientStatus>): ReadonlyArray<RecipientStatus> =>
+  recipients.map((r) => r.status === "deferred" ? { ...r, status: "failed" } : r)
+
+/**
+ * The recipients whose status this attempt set (what it left alone, delivered or bounced before, is
+ * not counted again).
+ */
+export const changed = (before: ReadonlyArray<RecipientStatus>, after: ReadonlyArray<RecipientStatus>) =>
+  after.filter((r, i) => isOpen(before[i]!) && r.status !== "pending")
