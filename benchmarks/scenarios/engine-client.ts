@@ -16,7 +16,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Chunk, Context, Effect, Exit, Layer, Metric, Queue, Scope } from "effect"
 import type { DeliveryEvent, DeliveryQueueShape } from "@sluice/engine"
-import { Config, DeliveryQueue, EngineMetrics, MemoryQueue, Sluice } from "@sluice/engine"
+import { Config, DeliveryQueue, EngineMetrics, MemoryQueue, messageId, Sluice } from "@sluice/engine"
 import { Spool } from "@sluice/spool"
 import { Latencies, round1, sampleRss } from "../harness/sampling.js"
 import { FROM, makeMessage, TO } from "./message.js"
@@ -85,7 +85,8 @@ const main = Effect.gen(function*() {
   if (config.preload > 0) {
     const chunk = Array.from({ length: 1000 }, () => ({ from: FROM, to: [TO], content, stream: "default" }))
     for (let done = 0; done < config.preload; done += chunk.length) {
-      yield* queue.enqueue(chunk.slice(0, Math.min(chunk.length, config.preload - done)))
+      const now = Date.now()
+      yield* queue.enqueue(chunk.slice(0, Math.min(chunk.length, config.preload - done)).map((m) => ({ ...m, id: messageId(now) })))
     }
     process.send?.({ type: "preloaded", messages: config.preload, rssMiB: round1(process.memoryUsage.rss() / 2 ** 20) })
   }

@@ -9,6 +9,7 @@
  */
 import { runClient } from "../harness/client.js"
 import { Effect } from "effect"
+import { messageId } from "@sluice/engine"
 import { Spool } from "@sluice/spool"
 import { Latencies, sampleRss } from "../harness/sampling.js"
 import { FROM, makeMessage, TO } from "./message.js"
@@ -46,7 +47,9 @@ const main = Effect.gen(function*() {
         const n = Math.min(config.batch, count - next)
         next += n
         const t0 = performance.now()
-        const enqueued = yield* spool.enqueue(n === batch.length ? batch : batch.slice(0, n))
+        // Ids are minted by the engine at submit; here, per call, as the engine would.
+        const now = Date.now()
+        const enqueued = yield* spool.enqueue((n === batch.length ? batch : batch.slice(0, n)).map((m) => ({ ...m, id: messageId(now) })))
         latencies.record(t0)
         if (enqueued.length !== n) return yield* Effect.dieMessage(`enqueue returned ${enqueued.length} ids for ${n} messages`)
       }
