@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, TestClock } from "effect"
-import type { Settlement } from "@sluice/engine"
+import type { RecipientStatus, Settlement } from "@sluice/engine"
+import { messageId } from "@sluice/engine"
+import * as Record from "../src/internal/record.js"
+import { commit, empty, openStore } from "../src/internal/store.js"
 import { Spool } from "../src/index.js"
 import { eventually, message, parked, running, tempDir } from "./support/spool.js"
 
@@ -218,5 +221,114 @@ describe("Spool", () => {
       expect(yield* spool.isOpen).toBe(false)
       const exit = yield* Effect.exit(spool.enqueue([message(1)]))
       expect(exit).toEqual(Exit.fail(expect.objectContaining({ _tag: "QueueError", operation: "enqueue" })))
+    }))
+
+  it.scoped("a message is kept under the id the engine gave it", () =>
+    Effect.gen(function*() {
+      const spool = yield* Spool.temporary()
+      const id = messageId(0)
+      expect(yield* spool.enqueue([message(1, { id })])).toEqual([{ id, duplicate: false }])
+      expect(Option.getOrThrow(yield* spool.status(id)).status).toBe("queued")
+      expect((yield* spool.take("default", 10)).map((m) => m.id)).toEqual([id])
+    }))
+
+  it.scoped("partial is final: each recipient keeps its status, reply and category, and the message leaves the queue", () =>
+    Effect.gen(function*() {
+      const path = yield* tempDir
+      const recipients: ReadonlyArray<RecipientStatus> = [
+        { address: "x@example.net", status: "delivered", reply: { code: 250, enhanced: "2.0.0", text: "ok" } },
+        { address: "y@example.net", status: "bounced", reply: { code: 550, enhanced: "5.1.1", text: "no such user" }, category: "bad-mailbox" }
+      ]
+      const id = yield* Effect.scoped(Effect.gen(function*() {
+        const spool = yield* Spool.make({ path })
+        const [a] = yield* spool.enqueue([message(1, { to: ["x@example.net", "y@example.net"] })])
+        yield* spool.take("default", 10)
+        yield* spool.settle(a!.id, { ...delivered, status: "partial", recipients })
+        expect(yield* spool.depth).toBe(0)
+        return a!.id
+      }))
+      // Read back from disk by another open.
+      const spool = yield* Spool.make({ path })
+      expect(Option.getOrThrow(yield* spool.status(id))).toMatchObject({ status: "partial", recipients })
+      yield* spool.enqueue([message(2)])
+      expect((yield* spool.take("default", 10)).map((m) => m.to)).toEqual([["r2@example.net"]])
+    }))
+
+  it.scoped("amend: a later bounce of a delivered recipient; the status follows, and reports at once all land", () =>
+    Effect.gen(function*() {
+      const spool = yield* Spool.temporary()
+      const to = ["a@example.net", "b@example.net", "c@example.net"]
+      const [m] = yield* spool.enqueue([message(1, { to })])
+      yield* spool.take("default", 10)
+      const ok = { code: 250, enhanced: "2.0.0", text: "ok" }
+      yield* spool.settle(m!.id, { ...delivered, recipients: to.map((address) => ({ address, status: "delivered", reply: ok })) })
+      yield* TestClock.adjust(5000)
+      const bounce = (address: string): RecipientStatus => ({
+        address,
+        status: "bounced",
+        reply: { code: 550, enhanced: "5.1.1", text: "user unknown" },
+        category: "bad-mailbox"
+      })
+      const first = Option.getOrThrow(yield* spool.amend(m!.id, bounce("A@EXAMPLE.NET")))
+      // The address as it was submitted, whatever case the report used.
+      expect(first.recipients[0]).toEqual(bounce("a@example.net"))
+      expect(first).toMatchObject({ status: "partial", updatedAt: 5000 })
+      // Two reports at once: each is read and written in its own transaction, so neither is lost.
+      yield* Effect.all([spool.amend(m!.id, bounce("b@example.net")), spool.amend(m!.id, bounce("c@example.net"))], {
+        concurrency: "unbounded"
+      })
+      const record = Option.getOrThrow(yield* spool.status(m!.id))
+      expect(record.status).toBe("bounced")
+      expect(record.recipients.map((r) => [r.status, r.category])).toEqual(to.map(() => ["bounced", "bad-mailbox"]))
+      // Nothing to amend: an unknown message, or a recipient that is not delivered (any more).
+      expect(Option.isNone(yield* spool.amend("no-such-id", bounce("a@example.net")))).toBe(true)
+      expect(Option.isNone(yield* spool.amend(m!.id, bounce("a@example.net")))).toBe(true)
+      expect(Option.isNone(yield* spool.amend(m!.id, bounce("z@example.net")))).toBe(true)
+    }))
+
+  it.scoped("records written before partial and categories existed still decode and deliver", () =>
+    Effect.gen(function*() {
+      const path = yield* tempDir
+      // Exactly what the spool wrote before: a deferred record (and its content and due key), a final one.
+      const deferredRecord = {
+        id: "0000000000000000000000001",
+        stream: "default",
+        from: "sender@example.com",
+        to: ["r1@example.net"],
+        submittedAt: 0,
+        updatedAt: 10,
+        dueAt: 0,
+        attempts: 1,
+        status: "deferred",
+        recipients: [{ address: "r1@example.net", status: "deferred", reply: { code: 451, enhanced: "4.7.1", text: "later" } }],
+        upstream: "relay",
+        lastReply: { code: 451, enhanced: "4.7.1", text: "later" },
+        nextAttemptAt: 0
+      }
+      const bouncedRecord = {
+        ...deferredRecord,
+        id: "0000000000000000000000002",
+        status: "bounced",
+        recipients: [{ address: "r1@example.net", status: "bounced", reply: { code: 550, text: "no" } }],
+        lastReply: { code: 550, text: "no" }
+      }
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* openStore(path)
+        yield* Effect.promise(() =>
+          commit(store, () => {
+            store.db.messages.put(deferredRecord.id, Record.pack(deferredRecord))
+            store.db.contents.put(deferredRecord.id, Buffer.from("Subject: old\r\n\r\nbody\r\n"))
+            store.db.due.put(["default", 0, deferredRecord.id], empty)
+            store.db.messages.put(bouncedRecord.id, Record.pack(bouncedRecord))
+          })
+        )
+      }))
+      const spool = yield* Spool.make({ path })
+      expect(Option.getOrThrow(yield* spool.status(bouncedRecord.id))).toMatchObject({
+        status: "bounced",
+        lastReply: { code: 550, enhanced: undefined, text: "no" }
+      })
+      const [taken] = yield* spool.take("default", 10)
+      expect(taken).toMatchObject({ id: deferredRecord.id, attempts: 1, recipients: deferredRecord.recipients })
     }))
 })

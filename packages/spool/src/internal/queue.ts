@@ -1,11 +1,11 @@
-import { randomBytes } from "node:crypto"
 import { Clock, Effect, Either, Option } from "effect"
 import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, Settlement } from "@sluice/engine"
-import { isFinal, QueueError, QueueFull, Signal } from "@sluice/engine"
+import { amendRecord, isFinal, QueueError, QueueFull, Signal } from "@sluice/engine"
 import { fromCause } from "../SpoolError.js"
 import * as Record from "./record.js"
 import type { DueKey, Store } from "./store.js"
-import { commit, countOf, empty, end, idempotencyKey, noteAccess, whenUsable } from "./store.js"
+import type { Databases } from "./store.js"
+import { commit, countOf, empty, end, idempotencyKey, noteAccess, transact, whenUsable } from "./store.js"
 
 export interface Settings {
   readonly maxDepth: number
@@ -28,17 +28,19 @@ interface Lease {
 
 type Operation = QueueError["operation"]
 
-// A random prefix per process and a counter: as unique as the engine's ids (time, then 64 bits),
-// but increasing, so new records append to the end of LMDB's trees instead of splitting pages at
-// random (three times the write throughput).
-const prefix = randomBytes(4).toString("hex")
-let counter = 0
-
-/** Same shape as the engine's ids: sortable by acceptance time, unique across processes. */
-const newId = (now: number): string => {
-  counter = (counter + 1) >>> 0
-  return `${now.toString(36).padStart(9, "0")}${prefix}${counter.toString(16).padStart(8, "0")}`
-}
+/** What `status` and `amend` answer for a stored record. */
+const toRecord = (r: Record.Stored): MessageRecord => ({
+  id: r.id,
+  status: r.status,
+  attempts: r.attempts,
+  stream: r.stream,
+  submittedAt: r.submittedAt,
+  updatedAt: r.updatedAt,
+  upstream: r.upstream,
+  lastReply: r.lastReply,
+  recipients: r.recipients,
+  nextAttemptAt: r.nextAttemptAt
+})
 
 /**
  * The queue on a store. Everything that must survive a crash is on disk; memory holds only the
@@ -77,6 +79,13 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       })
     const write = (operation: Operation, what: string, f: () => void) =>
       Effect.tryPromise({ try: () => commit(store, f), catch: failure(operation, what) })
+    /** `f`'s reads and writes as one write transaction (a read-modify-write), once the store is open. */
+    const update = <A>(operation: Operation, what: string, f: (db: Databases) => A): Effect.Effect<A, QueueError> =>
+      Effect.suspend(() =>
+        open
+          ? Effect.tryPromise({ try: () => transact(store, f), catch: failure(operation, what) })
+          : Effect.fail(new QueueError({ operation, reason: `spool ${store.path} is closed` }))
+      )
 
     /** A record that cannot be read goes aside (with its content) and the queue goes on without it. */
     const quarantine = (id: string, reason: string, bytes: Buffer | undefined, keys: () => void) =>
@@ -249,7 +258,8 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
                 continue
               }
             }
-            const id = newId(now)
+            // The engine's id (it is in the message's headers already): sortable by acceptance time.
+            const id = message.id
             if (key !== undefined) inBatch.set(key, id)
             const record: Record.Stored = {
               id,
@@ -372,20 +382,28 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       })
 
     const status: DeliveryQueueShape["status"] = (id) =>
-      read(id, () => {}, "status").pipe(
-        Effect.map(Option.map((r): MessageRecord => ({
-          id: r.id,
-          status: r.status,
-          attempts: r.attempts,
-          stream: r.stream,
-          submittedAt: r.submittedAt,
-          updatedAt: r.updatedAt,
-          upstream: r.upstream,
-          lastReply: r.lastReply,
-          recipients: r.recipients,
-          nextAttemptAt: r.nextAttemptAt
-        })))
-      )
+      read(id, () => {}, "status").pipe(Effect.map(Option.map(toRecord)))
+
+    const amend: DeliveryQueueShape["amend"] = (id, change) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        // Read and rewritten in one transaction: two reports on one message at once both land.
+        const outcome = yield* update("amend", "amending a record", (db) => {
+          const bytes = db.messages.get(id)
+          const decoded = decodeAt(bytes)
+          if (decoded === undefined) return undefined
+          if (Either.isLeft(decoded)) return { _tag: "Unreadable", reason: decoded.left, bytes } as const
+          const amended = amendRecord(decoded.right, change, now)
+          if (amended !== undefined) db.messages.put(id, Record.encode(amended))
+          return { _tag: "Read", amended } as const
+        })
+        if (outcome === undefined) return Option.none()
+        if (outcome._tag === "Unreadable") {
+          yield* quarantine(id, outcome.reason, outcome.bytes, () => {})
+          return Option.none()
+        }
+        return Option.map(Option.fromNullable(outcome.amended), toRecord)
+      })
 
     const compact = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
@@ -420,6 +438,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       settle,
       release,
       status,
+      amend,
       depth: Effect.sync(() => depth),
       isOpen: Effect.sync(() => open),
       compact,

@@ -1,18 +1,15 @@
+import type { Status } from "@sluice/engine"
+import { MessageSchema, statuses } from "@sluice/engine"
 import { Either, ParseResult, Schema } from "effect"
 import type { Options } from "msgpackr"
 import { Packr } from "msgpackr"
 
-const Reply = Schema.Struct({
-  code: Schema.Number,
-  enhanced: Schema.UndefinedOr(Schema.String),
-  text: Schema.String
-})
-
-const Recipient = Schema.Struct({
-  address: Schema.String,
-  status: Schema.Literal("pending", "deferred", "delivered", "bounced", "failed"),
-  reply: Schema.optional(Reply)
-})
+/** Every status of the engine's list but `delivering`: that one is the scheduler's, never stored. */
+const StoredStatus = Schema.Literal(...statuses).pipe(
+  Schema.filter((status): status is Exclude<Status, "delivering"> => status !== "delivering", {
+    message: () => "\"delivering\" is never stored"
+  })
+)
 
 /**
  * What the spool keeps per message, beside its content: the envelope, where it stands, and when it
@@ -29,10 +26,12 @@ export const Stored = Schema.Struct({
   /** When it is ready to be taken (epoch ms); the key of its place in the due index. */
   dueAt: Schema.Number,
   attempts: Schema.Number,
-  status: Schema.Literal("queued", "deferred", "delivered", "bounced", "failed"),
-  recipients: Schema.Array(Recipient),
+  status: StoredStatus,
+  // The engine's schemas: a recipient's states and categories are listed once, there. Records written
+  // before `partial` and `category` existed are a subset of these, and still decode.
+  recipients: Schema.Array(MessageSchema.Recipient),
   upstream: Schema.optional(Schema.String),
-  lastReply: Schema.optional(Reply),
+  lastReply: Schema.optional(MessageSchema.Reply),
   nextAttemptAt: Schema.optional(Schema.Number)
 })
 export type Stored = Schema.Schema.Type<typeof Stored>

@@ -178,23 +178,38 @@ export const noteAccess = (store: Store): void => {
 }
 
 /**
- * The writes `f` makes, as one atomic batch in the next commit (shared with every other write of
- * this event turn: group commit), resolved once it is on disk. LMDB rejects a failed commit with a
- * generic error whose `commitError` holds the real one (ENOSPC…); that is the one to report, and
- * it must be handled or Node treats it as an unhandled rejection.
+ * Runs `write` on the environment once it can be used: after a reopen in progress, or another try at
+ * one that failed. LMDB rejects a failed commit with a generic error whose `commitError` holds the
+ * real one (ENOSPC…); that is the one to report, and it must be handled or Node treats it as an
+ * unhandled rejection.
  */
-export const commit = async (store: Store, f: () => void): Promise<void> => {
+const whenWritable = async <A>(store: Store, write: (db: Databases) => Promise<A>): Promise<A> => {
   noteAccess(store)
-  // Checked again after each wait, in the same step as the batch: a reopen may start meanwhile.
+  // Checked again after each wait, in the same step as the write: a reopen may start meanwhile.
   for (let waiting = whenUsable(store); waiting !== undefined; waiting = whenUsable(store)) await waiting
-  return store.db.root.batch(f).then(
-    () => undefined,
+  return write(store.db).then(
+    (value) => value,
     async (error: unknown) => {
       const inner = (error as { commitError?: Promise<unknown> } | null)?.commitError
       throw inner === undefined ? error : await inner.then(() => error, (cause: unknown) => cause)
     }
   )
 }
+
+/**
+ * The writes `f` makes, as one atomic batch in the next commit (shared with every other write of
+ * this event turn: group commit), resolved once it is on disk.
+ */
+export const commit = (store: Store, f: () => void): Promise<void> =>
+  whenWritable(store, (db) => db.root.batch(f).then(() => undefined))
+
+/**
+ * `f` run inside the next write transaction, on the databases it is given: what it reads cannot
+ * change before what it writes lands (a read-modify-write), since LMDB has one writer. Resolved with
+ * what `f` returns, once it is on disk. `f` must not throw: it shares its commit with other writes.
+ */
+export const transact = <A>(store: Store, f: (db: Databases) => A): Promise<A> =>
+  whenWritable(store, (db) => db.root.transaction(() => f(db)))
 
 /** How many entries a database holds, without reading them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -11,7 +11,16 @@ export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquire
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
+let minted = 0
+
+/**
+ * A message id in the engine's shape (acceptance time in base 36, then 16 hex digits), increasing from
+ * one call to the next: a test's messages sort in the order it made them, as they are accepted.
+ */
+export const testId = (now = 0): string => `${now.toString(36).padStart(9, "0")}${(++minted).toString(16).padStart(16, "0")}`
+
 export const message = (i: number, extra: Partial<NewMessage> = {}): NewMessage => ({
+  id: testId(),
   from: "sender@example.com",
   to: [`r${i}@example.net`],
   content: Buffer.from(`Subject: message ${i}\r\n\r\nbody ${i}\r\n`),
