@@ -77,7 +77,8 @@ export const toResponse = (problem: Problem): HttpServerResponse.HttpServerRespo
   const headers: Record<string, string> = {}
   if (problem.retryAfter !== undefined) headers["retry-after"] = String(problem.retryAfter)
   if (problem.status === 401) headers["www-authenticate"] = "Bearer"
-  // A body refused part-way leaves the rest unread on the socket: the connection cannot be reused.
+  // The rest of a refused body is read and discarded, then the connection closed (internal/body.ts):
+  // a client still sending learns it cannot reuse it.
   if (problem.status === 413) headers.connection = "close"
   return HttpServerResponse.unsafeJson(toDocument(problem), { status: problem.status, contentType, headers })
 }

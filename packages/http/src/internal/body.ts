@@ -2,6 +2,7 @@ import type { HttpServerRequest } from "@effect/platform"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Effect } from "effect"
 import { isUtf8 } from "node:buffer"
+import type * as Http from "node:http"
 import { badRequest, Problem } from "../Problem.js"
 
 const jsonType = /^application\/(?:[\w.+-]+\+)?json$/
@@ -23,14 +24,55 @@ const tooLarge = (maxBytes: number, size: string) =>
   new Problem({ status: 413, detail: `the body is ${size} bytes; the limit (http.maxBodyBytes) is ${maxBytes}` })
 
 /**
+ * How much of a refused body is still read, and for how long, before the connection is cut: a
+ * client sending more than that is not owed the bandwidth.
+ */
+const discardBound = (maxBytes: number): number => Math.max(4 * maxBytes, 16 * 1024 * 1024)
+const lingerMillis = 30_000
+
+/**
+ * Reads the rest of a refused body into nothing and closes the connection only once it has ended,
+ * so the 413 reaches the client. Closing on unread bytes makes the TCP stack answer the client's
+ * next segment with a reset, which can erase the answer before the client reads it (RFC 9112 §9.6)
+ * — and a blocking client reads only once it has sent everything. The 413 says `Connection: close`,
+ * which Node carries out with `destroySoon` once the answer is flushed: for this socket that
+ * becomes the lingering close RFC 9112 describes (our side ends, reading goes on until the body
+ * ends, `discardBound` bytes or `lingerMillis`, then the socket is closed).
+ */
+const discardRest = (source: Http.IncomingMessage, maxBytes: number) => {
+  const socket = source.socket
+  const bound = discardBound(maxBytes)
+  let discarded = 0
+  let timer: NodeJS.Timeout | undefined
+  const cut = () => {
+    clearTimeout(timer)
+    socket.destroy()
+  }
+  source.on("data", (chunk: Buffer) => {
+    discarded += chunk.length
+    if (discarded > bound) cut()
+  })
+  source.resume()
+  socket.destroySoon = () => {
+    socket.end()
+    if (source.complete) return void (socket.writableFinished ? cut() : socket.once("finish", cut))
+    source.once("end", cut)
+    socket.once("close", () => clearTimeout(timer))
+    timer = setTimeout(cut, lingerMillis).unref()
+  }
+}
+
+/**
  * The body's bytes, refused with 413 as soon as they pass `maxBytes`: a declared Content-Length
  * over the limit before anything is read, an undeclared (chunked) one while reading. The rest is
- * never buffered; the 413 answer closes the connection.
+ * never buffered, only read and discarded so that the client gets the answer.
  */
 const readBytes = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<Buffer, Problem> => {
-  const declared = request.headers["content-length"]
-  if (declared !== undefined && Number(declared) > maxBytes) return Effect.fail(tooLarge(maxBytes, declared))
   const source = NodeHttpServerRequest.toIncomingMessage(request)
+  const declared = request.headers["content-length"]
+  if (declared !== undefined && Number(declared) > maxBytes) {
+    return Effect.sync(() => discardRest(source, maxBytes)).pipe(Effect.zipRight(Effect.fail(tooLarge(maxBytes, declared))))
+  }
   return Effect.async<Buffer, Problem>((resume) => {
     const chunks: Array<Buffer> = []
     let size = 0
@@ -45,8 +87,7 @@ const readBytes = (request: HttpServerRequest.HttpServerRequest, maxBytes: numbe
       if (size <= maxBytes) return void chunks.push(chunk)
       stop()
       chunks.length = 0
-      // Keep draining into nothing rather than destroying the socket, so the 413 reaches the client.
-      source.resume()
+      discardRest(source, maxBytes)
       resume(Effect.fail(tooLarge(maxBytes, `more than ${maxBytes}`)))
     }
     const onEnd = () => {
