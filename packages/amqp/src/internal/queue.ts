@@ -1,8 +1,7 @@
-import { randomBytes } from "node:crypto"
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options as AmqpOptions } from "amqplib"
 import * as amqp from "amqplib"
 import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, StatusStore } from "@sluice/engine"
-import { QueueError, QueueFull, Signal } from "@sluice/engine"
+import { amendRecord, QueueError, QueueFull, Signal } from "@sluice/engine"
 import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Either, Exit, Option, Schedule } from "effect"
 import * as Codec from "./codec.js"
@@ -68,9 +67,6 @@ const withHeartbeat = (url: string) => {
   if (!parsed.searchParams.has("heartbeat")) parsed.searchParams.set("heartbeat", "5")
   return parsed.toString()
 }
-
-/** The engine's id shape: sortable by acceptance time, 64 random bits so nodes need not agree. */
-const newId = (now: number) => `${now.toString(36).padStart(9, "0")}${randomBytes(8).toString("hex")}`
 
 /**
  * The DeliveryQueue on RabbitMQ. The broker holds the messages; this node holds only what it leased
@@ -356,9 +352,9 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
           if (depth + batch.length > settings.maxDepth) return yield* new QueueFull({ depth, maxDepth: settings.maxDepth })
           yield* current("enqueue")
           const now = yield* Clock.currentTimeMillis
+          // Under the id the engine gave each message (its headers carry it already).
           const fresh = batch.map((message): QueuedMessage => ({
             ...message,
-            id: newId(now),
             submittedAt: now,
             attempts: 0,
             recipients: message.to.map((address) => ({ address, status: "pending" as const }))
@@ -456,6 +452,17 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
         }),
 
       status: (id) => Effect.map(store.get([id]), ([record]) => Option.fromNullable(record)),
+
+      // The record lives in the StatusStore (a final message is no longer in the broker). Read and
+      // written in two steps: two reports on one message landing at once on two nodes may race.
+      amend: (id, update) =>
+        Effect.gen(function*() {
+          const [record] = yield* store.get([id])
+          const now = yield* Clock.currentTimeMillis
+          const amended = record === undefined ? undefined : amendRecord(record, update, now)
+          if (amended !== undefined) yield* store.put([amended])
+          return Option.fromNullable(amended)
+        }),
       depth: Effect.sync(depthNow),
       isOpen: Effect.sync(() => session !== undefined)
     }

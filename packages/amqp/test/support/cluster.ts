@@ -4,7 +4,7 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { DeliveryQueue, StatusStore } from "@sluice/engine"
+import { DeliveryQueue, messageId, StatusStore } from "@sluice/engine"
 import { Sink } from "@sluice/sink"
 import type { Scope } from "effect"
 import { Context, Effect, Layer } from "effect"
@@ -186,6 +186,7 @@ export const fill = (prefix: string, from: number, to: number) =>
     const queue = Context.get(context, DeliveryQueue)
     for (let start = from; start < to; start += 1000) {
       yield* queue.enqueue(Array.from({ length: Math.min(1000, to - start) }, (_, i) => ({
+        id: messageId(Date.now()),
         from: "sender@example.com",
         to: [`r${start + i}@example.net`],
         content: new TextEncoder().encode(`Subject: message ${start + i}\r\n\r\nhello\r\n`),
