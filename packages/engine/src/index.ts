@@ -14,6 +14,8 @@ export type { DeliveryEvent } from "./DeliveryEvent.js"
 export * from "./DeliveryQueue.js"
 /** The engine's metrics (Prometheus names from the contract). */
 export * as EngineMetrics from "./EngineMetrics.js"
+/** Later bounces and complaints: delivery status notifications (RFC 3464) and abuse reports (RFC 5965). */
+export * as Feedback from "./Feedback.js"
 /** Weighted fair queuing across streams. */
 export * as FairQueue from "./FairQueue.js"
 /** An in-memory DeliveryQueue. */
