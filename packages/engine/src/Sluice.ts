@@ -6,6 +6,7 @@ import type { DeliveryEvent } from "./DeliveryEvent.js"
 import type { QueueError, QueueFull } from "./DeliveryQueue.js"
 import { DeliveryQueue } from "./DeliveryQueue.js"
 import * as EngineMetrics from "./EngineMetrics.js"
+import * as Feedback from "./Feedback.js"
 import type { MessageRecord, NewMessage } from "./Message.js"
 import { isFinal, messageId } from "./Message.js"
 import * as Scheduler from "./Scheduler.js"
@@ -36,6 +37,10 @@ export interface SluiceShape {
   readonly subscribe: Effect.Effect<Queue.Dequeue<DeliveryEvent>, never, Scope.Scope>
   /** The queue is open and at least one upstream can take mail. */
   readonly ready: Effect.Effect<boolean>
+  /** Applies a raw delivery status notification (RFC 3464) or abuse report (RFC 5965) to the message it is about. */
+  readonly feedback: (raw: Uint8Array) => Effect.Effect<Feedback.FeedbackResult, Feedback.InvalidReport | QueueError>
+  /** Records a complaint against message `id` by `address` (else its only recipient); none when there is no such message. */
+  readonly complain: (id: string, address?: string) => Effect.Effect<Option.Option<Feedback.ComplaintResult>, QueueError>
 }
 
 export interface Options {
@@ -53,6 +58,13 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
     const classify = Bounce.make(config.bounces.rules)
     const suppressions = config.suppressions.auto ? Option.getOrUndefined(yield* Effect.serviceOption(Suppressions)) : undefined
     const scheduler = yield* Scheduler.make({ config, events, queue, classify, suppressions })
+    const feedback = Feedback.make({
+      queue,
+      classify,
+      suppressions: Option.fromNullable(suppressions),
+      config: config.suppressions,
+      publish: (event) => Effect.asVoid(PubSub.publish(events, event))
+    })
     yield* Effect.addFinalizer(() =>
       Effect.logInfo("draining").pipe(Effect.zipRight(scheduler.drain(options.drainTimeout ?? "30 seconds")))
     )
@@ -101,7 +113,9 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
         }))),
       events: Stream.fromPubSub(events),
       subscribe: PubSub.subscribe(events),
-      ready: Effect.zipWith(queue.isOpen, scheduler.canDeliver, (a, b) => a && b)
+      ready: Effect.zipWith(queue.isOpen, scheduler.canDeliver, (a, b) => a && b),
+      feedback: feedback.apply,
+      complain: feedback.complain
     }
   })
 
