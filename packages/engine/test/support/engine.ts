@@ -3,17 +3,43 @@ import { Context, Effect, Layer, Logger, LogLevel, Option, Stream } from "effect
 import type { DeliveryEvent, DeliveryQueueShape, MessageRecord, SluiceShape } from "../../src/index.js"
 import { Config, DeliveryQueue, MemoryQueue, Sluice } from "../../src/index.js"
 
-/** An engine on an in-memory queue (or the one given), living in the test's scope, logging errors only. */
+/** One log line as the engine wrote it: its level, message and annotations. */
+export interface LogLine {
+  readonly level: string
+  readonly message: string
+  readonly annotations: Record<string, unknown>
+}
+
+/**
+ * An engine on an in-memory queue (or the one given), living in the test's scope, logging errors only
+ * — or, given `logs`, every line at info and above into it.
+ */
 export const startEngine = (
   input: unknown,
-  queue?: DeliveryQueueShape
+  queue?: DeliveryQueueShape,
+  logs?: Array<LogLine>
 ): Effect.Effect<{ readonly sluice: SluiceShape; readonly queue: DeliveryQueueShape }, never, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* Config.decode(input).pipe(Effect.orDie)
     const q = queue ?? (yield* MemoryQueue.make())
+    const logging = logs === undefined
+      ? Logger.minimumLogLevel(LogLevel.Error)
+      : Layer.merge(
+        Logger.minimumLogLevel(LogLevel.Info),
+        Logger.replace(
+          Logger.defaultLogger,
+          Logger.make(({ annotations, logLevel, message }) => {
+            logs.push({
+              level: logLevel.label,
+              message: (Array.isArray(message) ? message : [message]).join(" "),
+              annotations: Object.fromEntries(annotations)
+            })
+          })
+        )
+      )
     const context = yield* Layer.build(
       Sluice.layer(config, { drainTimeout: "2 seconds" }).pipe(Layer.provide(Layer.succeed(DeliveryQueue, q)))
-    ).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Error)))
+    ).pipe(Effect.provide(logging))
     return { sluice: Context.get(context, Sluice), queue: q }
   })
 
