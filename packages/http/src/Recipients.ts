@@ -1,5 +1,6 @@
 import { KeyValueStore } from "@effect/platform"
 import type { Config } from "@sluice/engine"
+import { Suppressions } from "@sluice/engine"
 import type { Duration } from "effect"
 import { Context, Data, Effect, Layer } from "effect"
 import { make } from "./internal/recipients/recipients.js"
@@ -23,9 +24,12 @@ export interface Refused {
 export interface RecipientsShape {
   /** The addresses that must not be sent to, each with why: syntax, suppression, and (when enabled) DNS. */
   readonly check: (addresses: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Refused>>
-  /** Adds an address to the suppression list (again: replaces the reason). */
-  readonly suppress: (address: string, reason?: string) => Effect.Effect<void, InvalidAddress>
-  /** Lifts a suppression; false when the address was not suppressed. */
+  /**
+   * Adds an address to the suppression list (again: replaces the reason), until `until` (epoch ms):
+   * from then on it no longer refuses, and is removed when next read. Without `until`, until lifted.
+   */
+  readonly suppress: (address: string, reason?: string, until?: number) => Effect.Effect<void, InvalidAddress>
+  /** Lifts a suppression; false when the address was not suppressed (or its suppression had lapsed). */
   readonly unsuppress: (address: string) => Effect.Effect<boolean, InvalidAddress>
 }
 
@@ -59,6 +63,23 @@ export class Recipients extends Context.Tag("@sluice/http/Recipients")<Recipient
       )
     )
 
+  /**
+   * The engine's Suppressions on this list, so that what the engine learns (bad-mailbox and
+   * bad-domain bounces, complaints) is refused at the next submit. A store that fails is logged, and
+   * never fails the engine.
+   */
+  static readonly layerSuppressions: Layer.Layer<Suppressions, never, Recipients> = Layer.effect(
+    Suppressions,
+    Effect.map(Recipients, (recipients) => ({
+      add: (address, reason, until) =>
+        recipients.suppress(address, reason, until).pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.logWarning("suppression not stored", cause).pipe(Effect.annotateLogs({ address, reason }))
+          )
+        )
+    }))
+  )
+
   /** `recipients` from the config; its store in memory for a memory queue, else beside the spool. */
   static readonly layerFromConfig = (config: Config.SluiceConfig): Layer.Layer<Recipients, storage.StorageUnavailable> =>
     Recipients.layer(optionsFromConfig(config)).pipe(Layer.provide(storage.layerFromConfig(config, "recipients")))
@@ -77,3 +98,4 @@ export const optionsFromConfig = (config: Config.SluiceConfig): Options => {
 
 export const layer = Recipients.layer
 export const layerFromConfig = Recipients.layerFromConfig
+export const layerSuppressions = Recipients.layerSuppressions

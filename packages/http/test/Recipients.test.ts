@@ -1,7 +1,7 @@
 import { KeyValueStore } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Config } from "@sluice/engine"
-import { Effect, Layer, TestClock } from "effect"
+import { Config, Suppressions } from "@sluice/engine"
+import { Context, Effect, Layer, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -104,6 +104,52 @@ describe("Recipients: syntax and suppressions", () => {
       const again = yield* open
       expect(yield* again.check(["gone@example.com"])).toEqual([
         { address: "gone@example.com", reason: "gone@example.com is suppressed: unsubscribed" }
+      ])
+    }))
+})
+
+describe("Recipients: suppressions that expire, and the engine's port", () => {
+  it.effect("a suppression with an expiry refuses until then, naming it; once lapsed it is removed as it is read", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const store = yield* KeyValueStore.KeyValueStore.pipe(Effect.provide(KeyValueStore.layerMemory))
+      const r = yield* recipients({}, Layer.succeed(KeyValueStore.KeyValueStore, store))
+      const start = Date.UTC(2026, 11, 1)
+      yield* TestClock.setTime(start)
+      yield* r.suppress("x@example.com", "bounced: 550 5.1.1 User unknown", start + 60_000)
+      yield* r.suppress("y@example.com", "for good")
+      const refused = [{ address: "x@example.com", reason: "x@example.com is suppressed until 2026-12-01T00:01:00.000Z: bounced: 550 5.1.1 User unknown" }]
+      expect(yield* r.check(["x@example.com"])).toEqual(refused)
+      yield* TestClock.adjust("59 seconds")
+      expect(yield* r.check(["x@example.com"])).toEqual(refused)
+      expect(yield* store.size).toBe(2)
+
+      yield* TestClock.adjust("1 second")
+      expect(yield* r.check(["x@example.com", "y@example.com"])).toEqual([
+        { address: "y@example.com", reason: "y@example.com is suppressed: for good" }
+      ])
+      expect(yield* store.size).toBe(1)
+      expect(yield* r.unsuppress("x@example.com")).toBe(false)
+    })))
+
+  it.effect("a lapsed suppression is not lifted: unsuppress says it was not suppressed", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const r = yield* recipients()
+      yield* r.suppress("x@example.com", "complained", 1000)
+      yield* TestClock.setTime(1000)
+      expect(yield* r.unsuppress("x@example.com")).toBe(false)
+    })))
+
+  it.scoped("the engine's Suppressions add to the list submits are checked against; a bad address is logged, never raised", () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(
+        Recipients.layerSuppressions.pipe(Layer.provideMerge(Recipients.layer()), Layer.provide(KeyValueStore.layerMemory))
+      )
+      const port = Context.get(context, Suppressions)
+      const r = Context.get(context, Recipients)
+      yield* port.add("gone@example.net", "bounced: 550 5.1.1 User unknown", undefined)
+      yield* port.add("not an address", "complained", undefined)
+      expect(yield* r.check(["gone@example.net"])).toEqual([
+        { address: "gone@example.net", reason: "gone@example.net is suppressed: bounced: 550 5.1.1 User unknown" }
       ])
     }))
 })

@@ -7,7 +7,13 @@ import { makeLookup } from "./dns.js"
 import * as Domains from "./domains.js"
 import { normalize } from "./normalize.js"
 
-const Suppression = Schema.parseJson(Schema.Struct({ address: Schema.String, reason: Schema.String, at: Schema.Number }))
+// `until` (epoch ms): when the suppression lapses; absent, it lasts until lifted.
+const Suppression = Schema.parseJson(Schema.Struct({
+  address: Schema.String,
+  reason: Schema.String,
+  at: Schema.Number,
+  until: Schema.optional(Schema.Number)
+}))
 
 // Keyed by a hash: one short key whatever the address (up to 320 octets, more once escaped by a store
 // that maps keys to file names), and no addresses in key listings. The address is kept in the value.
@@ -30,16 +36,33 @@ export const make = (stores: Stores, options: Options) =>
       )
       : undefined
 
+    /**
+     * The suppression stored under `key`, if any and still in force. One whose `until` has passed is
+     * removed as it is read (a suppression set again in between would go with it: the next bounce or
+     * complaint sets it again).
+     */
+    const current = (key: string) =>
+      Effect.gen(function*() {
+        const stored = yield* suppressions.get(key).pipe(Effect.orDie)
+        if (Option.isNone(stored)) return undefined
+        const suppression = yield* Schema.decode(Suppression)(stored.value).pipe(Effect.orDie)
+        if (suppression.until !== undefined && suppression.until <= (yield* Clock.currentTimeMillis)) {
+          yield* suppressions.remove(key).pipe(Effect.orDie)
+          return undefined
+        }
+        return suppression
+      })
+
     // Syntax and suppressions first, one address after the other (no fibers: this runs on every submit);
     // then the distinct domains left, looked up together.
     const localRefusal = (address: string): Effect.Effect<Refused | string> =>
       Effect.gen(function*() {
         const normalized = normalize(address)
         if (Either.isLeft(normalized)) return { address, reason: `"${address}" ${normalized.left.reason}` }
-        const suppressed = yield* suppressions.get(keyOf(normalized.right.address)).pipe(Effect.orDie)
-        if (Option.isSome(suppressed)) {
-          const { reason } = yield* Schema.decode(Suppression)(suppressed.value).pipe(Effect.orDie)
-          return { address, reason: `${address} is suppressed: ${reason}` }
+        const suppressed = yield* current(keyOf(normalized.right.address))
+        if (suppressed !== undefined) {
+          const until = suppressed.until === undefined ? "" : ` until ${new Date(suppressed.until).toISOString()}`
+          return { address, reason: `${address} is suppressed${until}: ${suppressed.reason}` }
         }
         return normalized.right.domain
       })
@@ -69,12 +92,16 @@ export const make = (stores: Stores, options: Options) =>
         })
       })
 
-    const suppress: RecipientsShape["suppress"] = (address, reason) =>
+    const suppress: RecipientsShape["suppress"] = (address, reason, until) =>
       Effect.gen(function*() {
         const normalized = yield* normalize(address)
         const at = yield* Clock.currentTimeMillis
-        const json = yield* Schema.encode(Suppression)({ address: normalized.address, reason: reason ?? "suppressed", at })
-          .pipe(Effect.orDie)
+        const json = yield* Schema.encode(Suppression)({
+          address: normalized.address,
+          reason: reason ?? "suppressed",
+          at,
+          ...(until === undefined ? {} : { until })
+        }).pipe(Effect.orDie)
         yield* suppressions.set(keyOf(normalized.address), json).pipe(Effect.orDie)
       })
 
@@ -82,7 +109,7 @@ export const make = (stores: Stores, options: Options) =>
       Effect.gen(function*() {
         const normalized = yield* normalize(address)
         const key = keyOf(normalized.address)
-        const was = yield* suppressions.has(key).pipe(Effect.orDie)
+        const was = (yield* current(key)) !== undefined
         if (was) yield* suppressions.remove(key).pipe(Effect.orDie)
         return was
       })
