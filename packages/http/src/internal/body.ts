@@ -107,6 +107,10 @@ const readBytes = (request: HttpServerRequest.HttpServerRequest, maxBytes: numbe
   })
 }
 
+/** The body's bytes, whatever they are (413 over `maxBytes`): for the endpoints that take more than JSON. */
+export const readRaw = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<Buffer, Problem> =>
+  readBytes(request, maxBytes)
+
 /** The offset of the first byte that does not start a well-formed UTF-8 sequence (called once isUtf8 said no). */
 const firstInvalidUtf8 = (bytes: Buffer): number => {
   let i = 0
