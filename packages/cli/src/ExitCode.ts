@@ -2,8 +2,19 @@ import { ValidationError } from "@effect/cli"
 import type { Exit } from "effect"
 import { Cause, Console, Effect, Option } from "effect"
 
-/** Failures that mean "fix the command line or the config": exit 2 (CONTRACT.md). */
-const badInput = new Set(["UsageError", "ConfigFileError", "ConfigError", "QueueUnavailable", "SpoolError", "StorageUnavailable"])
+/**
+ * Failures that mean "fix the command line or the config": exit 2. A listener address that is taken
+ * or not ours is one: the fix is another `http.port` or `http.host`.
+ */
+const badInput = new Set([
+  "UsageError",
+  "ConfigFileError",
+  "ConfigError",
+  "QueueUnavailable",
+  "SpoolError",
+  "StorageUnavailable",
+  "ListenError"
+])
 
 const isBadInput = (error: unknown): boolean =>
   ValidationError.isValidationError(error) ||

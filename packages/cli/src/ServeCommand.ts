@@ -1,8 +1,8 @@
 import { Command, Options } from "@effect/cli"
-import type { FileSystem, HttpServerError } from "@effect/platform"
+import type { FileSystem } from "@effect/platform"
 import { Duration, Effect } from "effect"
 import type { Config } from "@sluice/engine"
-import type { Templates } from "@sluice/http"
+import type { HttpAdapter, Templates } from "@sluice/http"
 import type { SpoolError } from "@sluice/spool"
 import type { QueueUnavailable } from "./QueueLayer.js"
 import type { ConfigFileError, UsageError } from "./ServeConfig.js"
@@ -43,8 +43,8 @@ const options = { config, upstream, host, port, drainTimeout }
 export type Flags = Command.Command.ParseConfig<typeof options>
 
 /**
- * Why `serve` could not start: on what it was given (exit 2), or because the HTTP listener could not
- * bind its address (exit 1).
+ * Why `serve` could not start: all of them are about what it was given, the HTTP listener's address
+ * included (exit 2).
  */
 export type ServeError =
   | UsageError
@@ -53,7 +53,7 @@ export type ServeError =
   | QueueUnavailable
   | SpoolError
   | Templates.StorageUnavailable
-  | HttpServerError.ServeError
+  | HttpAdapter.ListenError
 
 export const command: Command.Command<"serve", FileSystem.FileSystem, ServeError, Flags> = Command.make(
   "serve",

@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -17,6 +18,17 @@ const send = (port: number, to: ReadonlyArray<string>) =>
     const session = yield* SmtpSession.open(SmtpOptions.make({ host: "127.0.0.1", port }))
     return yield* session.send({ from: "me@example.com", to }, Buffer.from("Subject: hi\r\n\r\nhello\r\n"))
   }))
+
+/** A TCP port held by this test process for the scope. */
+const occupiedPort = Effect.acquireRelease(
+  Effect.async<{ readonly port: number; readonly close: () => void }>((resume) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number }
+      resume(Effect.succeed({ port, close: () => server.close() }))
+    })
+  }),
+  ({ close }) => Effect.sync(close)
+)
 
 describe("sluice as a process", () => {
   it.effect("exit codes: 0 for --help, 2 for a bad flag or a bad config (message on stderr)", () =>
@@ -77,5 +89,20 @@ describe("sluice as a process", () => {
         expect(serve.logs().map((line) => line.msg)).toEqual(expect.arrayContaining(["draining", "stopped"]))
         expect(serve.stderr()).toBe("")
       }
+    }))
+
+  it.scoped("a port already in use: exit 2 naming the address", () =>
+    Effect.gen(function*() {
+      const { port } = yield* occupiedPort
+      const config = configFile({ http: { port }, queue: { kind: "memory" }, upstreams: [{ host: "127.0.0.1", port: 2525 }] })
+      const result = yield* run(["serve", "--config", config])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toBe(`sluice: cannot listen on 127.0.0.1:${port}: address already in use\n`)
+      // Through --port too, and without a config file.
+      const dir = mkdtempSync(join(tmpdir(), "sluice-cli-"))
+      const flags = yield* run(["serve", "--upstream", "127.0.0.1:2525", "--port", String(port)], { cwd: dir })
+      expect(flags.code).toBe(2)
+      expect(flags.stderr).toContain(`cannot listen on 127.0.0.1:${port}: address already in use`)
+      expect(flags.stderr).not.toContain("ServeError")
     }))
 })

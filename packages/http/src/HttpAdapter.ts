@@ -1,9 +1,8 @@
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
-import type { HttpServerError } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { Config, Sluice } from "@sluice/engine"
 import type { Duration } from "effect"
-import { Effect, Layer } from "effect"
+import { Data, Effect, Layer } from "effect"
 import * as Http from "node:http"
 import { SluiceApi } from "./Api.js"
 import * as auth from "./internal/auth.js"
@@ -18,11 +17,56 @@ export interface Options {
   readonly closeTimeout?: Duration.DurationInput
 }
 
+/** Why the listener could not take its address, from the system's error code. */
+export type ListenReason = "address-in-use" | "permission-denied" | "address-not-available" | "unknown-host" | "other"
+
+const reasons: Record<string, ListenReason> = {
+  EADDRINUSE: "address-in-use",
+  EACCES: "permission-denied",
+  EADDRNOTAVAIL: "address-not-available",
+  ENOTFOUND: "unknown-host",
+  EAI_AGAIN: "unknown-host"
+}
+
+const explanations: Record<ListenReason, string> = {
+  "address-in-use": "address already in use",
+  "permission-denied": "permission denied",
+  "address-not-available": "no interface of this machine has that address",
+  "unknown-host": "the host name does not resolve",
+  other: "the system refused"
+}
+
+/** The HTTP listener cannot listen on `http.host`:`http.port`; `reason` says why. */
+export class ListenError extends Data.TaggedError("ListenError")<{
+  readonly host: string
+  readonly port: number
+  readonly reason: ListenReason
+  readonly cause: unknown
+}> {
+  override get message() {
+    const address = this.host.includes(":") ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`
+    const detail = this.reason === "other" && this.cause instanceof Error ? `: ${this.cause.message}` : ""
+    return `cannot listen on ${address}: ${explanations[this.reason]}${detail}`
+  }
+}
+
+const listenError = (config: Config.SluiceConfig, cause: unknown) => {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code
+  return new ListenError({
+    host: config.http.host,
+    port: config.http.port,
+    reason: (code !== undefined ? reasons[code] : undefined) ?? "other",
+    cause
+  })
+}
+
 const listen = (config: Config.SluiceConfig, options: Options) =>
   Layer.scoped(HttpServer.HttpServer, Effect.gen(function*() {
     const app = yield* HttpApiBuilder.httpApp
     const node = Http.createServer()
-    const server = yield* NodeHttpServer.make(() => node, { host: config.http.host, port: config.http.port })
+    const server = yield* NodeHttpServer.make(() => node, { host: config.http.host, port: config.http.port }).pipe(
+      Effect.mapError((error) => listenError(config, error.cause))
+    )
     const closing = yield* shutdown.make
     yield* server.serve(app, closing.middleware)
     // Added last, so it runs first: the listener stops before the handler is detached.
@@ -35,7 +79,7 @@ const listen = (config: Config.SluiceConfig, options: Options) =>
   }))
 
 /**
- * The HTTP ingestion adapter (CONTRACT.md) on `config.http`: the `SluiceApi` endpoints, /openapi.json,
+ * The HTTP ingestion adapter (README, "HTTP API") on `config.http`: the `SluiceApi` endpoints, /openapi.json,
  * /docs, Prometheus /metrics. It gives the listening `HttpServer` (its `address` has the port when
  * `http.port` is 0). Closing its scope stops it before the services it uses, so a graceful shutdown
  * answers what it accepted before the engine drains.
@@ -43,7 +87,7 @@ const listen = (config: Config.SluiceConfig, options: Options) =>
 export const layer = (
   config: Config.SluiceConfig,
   options: Options = {}
-): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Sluice | Templates | Recipients> =>
+): Layer.Layer<HttpServer.HttpServer, ListenError, Sluice | Templates | Recipients> =>
   listen(config, options).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
