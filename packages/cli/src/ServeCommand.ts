@@ -10,7 +10,9 @@ import { duration, invalid, parseUpstream, port as portFlag } from "./internal/f
 
 const config = Options.file("config", { exists: "either" }).pipe(
   Options.withPseudoName("FILE"),
-  Options.withDescription("A JSON config file (see CONTRACT.md). Without it, the embedded default runs."),
+  Options.withDescription(
+    "A JSON config file (its fields: the README's Configuration section). Without it, the embedded default runs."
+  ),
   Options.optional
 )
 

@@ -1,10 +1,13 @@
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Spool } from "@sluice/spool"
 import { Effect } from "effect"
 import { sluice } from "./support/inProcess.js"
+
+const repository = fileURLToPath(new URL("../../../", import.meta.url))
 
 const configFile = (config: unknown) => {
   const path = join(mkdtempSync(join(tmpdir(), "sluice-cli-")), "sluice.json")
@@ -23,9 +26,14 @@ describe("the command line", () => {
       for (const flag of ["--config FILE", "--upstream host:port[,weight]", "--host HOST", "--port PORT", "--drain-timeout DURATION"]) {
         expect(serve.stdout).toContain(flag)
       }
+      expect(serve.stdout).toContain("the README's Configuration section")
       const sink = yield* sluice("sink", "--help")
       for (const flag of ["--port PORT", "--host HOST", "--reject-rcpt CODE", "--reject-data CODE", "--defer-rate 0..1", "--bounce-rate 0..1", "--delay MS", "--auth user:pass", "--quiet"]) {
         expect(sink.stdout).toContain(flag)
+      }
+      // Every file the help sends a user to is in the repository they have.
+      for (const help of [root, serve, sink]) {
+        for (const file of help.stdout.match(/[\w./-]+\.md\b/g) ?? []) expect(existsSync(join(repository, file)), file).toBe(true)
       }
     }))
 
