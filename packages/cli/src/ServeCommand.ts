@@ -5,8 +5,8 @@ import type { Config } from "@sluice/engine"
 import type { HttpAdapter, Templates } from "@sluice/http"
 import type { SpoolError } from "@sluice/spool"
 import type { QueueUnavailable } from "./QueueLayer.js"
-import type { ConfigFileError, UsageError } from "./ServeConfig.js"
-import { duration, invalid, parseUpstream, port as portFlag } from "./internal/flags.js"
+import type { ConfigFileError, LogLevelName, UsageError } from "./ServeConfig.js"
+import { choice, duration, invalid, parseUpstream, port as portFlag } from "./internal/flags.js"
 
 const config = Options.file("config", { exists: "either" }).pipe(
   Options.withPseudoName("FILE"),
@@ -39,7 +39,14 @@ const drainTimeout = duration("drain-timeout").pipe(
   Options.withDefault(Duration.seconds(30))
 )
 
-const options = { config, upstream, host, port, drainTimeout }
+const logLevels: ReadonlyArray<LogLevelName> = ["debug", "info", "warn", "error"]
+
+const logLevel = choice("log-level", logLevels, "debug|info|warn|error").pipe(
+  Options.withDescription("The lowest level logged (default info, or the config's log.level)."),
+  Options.optional
+)
+
+const options = { config, upstream, host, port, drainTimeout, logLevel }
 
 /** The parsed flags of `sluice serve`. */
 export type Flags = Command.Command.ParseConfig<typeof options>
@@ -68,7 +75,8 @@ export const command: Command.Command<"serve", FileSystem.FileSystem, ServeError
       upstreams: flags.upstream,
       host: flags.host,
       port: flags.port,
-      drainTimeout: flags.drainTimeout
+      drainTimeout: flags.drainTimeout,
+      logLevel: flags.logLevel
     })
   ))
 ).pipe(

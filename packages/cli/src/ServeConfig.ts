@@ -16,11 +16,15 @@ export class ConfigFileError extends Data.TaggedError("ConfigFileError")<{
   }
 }
 
+/** How much is logged: `log.level` in the config, `--log-level` on the command line. */
+export type LogLevelName = Config.SluiceConfig["log"]["level"]
+
 export interface ServeFlags {
   readonly config: Option.Option<string>
   readonly upstreams: ReadonlyArray<UpstreamFlag>
   readonly host: Option.Option<string>
   readonly port: Option.Option<number>
+  readonly logLevel: Option.Option<LogLevelName>
 }
 
 const readJson = (path: string) =>
@@ -46,7 +50,8 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 /**
  * The configuration `serve` runs on: the file given by `--config`, or the embedded default built from
  * `--upstream` flags (durable queue under ./.sluice, HTTP on 127.0.0.1:8025); `--host` and `--port`
- * override the listener either way. Decoded by the engine's schema, so a bad field is named by its path.
+ * override the listener, `--log-level` the file's `log.level`, either way. Decoded by the engine's
+ * schema, so a bad field is named by its path.
  */
 export const load = (
   flags: ServeFlags
@@ -79,6 +84,10 @@ export const load = (
           ...Option.match(flags.port, { onNone: () => ({}), onSome: (port) => ({ port }) })
         }
       }
+    }
+    // Same for a malformed `log`.
+    if (Option.isSome(flags.logLevel) && isObject(input) && (input.log === undefined || isObject(input.log))) {
+      input = { ...input, log: { ...input.log, level: flags.logLevel.value } }
     }
     return yield* Config.decode(input)
   })

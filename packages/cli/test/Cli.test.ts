@@ -23,7 +23,7 @@ describe("the command line", () => {
       expect(root.stdout).toMatch(/- serve .*--upstream/)
       expect(root.stdout).toMatch(/- sink .*--port/)
       const serve = yield* sluice("serve", "--help")
-      for (const flag of ["--config FILE", "--upstream host:port[,weight]", "--host HOST", "--port PORT", "--drain-timeout DURATION"]) {
+      for (const flag of ["--config FILE", "--upstream host:port[,weight]", "--host HOST", "--port PORT", "--drain-timeout DURATION", "--log-level debug|info|warn|error"]) {
         expect(serve.stdout).toContain(flag)
       }
       expect(serve.stdout).toContain("the README's Configuration section")
@@ -43,6 +43,7 @@ describe("the command line", () => {
     [["serve", "--upstream", "no-port-here"], `--upstream "no-port-here" is not host:port[,weight]`],
     [["serve", "--upstream", "127.0.0.1:99999"], `--upstream "127.0.0.1:99999": port 99999 is above 65535`],
     [["serve", "--upstream", "127.0.0.1:2525", "--drain-timeout", "a while"], `--drain-timeout "a while" is not a duration`],
+    [["serve", "--upstream", "127.0.0.1:2525", "--log-level", "loud"], `--log-level "loud" is not one of debug, info, warn, error`],
     [["serve", "--bogus"], "--bogus"],
     [["serve"], "serve needs --config <file>, or at least one --upstream"],
     [["sink", "--defer-rate", "2"], "--defer-rate 2: Expected a number between 0 and 1"],
@@ -62,11 +63,12 @@ describe("the command line", () => {
         queue: { kind: "memory" },
         upstreams: [{ host: "127.0.0.1", port: 99999 }, { host: "127.0.0.1", port: 2526, tls: "sometimes" }],
         retry: { initialDelay: "soon" },
+        log: { level: "verbose" },
         extra: true
       }))
       expect(result.code).toBe(2)
       expect(result.stderr).toContain("the configuration is not valid:")
-      for (const path of ["upstreams[0].port", "upstreams[1].tls", "retry.initialDelay", "extra"]) {
+      for (const path of ["upstreams[0].port", "upstreams[1].tls", "retry.initialDelay", "log.level", "extra"]) {
         expect(result.stderr).toContain(`  ${path}: `)
       }
     }))

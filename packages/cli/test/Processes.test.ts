@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { SmtpOptions, SmtpSession } from "@sluice/smtp"
 import { Effect } from "effect"
-import { run, start, startSink } from "./support/cli.js"
+import { freePort, realSleep, run, start, startSink } from "./support/cli.js"
 
 const configFile = (config: unknown) => {
   const path = join(mkdtempSync(join(tmpdir(), "sluice-cli-")), "sluice.json")
@@ -18,6 +18,20 @@ const send = (port: number, to: ReadonlyArray<string>) =>
     const session = yield* SmtpSession.open(SmtpOptions.make({ host: "127.0.0.1", port }))
     return yield* session.send({ from: "me@example.com", to }, Buffer.from("Subject: hi\r\n\r\nhello\r\n"))
   }))
+
+/** Waits until GET /healthz answers 200 on `port`: started, whatever it logs. */
+const healthy = (port: number, timeoutMs = 30_000) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const status = yield* Effect.promise(() =>
+        fetch(`http://127.0.0.1:${port}/healthz`).then((answer) => answer.status, () => 0)
+      )
+      if (status === 200) return
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`nothing answered on port ${port}`))
+      yield* realSleep(50)
+    }
+  })
 
 /** A TCP port held by this test process for the scope. */
 const occupiedPort = Effect.acquireRelease(
@@ -104,5 +118,33 @@ describe("sluice as a process", () => {
       expect(flags.code).toBe(2)
       expect(flags.stderr).toContain(`cannot listen on 127.0.0.1:${port}: address already in use`)
       expect(flags.stderr).not.toContain("ServeError")
+    }))
+
+  it.scoped("log.level and --log-level: warn leaves info out, debug lets debug in, the flag wins over the file", () =>
+    Effect.gen(function*() {
+      const { port: sinkPort } = yield* startSink()
+      const port = yield* freePort
+      const config = configFile({
+        http: { port },
+        queue: { kind: "memory" },
+        upstreams: [{ name: "sink", host: "127.0.0.1", port: sinkPort }],
+        log: { level: "warn" }
+      })
+      const quiet = yield* start(["serve", "--config", config])
+      yield* healthy(port)
+      yield* quiet.kill("SIGTERM")
+      expect(yield* quiet.exited).toBe(0)
+      expect(quiet.stdout()).not.toContain(`"msg":"serving"`)
+      expect(quiet.logs().filter((line) => line.level === "info" || line.level === "debug")).toEqual([])
+
+      const loud = yield* start(["serve", "--config", config, "--log-level", "debug"])
+      yield* loud.waitForLog((line) => line.msg === "serving", "serve to start")
+      expect(loud.logs().find((line) => line.msg === "configuration")).toMatchObject({
+        level: "debug",
+        file: config,
+        logLevel: "debug"
+      })
+      yield* loud.kill("SIGTERM")
+      expect(yield* loud.exited).toBe(0)
     }))
 })

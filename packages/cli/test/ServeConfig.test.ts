@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
@@ -9,8 +12,15 @@ const flags = (overrides: Partial<ServeConfig.ServeFlags>): ServeConfig.ServeFla
   upstreams: [],
   host: Option.none(),
   port: Option.none(),
+  logLevel: Option.none(),
   ...overrides
 })
+
+const configFile = (config: unknown) => {
+  const path = join(mkdtempSync(join(tmpdir(), "sluice-cli-")), "sluice.json")
+  writeFileSync(path, JSON.stringify(config))
+  return Option.some(path)
+}
 
 describe("ServeConfig", () => {
   it.effect.each([
@@ -42,5 +52,17 @@ describe("ServeConfig", () => {
         port: Option.some(9000)
       }))
       expect(config.http).toMatchObject({ host: "0.0.0.0", port: 9000, maxBodyBytes: 10 * 1024 * 1024 })
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("log.level in the file, --log-level over it, info when neither says", () =>
+    Effect.gen(function*() {
+      const upstreams = [{ host: "127.0.0.1", port: 2525 }]
+      expect((yield* ServeConfig.load(flags({ upstreams }))).log.level).toBe("info")
+      expect((yield* ServeConfig.load(flags({ upstreams, logLevel: Option.some("debug") }))).log.level).toBe("debug")
+      const warn = configFile({ upstreams, log: { level: "warn" } })
+      expect((yield* ServeConfig.load(flags({ config: warn }))).log.level).toBe("warn")
+      expect((yield* ServeConfig.load(flags({ config: warn, logLevel: Option.some("error") }))).log.level).toBe("error")
+      const bad = yield* Effect.flip(ServeConfig.load(flags({ config: configFile({ upstreams, log: { level: "verbose" } }) })))
+      expect(bad._tag === "ConfigError" && [...new Set(bad.issues.map((issue) => issue.path))]).toEqual(["log.level"])
     }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -22,6 +22,17 @@ export const number = (name: string, schema: Schema.Schema<number>, pseudoName: 
     })
   )
 
+/** A flag that takes one of `values`; its error names the flag (@effect/cli's own choice does not). */
+export const choice = <A extends string>(name: string, values: ReadonlyArray<A>, pseudoName: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName(pseudoName),
+    Options.mapEffect((text) =>
+      values.includes(text as A)
+        ? Effect.succeed(text as A)
+        : Effect.fail(invalid(`--${name} "${text}" is not one of ${values.join(", ")}`))
+    )
+  )
+
 export const port = (name = "port") => number(name, Schema.Int.pipe(Schema.between(0, 65535)), "PORT")
 
 /** An `--upstream host:port[,weight]` flag, parsed. */

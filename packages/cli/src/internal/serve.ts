@@ -1,19 +1,36 @@
 import type { Duration } from "effect"
 import { Config, Sluice } from "@sluice/engine"
 import { HttpAdapter, Recipients, Templates, Webhook } from "@sluice/http"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Logger, LogLevel, Option } from "effect"
 import * as CacheLayer from "../CacheLayer.js"
 import * as QueueLayer from "../QueueLayer.js"
 import * as ServeConfig from "../ServeConfig.js"
 
+const logLevels: Record<ServeConfig.LogLevelName, LogLevel.LogLevel> = {
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warn: LogLevel.Warning,
+  error: LogLevel.Error
+}
+
 /**
- * Runs the engine behind its HTTP API until interrupted (SIGTERM/SIGINT). Layers close in the reverse
- * of their building: the HTTP listener stops first (answering what is in flight), then the engine
- * drains, then the queue closes.
+ * Runs the engine behind its HTTP API until interrupted (SIGTERM/SIGINT), logging from `log.level`
+ * (or `--log-level`) up. Layers close in the reverse of their building: the HTTP listener stops first
+ * (answering what is in flight), then the engine drains, then the queue closes.
  */
 export const run = (flags: ServeConfig.ServeFlags & { readonly drainTimeout: Duration.Duration }) =>
   Effect.gen(function*() {
     const config = yield* ServeConfig.load(flags)
+    return yield* serve(config, flags).pipe(Effect.provide(Logger.minimumLogLevel(logLevels[config.log.level])))
+  })
+
+const serve = (config: Config.SluiceConfig, flags: ServeConfig.ServeFlags & { readonly drainTimeout: Duration.Duration }) =>
+  Effect.gen(function*() {
+    yield* Effect.logDebug("configuration").pipe(Effect.annotateLogs({
+      file: Option.getOrElse(flags.config, () => "(embedded default)"),
+      logLevel: config.log.level,
+      http: `${config.http.host}:${config.http.port}`
+    }))
     // One cache for all (one Redis connection): the queue's status records, the engine's rate limits,
     // the HTTP adapter's templates and suppressions.
     const cache = CacheLayer.layer(config.cache)
