@@ -65,4 +65,17 @@ describe("ServeConfig", () => {
       const bad = yield* Effect.flip(ServeConfig.load(flags({ config: configFile({ upstreams, log: { level: "verbose" } }) })))
       expect(bad._tag === "ConfigError" && [...new Set(bad.issues.map((issue) => issue.path))]).toEqual(["log.level"])
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("certificate checks are turned off with tlsVerify; rejectUnauthorized is refused by name", () =>
+    Effect.gen(function*() {
+      const upstream = { host: "relay.example.net", port: 465, tls: "implicit" }
+      const config = yield* ServeConfig.load(flags({ config: configFile({ upstreams: [{ ...upstream, tlsVerify: false }] }) }))
+      expect(config.upstreams[0].tlsVerify).toBe(false)
+      expect((yield* ServeConfig.load(flags({ config: configFile({ upstreams: [upstream] }) }))).upstreams[0].tlsVerify).toBe(true)
+      const refused = yield* Effect.flip(
+        ServeConfig.load(flags({ config: configFile({ upstreams: [{ ...upstream, rejectUnauthorized: false }] }) }))
+      )
+      expect(refused._tag).toBe("ConfigError")
+      expect(refused.message).toMatch(/^upstreams\[0\]\.rejectUnauthorized: /)
+    }).pipe(Effect.provide(NodeContext.layer)))
 })
