@@ -73,7 +73,46 @@ export const Suppression = Schema.Struct({
   reason: Schema.optional(Schema.String)
 }).annotations({ identifier: "Suppression" })
 
-export const Complaint = Schema.Struct({ id: Id }).annotations({ identifier: "Complaint" })
+export const Complaint = Schema.Struct({
+  id: Id,
+  address: Schema.optional(Schema.String.annotations({
+    description: "Who complained; without it, the message's only recipient (a message with more suppresses nobody)"
+  }))
+}).annotations({ identifier: "Complaint" })
+
+export const ComplaintRecorded = Schema.Struct({
+  id: Id,
+  status: Schema.Literal("recorded"),
+  address: Schema.NullOr(Schema.String).annotations({ description: "Whose complaint it is, when known" }),
+  suppressed: Schema.Boolean,
+  note: Schema.optional(Schema.String.annotations({ description: "Why nobody was suppressed" }))
+}).annotations({ identifier: "ComplaintRecorded" })
+
+/** The content types POST /v1/feedback takes a raw report as, besides JSON. */
+export const reportTypes = ["message/rfc822", "multipart/report", "text/plain"] as const
+
+export const FeedbackReport = Schema.Struct({
+  report: Schema.String.annotations({ description: "The whole report, as received (RFC 5322)" })
+}).annotations({ identifier: "FeedbackReport" })
+
+export const FeedbackResult = Schema.Struct({
+  kind: Schema.Literal("bounce", "complaint").annotations({
+    description: "bounce: a delivery status notification (RFC 3464); complaint: an abuse report (ARF, RFC 5965)"
+  }),
+  matched: Schema.Boolean.annotations({ description: "The report is about a message Sluice knows; when false, nothing changed" }),
+  id: Schema.optional(Id),
+  status: Schema.optional(Schema.Literal(...statuses).annotations({ description: "The message's status after the report" })),
+  feedbackType: Schema.optional(Schema.String.annotations({ description: "An abuse report's Feedback-Type" })),
+  recipients: Schema.Array(Schema.Struct({
+    address: Schema.String,
+    action: Schema.optional(Schema.String.annotations({ description: "The report's Action: failed, delayed, delivered, relayed, expanded" })),
+    status: Schema.optional(Schema.String.annotations({ description: "The report's Status code, e.g. 5.1.1" })),
+    category: Schema.optional(Schema.Literal(...Bounce.categories)),
+    applied: Schema.Boolean.annotations({ description: "The recipient was marked bounced, or the complaint recorded against it" }),
+    suppressed: Schema.Boolean
+  })),
+  note: Schema.optional(Schema.String.annotations({ description: "Why less was done than the report asks" }))
+}).annotations({ identifier: "FeedbackResult" })
 
 const Status = <const S extends string>(status: S) => Schema.Struct({ status: Schema.Literal(status) })
 
@@ -157,9 +196,33 @@ export const suppressions = v1("suppressions")
 export const complaints = v1("complaints").add(
   HttpApiEndpoint.post("complain", "/v1/complaints")
     .setPayload(Complaint)
-    .addSuccess(Schema.Struct({ id: Id, status: Schema.Literal("recorded") }), { status: 202 })
+    .addSuccess(ComplaintRecorded, { status: 202 })
     .addError(problems.notFound)
+    .addError(problems.unavailable)
     .annotate(OpenApi.Summary, "Record a complaint against a message (counted in sluice_complaints_total)")
+    .annotate(
+      OpenApi.Description,
+      "The complaining address (`address`, else the message's only recipient) is suppressed when `suppressions.auto` is on."
+    )
+)
+
+export const feedback = v1("feedback").add(
+  HttpApiEndpoint.post("feedback", "/v1/feedback")
+    .setPayload(Schema.Union(
+      FeedbackReport,
+      ...reportTypes.map((contentType) => HttpApiSchema.Uint8Array({ contentType }))
+    ))
+    .addSuccess(FeedbackResult, { status: 202 })
+    .addError(problems.unavailable)
+    .annotate(OpenApi.Summary, "Apply a later bounce (DSN, RFC 3464) or a complaint (ARF, RFC 5965)")
+    .annotate(
+      OpenApi.Description,
+      "The raw report as the body (`message/rfc822` or `text/plain`; `multipart/report` with the report's own " +
+        "Content-Type header and its MIME body), or JSON `{\"report\": \"...\"}`. The message is found by the " +
+        "X-Sluice-Id or Message-ID Sluice set: a failed recipient is marked bounced, a complaint counted, and the " +
+        "address suppressed as for a bounce at delivery. A report about no message Sluice knows is answered " +
+        "`matched: false` and changes nothing; anything that is not a report is a 400 naming what is missing."
+    )
 )
 
 export const operations = HttpApiGroup.make("operations")
@@ -205,6 +268,7 @@ export class SluiceApi extends HttpApi.make("sluice")
   .add(templates)
   .add(suppressions)
   .add(complaints)
+  .add(feedback)
   .add(operations)
   .addError(problems.internal)
   .annotate(OpenApi.Title, "Sluice")

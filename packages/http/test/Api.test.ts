@@ -160,7 +160,8 @@ describe("the HTTP API", () => {
       const before = sample((yield* api.call("GET", "/metrics")).text, "sluice_complaints_total") ?? 0
       const complaint = yield* api.call("POST", "/v1/complaints", { json: { id: submitted.body.id } })
       expect(complaint.status).toBe(202)
-      expect(complaint.body).toEqual({ id: submitted.body.id, status: "recorded" })
+      // Its only recipient complained: suppressed (suppressions.auto is on by default).
+      expect(complaint.body).toEqual({ id: submitted.body.id, status: "recorded", address: "r1@example.net", suppressed: true })
       expect(sample((yield* api.call("GET", "/metrics")).text, "sluice_complaints_total")).toBe(before + 1)
       const unknown = yield* api.call("POST", "/v1/complaints", { json: { id: "nope" } })
       expect(unknown.status).toBe(404)
@@ -253,6 +254,7 @@ describe("the HTTP API", () => {
         "/metrics",
         "/readyz",
         "/v1/complaints",
+        "/v1/feedback",
         "/v1/messages",
         "/v1/messages/batch",
         "/v1/messages/{id}",

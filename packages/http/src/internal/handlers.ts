@@ -1,13 +1,14 @@
 import type { HttpServerRequest } from "@effect/platform"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Sluice } from "@sluice/engine"
+import type { Feedback } from "@sluice/engine"
+import { Address, Sluice } from "@sluice/engine"
 import { Effect, Layer, Metric, Option, ParseResult, Schema } from "effect"
 import * as Api from "../Api.js"
 import * as HttpMetrics from "../HttpMetrics.js"
 import * as Problem from "../Problem.js"
 import { Recipients } from "../Recipients.js"
 import { Templates } from "../Templates.js"
-import { readJson } from "./body.js"
+import { readJson, readRaw } from "./body.js"
 import * as prometheus from "./prometheus.js"
 import { problemOf, statusOf, submit, submitBatch } from "./submit.js"
 
@@ -89,17 +90,75 @@ const complaints = (maxBodyBytes: number) =>
   HttpApiBuilder.group(Api.SluiceApi, "complaints", (handlers) =>
     handlers.handleRaw("complain", ({ request }) =>
       Effect.gen(function*() {
-        const { id } = yield* decodeBody(request, Api.Complaint, maxBodyBytes)
+        const { address, id } = yield* decodeBody(request, Api.Complaint, maxBodyBytes)
+        const problem = address === undefined ? undefined : Address.problem(address)
+        if (problem !== undefined) return yield* Problem.badRequest(`"${address}" ${problem}`, "address")
         const sluice = yield* Sluice
-        const record = yield* sluice.status(id).pipe(Effect.mapError((error) => problemOf(error)))
-        if (Option.isNone(record)) return yield* Problem.notFound(`no message with id "${id}"`)
+        // The engine counts it, publishes it, logs it and suppresses the complainer.
+        const recorded = yield* sluice.complain(id, address).pipe(Effect.mapError((error) => problemOf(error)))
+        if (Option.isNone(recorded)) return yield* Problem.notFound(`no message with id "${id}"`)
         yield* Metric.increment(HttpMetrics.complaints)
-        yield* Effect.logInfo("complaint").pipe(Effect.annotateLogs({
-          messageId: id,
-          status: record.value.status,
-          upstream: record.value.upstream
-        }))
-        return { id, status: "recorded" as const }
+        const { note, suppressed } = recorded.value
+        return { id, status: "recorded" as const, address: recorded.value.address ?? null, suppressed, ...(note === undefined ? {} : { note }) }
+      })))
+
+const jsonType = /^application\/(?:[\w.+-]+\+)?json$/
+
+/**
+ * The report a POST /v1/feedback carries: the body itself (message/rfc822, text/plain), a
+ * multipart/report's body under a head rebuilt from the request's Content-Type (its boundary), or
+ * the `report` of a JSON body. `field` is where it was, for the problem if it is no report.
+ */
+const readReport = (request: HttpServerRequest.HttpServerRequest, maxBodyBytes: number) =>
+  Effect.gen(function*() {
+    const header = request.headers["content-type"]
+    const type = (header ?? "").split(";")[0]!.trim().toLowerCase()
+    if (jsonType.test(type)) {
+      const { report } = yield* decodeBody(request, Api.FeedbackReport, maxBodyBytes)
+      return { bytes: Buffer.from(report, "utf8"), field: "report" }
+    }
+    if (!(Api.reportTypes as ReadonlyArray<string>).includes(type)) {
+      return yield* new Problem.Problem({
+        status: 415,
+        detail: `${header === undefined ? "the request has no Content-Type" : `Content-Type "${header}" is not a report`}; send the report as ${
+          Api.reportTypes.join(", ")
+        }, or as JSON {"report": "..."}`
+      })
+    }
+    const body = yield* readRaw(request, maxBodyBytes)
+    if (body.length === 0) return yield* Problem.badRequest("the body is empty; expected a report")
+    const head = type === "multipart/report" ? `Content-Type: ${header}\r\nMIME-Version: 1.0\r\n\r\n` : ""
+    return { bytes: head === "" ? body : Buffer.concat([Buffer.from(head, "latin1"), body]), field: undefined }
+  })
+
+/** A FeedbackResult as the answer: absent fields left out. */
+const feedbackAnswer = (result: Feedback.FeedbackResult) => ({
+  kind: result.kind,
+  matched: result.matched,
+  ...(result.id === undefined ? {} : { id: result.id }),
+  ...(result.status === undefined ? {} : { status: result.status }),
+  ...(result.feedbackType === undefined ? {} : { feedbackType: result.feedbackType }),
+  recipients: result.recipients.map((r) => ({
+    address: r.address,
+    ...(r.action === undefined ? {} : { action: r.action }),
+    ...(r.status === undefined ? {} : { status: r.status }),
+    ...(r.category === undefined ? {} : { category: r.category }),
+    applied: r.applied,
+    suppressed: r.suppressed
+  })),
+  ...(result.note === undefined ? {} : { note: result.note })
+})
+
+const feedback = (maxBodyBytes: number) =>
+  HttpApiBuilder.group(Api.SluiceApi, "feedback", (handlers) =>
+    handlers.handleRaw("feedback", ({ request }) =>
+      Effect.gen(function*() {
+        const { bytes, field } = yield* readReport(request, maxBodyBytes)
+        const sluice = yield* Sluice
+        const result = yield* sluice.feedback(bytes).pipe(Effect.mapError((error) =>
+          error._tag === "InvalidReport" ? Problem.badRequest(error.message, field) : problemOf(error)
+        ))
+        return feedbackAnswer(result)
       })))
 
 const operations = HttpApiBuilder.group(Api.SluiceApi, "operations", (handlers) =>
@@ -129,5 +188,6 @@ export const layer = (options: { readonly maxBodyBytes: number }) =>
     templates(options.maxBodyBytes),
     suppressions(options.maxBodyBytes),
     complaints(options.maxBodyBytes),
+    feedback(options.maxBodyBytes),
     operations
   )

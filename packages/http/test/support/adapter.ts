@@ -68,14 +68,17 @@ export const start = (
       ...config,
       http: { port: 0, ...(config.http as object | undefined) }
     }).pipe(Effect.orDie)
+    // One list: the engine suppresses on the Recipients the adapter checks submits against (as serve does).
+    const recipients = Recipients.layerFromConfig(decoded)
     const engine = Sluice.layer(decoded, { drainTimeout: "2 seconds" }).pipe(
-      Layer.provide(MemoryQueue.layer({ maxDepth: decoded.queue.maxDepth }))
+      Layer.provide(MemoryQueue.layer({ maxDepth: decoded.queue.maxDepth })),
+      Layer.provide(Recipients.layerSuppressions.pipe(Layer.provide(recipients)))
     )
     const context = yield* Layer.build(
       HttpAdapter.layer(decoded).pipe(Layer.provide(Layer.mergeAll(
         engine,
         Templates.layerFromConfig(decoded),
-        Recipients.layerFromConfig(decoded)
+        recipients
       )))
     ).pipe(Effect.orDie, Effect.provide(Logger.minimumLogLevel(LogLevel.Error)))
     const address = Context.get(context, HttpServer.HttpServer).address
