@@ -1,42 +1,195 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Sink } from "@sluice/sink"
-import { Context, Effect, Layer, Logger, LogLevel, TestClock } from "effect"
+import { Clock, Context, Duration, Effect, Either, Fiber, Layer, Logger, LogLevel, TestClock } from "effect"
 import { Config, MemoryQueue, RateLimit, Sluice } from "../src/index.js"
-import { eventually, message, realSleep, startEngine, upstream } from "./support/engine.js"
+import { eventually, message, upstream } from "./support/engine.js"
 
-const limited = (sink: Sink.Sink) => ({
-  queue: { kind: "memory" as const },
-  upstreams: [upstream("relay", sink, { rateLimit: { messages: 2, per: "10 seconds" } })]
+/** The most of `times` that fall in one half-open window [t, t + window). */
+const mostInAnyWindow = (times: ReadonlyArray<number>, window: number) => {
+  const sorted = [...times].sort((a, b) => a - b)
+  let most = 0
+  for (let first = 0, last = 0; last < sorted.length; last++) {
+    while (sorted[last]! - sorted[first]! >= window) first++
+    most = Math.max(most, last - first + 1)
+  }
+  return most
+}
+
+const rateOf = (messages: number, perMs: number, burst?: number): RateLimit.Rate => ({
+  messages,
+  per: Duration.millis(perMs),
+  ...(burst === undefined ? {} : { burst })
 })
 
-describe("upstream rate limits", () => {
-  it.scoped("by default a token bucket in the process: a burst of the limit, then one per interval", () =>
+/**
+ * Callers arriving in groups (`[at, count]`, in time order) at one limiter, each noting the Clock's
+ * time when its effect starts. The starts in the order they happened.
+ */
+const startsOf = (rate: RateLimit.Rate, arrivals: ReadonlyArray<readonly [number, number]>) =>
+  Effect.gen(function*() {
+    const limit = RateLimit.makeLocal(rate)
+    const starts: Array<{ readonly caller: number; readonly at: number }> = []
+    const fibers: Array<Fiber.RuntimeFiber<void>> = []
+    for (const [at, count] of arrivals) {
+      yield* TestClock.setTime(at)
+      for (let i = 0; i < count; i++) {
+        const caller = fibers.length
+        fibers.push(yield* Effect.fork(limit(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void starts.push({ caller, at: now }))))))
+      }
+    }
+    yield* TestClock.adjust("1 hour")
+    yield* Fiber.joinAll(fibers)
+    return starts
+  })
+
+// Rates in, exact start times out (in the manner of the Balancer's table): burst 1 spaces starts per/N
+// apart from the first one on; a burst M starts M at once, and the window still caps any [t, t + per).
+const cases: ReadonlyArray<{
+  readonly name: string
+  readonly rate: RateLimit.Rate
+  readonly arrivals: ReadonlyArray<readonly [number, number]>
+  readonly starts: ReadonlyArray<number>
+}> = [
+  {
+    name: "4 per second: one every 250 ms from the first on, no bucket to spend first",
+    rate: rateOf(4, 1000),
+    arrivals: [[0, 10]],
+    starts: [0, 250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2250]
+  },
+  {
+    name: "burst 3 of 4 per second: three at once, the fourth 250 ms on, then the window waits",
+    rate: rateOf(4, 1000, 3),
+    arrivals: [[0, 12]],
+    starts: [0, 0, 0, 250, 1000, 1000, 1000, 1250, 2000, 2000, 2000, 2250]
+  },
+  {
+    name: "burst 4 of 4 per second: four at once, once a second",
+    rate: rateOf(4, 1000, 4),
+    arrivals: [[0, 9]],
+    starts: [0, 0, 0, 0, 1000, 1000, 1000, 1000, 2000]
+  },
+  {
+    name: "a burst above the rate is the rate: never more than 4 in a second",
+    rate: rateOf(4, 1000, 10),
+    arrivals: [[0, 9]],
+    starts: [0, 0, 0, 0, 1000, 1000, 1000, 1000, 2000]
+  },
+  {
+    name: "a bucket refilled by 900 ms would let a fifth start; the window does not",
+    rate: rateOf(4, 1000, 4),
+    arrivals: [[0, 4], [900, 1]],
+    starts: [0, 0, 0, 0, 1000]
+  },
+  {
+    name: "after an idle spell the burst is back, and the window holds across it",
+    rate: rateOf(4, 1000, 2),
+    arrivals: [[0, 5], [5000, 5]],
+    starts: [0, 0, 250, 500, 1000, 5000, 5000, 5250, 5500, 6000]
+  },
+  {
+    name: "callers arriving apart wait only as long as the spacing asks",
+    rate: rateOf(2, 1000),
+    arrivals: [[0, 1], [100, 1], [1300, 1], [1400, 1]],
+    starts: [0, 500, 1300, 1800]
+  },
+  {
+    name: "100 per second, 400 messages: 3.99 seconds from the first start to the last",
+    rate: rateOf(100, 1000),
+    arrivals: [[0, 400]],
+    starts: Array.from({ length: 400 }, (_, i) => i * 10)
+  }
+]
+
+describe("the local rate limiter (TestClock)", () => {
+  describe.each(cases)("$name", ({ arrivals, rate, starts: expected }) => {
+    it.effect("starts exactly on its slots, in the order callers came, never more than N in any window", () =>
+      Effect.gen(function*() {
+        const starts = yield* startsOf(rate, arrivals)
+        expect(starts.map((s) => s.at)).toEqual(expected)
+        expect(starts.map((s) => s.caller)).toEqual(expected.map((_, i) => i))
+        expect(mostInAnyWindow(starts.map((s) => s.at), Duration.toMillis(rate.per))).toBeLessThanOrEqual(rate.messages)
+      }))
+  })
+
+  it.effect("a waiter interrupted at the head of the line or behind it gives its slot to the next", () =>
     Effect.gen(function*() {
-      const sink = yield* Sink.make()
-      const { sluice } = yield* startEngine(limited(sink))
-      for (let i = 0; i < 4; i++) yield* sluice.submit(message(i))
-      yield* eventually(() => sink.received === 2, "the burst")
-      yield* realSleep(200)
-      expect(sink.received).toBe(2)
-      yield* TestClock.adjust("5 seconds")
-      yield* eventually(() => sink.received === 3, "the next token")
-      yield* TestClock.adjust("5 seconds")
-      yield* eventually(() => sink.received === 4, "the last token")
+      const limit = RateLimit.makeLocal(rateOf(1, 1000))
+      const starts: Array<[string, number]> = []
+      const caller = (name: string) =>
+        Effect.fork(limit(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => starts.push([name, now])))))
+      yield* Fiber.join(yield* caller("a"))
+      const [b, c, d, e] = [yield* caller("b"), yield* caller("c"), yield* caller("d"), yield* caller("e")]
+      yield* TestClock.adjust(500)
+      yield* Fiber.interrupt(b) // the head, asleep until 1000
+      yield* Fiber.interrupt(d) // behind c
+      yield* TestClock.adjust(500)
+      yield* Fiber.join(c)
+      yield* TestClock.adjust(1000)
+      yield* Fiber.join(e)
+      expect(starts).toEqual([["a", 0], ["c", 1000], ["e", 2000]])
     }))
 
-  it.scoped("a RateLimit in the context is the one used, per upstream with its configured rate", () =>
+  it.effect("a caller with nobody in line and a free slot starts at once", () =>
+    Effect.gen(function*() {
+      const limit = RateLimit.makeLocal(rateOf(10, 1000, 2))
+      expect(yield* limit(Effect.succeed("now"))).toBe("now")
+      expect(yield* limit(Clock.currentTimeMillis)).toBe(0)
+    }))
+})
+
+describe("rate limits through the engine", () => {
+  it.scoped("400 messages at 100 per second: 3.0 to 4.5 s of clock time, never more than 100 starts in a second", () =>
     Effect.gen(function*() {
       const sink = yield* Sink.make()
-      const made: Array<{ upstream: string; messages: number }> = []
+      // The local limiter, noting the Clock's time when each delivery it lets through starts.
+      const starts: Array<number> = []
+      const recording: RateLimit.RateLimitShape = {
+        make: (name, rate) =>
+          Effect.map(RateLimit.local.make(name, rate), (limit) => (effect) =>
+            limit(Effect.zipRight(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => starts.push(now))), effect)))
+      }
+      const config = yield* Config.decode({
+        queue: { kind: "memory" },
+        upstreams: [upstream("relay", sink, { rateLimit: { messages: 100, per: "1 second" } })]
+      }).pipe(Effect.orDie)
+      const context = yield* Layer.build(
+        Sluice.layer(config).pipe(
+          Layer.provide(MemoryQueue.layer()),
+          Layer.provide(Layer.succeed(RateLimit.RateLimit, recording))
+        )
+      ).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Error)))
+      const sluice = Context.get(context, Sluice)
+      const results = yield* sluice.submitBatch(Array.from({ length: 400 }, (_, i) => message(i)))
+      expect(results.filter(Either.isRight).length).toBe(400)
+      // The clock moves five slots (50 ms) at a time; between moves, every delivery started has reached
+      // the sink over its real socket. Ten workers and at most five starts a step: the line never empties.
+      while (sink.received < 400) {
+        yield* TestClock.adjust("50 millis")
+        yield* eventually(() => sink.received >= starts.length, `${starts.length} deliveries at the sink`)
+      }
+      expect(starts.length).toBe(400)
+      const elapsed = starts.at(-1)! - starts[0]!
+      expect(elapsed).toBeGreaterThanOrEqual(3_000)
+      expect(elapsed).toBeLessThanOrEqual(4_500)
+      expect(mostInAnyWindow(starts, 1_000)).toBeLessThanOrEqual(100)
+    }), 60_000)
+
+  it.scoped("a RateLimit in the context is the one used, per upstream with its configured rate and burst", () =>
+    Effect.gen(function*() {
+      const sink = yield* Sink.make()
+      const made: Array<{ upstream: string; rate: RateLimit.Rate }> = []
       let passed = 0
       const counting: RateLimit.RateLimitShape = {
         make: (name, rate) =>
           Effect.sync(() => {
-            made.push({ upstream: name, messages: rate.messages })
+            made.push({ upstream: name, rate })
             return (effect) => Effect.zipRight(Effect.sync(() => passed++), effect)
           })
       }
-      const config = yield* Config.decode(limited(sink)).pipe(Effect.orDie)
+      const config = yield* Config.decode({
+        queue: { kind: "memory" },
+        upstreams: [upstream("relay", sink, { rateLimit: { messages: 2, per: "10 seconds", burst: 2 } })]
+      }).pipe(Effect.orDie)
       const context = yield* Layer.build(
         Sluice.layer(config).pipe(
           Layer.provide(MemoryQueue.layer()),
@@ -45,9 +198,9 @@ describe("upstream rate limits", () => {
       ).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Error)))
       const sluice = Context.get(context, Sluice)
       for (let i = 0; i < 4; i++) yield* sluice.submit(message(i))
-      // This limiter lets everything through at once: the local bucket (2 per 10 s) is not in the way.
+      // This limiter lets everything through at once: the local one (2 per 10 s) is not in the way.
       yield* eventually(() => sink.received === 4, "all four")
-      expect(made).toEqual([{ upstream: "relay", messages: 2 }])
+      expect(made).toEqual([{ upstream: "relay", rate: { messages: 2, per: Duration.seconds(10), burst: 2 } }])
       expect(passed).toBe(4)
     }))
 })
