@@ -63,6 +63,23 @@ describe("Redis status store", () => {
       expect(m2).toEqual(record("m2", "delivered"))
     }))
 
+  it.scoped("a partial record keeps each recipient's status, reply and category from node to node", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const a = yield* service(prefix, StatusStore.StatusStore)
+      const b = yield* service(prefix, StatusStore.StatusStore)
+      const partial: MessageRecord = {
+        ...record("m1", "delivered"),
+        status: "partial",
+        recipients: [
+          { address: "a@example.net", status: "delivered", reply: { code: 250, enhanced: "2.0.0", text: "ok" } },
+          { address: "b@example.net", status: "bounced", reply: { code: 550, enhanced: "5.1.1", text: "no such user" }, category: "bad-mailbox" }
+        ]
+      }
+      yield* a.put([partial])
+      expect(yield* b.get(["m1"])).toEqual([partial])
+    }))
+
   it.scoped("a record that does not decode is unknown, not a failure of Redis", () =>
     Effect.gen(function*() {
       const prefix = yield* freshPrefix
@@ -121,23 +138,62 @@ describe("Redis KeyValueStore", () => {
     }))
 })
 
+/** The most of `times` that fall in one half-open window [t, t + window). */
+const mostInAnyWindow = (times: ReadonlyArray<number>, window: number) => {
+  const sorted = [...times].sort((a, b) => a - b)
+  let most = 0
+  for (let first = 0, last = 0; last < sorted.length; last++) {
+    while (sorted[last]! - sorted[first]! >= window) first++
+    most = Math.max(most, last - first + 1)
+  }
+  return most
+}
+
 describe("Redis rate limit", () => {
-  it.scoped("nodes share one bucket: past the burst, a second node waits for the next slot", () =>
+  it.scoped("nodes share one key: a burst across nodes at once, then the next start waits for the window", () =>
     Effect.gen(function*() {
       const prefix = yield* freshPrefix
-      const rate = { messages: 2, per: Duration.seconds(10) } // a slot every 5 seconds, a burst of 2
+      // 2 per 10 s, both at once: GCRA alone would let a third start 5 s on; the window says 10 s.
+      const rate = { messages: 2, per: Duration.seconds(10), burst: 2 }
       const limitA = yield* (yield* service(prefix, RateLimit.RateLimit)).make("relay", rate)
       const limitB = yield* (yield* service(prefix, RateLimit.RateLimit)).make("relay", rate)
       yield* limitA(Effect.void)
       yield* limitB(Effect.void)
-      const third = yield* Effect.fork(limitB(Effect.succeed("sent")))
+      // The wait comes from Redis's clock (real time); the sleep is on the TestClock.
+      const third = yield* Effect.fork(limitA(Effect.succeed("sent")))
+      yield* TestClock.adjust("9 seconds")
+      expect(Option.isNone(yield* Fiber.poll(third))).toBe(true)
       yield* TestClock.adjust("1 second")
-      expect(third.unsafePoll()).toBeNull()
-      yield* TestClock.adjust("5 seconds")
       expect(yield* Fiber.join(third)).toBe("sent")
-      // Another upstream has its own bucket.
+      // Another upstream has its own keys.
       const other = yield* (yield* service(prefix, RateLimit.RateLimit)).make("other", rate)
       expect(yield* other(Effect.succeed("at once"))).toBe("at once")
+    }))
+
+  it.scopedLive("two nodes reserving at once on one key: on Redis's clock, a burst at once, then per/N apart, never more than N in a window", () =>
+    Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const a = yield* service(prefix, Redis)
+      const b = yield* service(prefix, Redis)
+      const rate = { messages: 5, per: Duration.seconds(1), burst: 3 }
+      const reservations = yield* Effect.all(
+        Array.from({ length: 23 }, (_, i) => Effect.promise(() => RedisRateLimit.reserve(i % 2 === 0 ? a : b, "relay", rate))),
+        { concurrency: "unbounded" }
+      )
+      const at = reservations.map((r) => r.at).sort((x, y) => x - y)
+      // Slots are Redis's TIME, whatever the nodes' clocks say: exact, however loaded this machine is.
+      expect(mostInAnyWindow(at, 1_000)).toBe(5)
+      expect(reservations.filter((r) => r.wait === 0).length).toBeGreaterThanOrEqual(3)
+      // The first three as they came (within a few milliseconds of each other), then GCRA's spacing of
+      // 200 ms, then the window: the sixth a second after the first.
+      expect(at[2]! - at[0]!).toBeLessThan(200)
+      expect(at[3]! - at[0]!).toBeCloseTo(200, 2)
+      expect(at[4]! - at[0]!).toBeCloseTo(400, 2)
+      expect(at[5]! - at[0]!).toBeCloseTo(1_000, 2)
+      expect(at[10]! - at[0]!).toBeCloseTo(2_000, 2)
+      expect(at[20]! - at[0]!).toBeCloseTo(4_000, 2)
+      // What a reservation answers: the slot, and how long from Redis's now.
+      for (const r of reservations) expect(r.wait).toBeGreaterThanOrEqual(0)
     }))
 })
 
