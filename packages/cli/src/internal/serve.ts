@@ -34,18 +34,21 @@ const serve = (config: Config.SluiceConfig, flags: ServeConfig.ServeFlags & { re
     // One cache for all (one Redis connection): the queue's status records, the engine's rate limits,
     // the HTTP adapter's templates and suppressions.
     const cache = CacheLayer.layer(config.cache)
-    const engine = Sluice.layer(config, { drainTimeout: flags.drainTimeout }).pipe(
-      Layer.provide(QueueLayer.layer(config).pipe(Layer.provide(cache))),
-      Layer.provide(cache),
-      // Set up before the engine and closed after it: the events of the drain are posted too.
-      Webhook.wrap(config, { drainTimeout: flags.drainTimeout })
-    )
     // With Redis, templates and suppressions are shared by every node through the cache's store.
     const stores = config.cache?.kind === "redis"
       ? Layer.mergeAll(Templates.Templates.layer, Recipients.Recipients.layer(Recipients.optionsFromConfig(config))).pipe(
         Layer.provide(cache)
       )
       : Layer.mergeAll(Templates.layerFromConfig(config), Recipients.layerFromConfig(config))
+    const engine = Sluice.layer(config, { drainTimeout: flags.drainTimeout }).pipe(
+      Layer.provide(QueueLayer.layer(config).pipe(Layer.provide(cache))),
+      Layer.provide(cache),
+      // The engine suppresses (hard bounces, complaints) on the very list submits are checked against:
+      // `stores` is one layer, built once for both.
+      Layer.provide(Recipients.layerSuppressions.pipe(Layer.provide(stores))),
+      // Set up before the engine and closed after it: the events of the drain are posted too.
+      Webhook.wrap(config, { drainTimeout: flags.drainTimeout })
+    )
     const app = HttpAdapter.layer(config).pipe(Layer.provide(Layer.mergeAll(engine, stores)))
     yield* Layer.build(app)
     yield* Effect.logInfo("serving").pipe(Effect.annotateLogs({
