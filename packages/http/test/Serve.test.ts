@@ -6,6 +6,7 @@ import type { Answer, CallOptions } from "./support/adapter.js"
 import { attempt, call, message, realSleep, seqOf, statusUntil } from "./support/adapter.js"
 import { cases } from "./support/badInput.js"
 import { serve, workspace } from "./support/process.js"
+import { dsn } from "./support/reports.js"
 import * as WebhookReceiver from "./support/WebhookReceiver.js"
 
 const config = (dir: string, sink: { host: string; port: number }, extra: Record<string, unknown> = {}) => ({
@@ -76,6 +77,13 @@ describe("sluice serve with its HTTP API, as a process", () => {
 
       const complaint = yield* v1("POST", "/v1/complaints", { json: { id: one.body.id } })
       expect(complaint.status).toBe(202)
+      // The engine suppresses on the list the adapter checks (one store on disk): a complaint, a later bounce.
+      expect((yield* v1("POST", "/v1/messages", { json: message(8, { to: ["r1@example.net"] }) })).status).toBe(422)
+      const original = sink.messages.find((m) => m.to.includes("r2@example.net"))!.data
+      const bounce = yield* v1("POST", "/v1/feedback", { raw: dsn(original, "r2@example.net").whole, headers: { "content-type": "message/rfc822" } })
+      expect(bounce.body).toMatchObject({ matched: true, status: "bounced", recipients: [{ category: "bad-mailbox", suppressed: true }] })
+      const bounced = yield* v1("POST", "/v1/messages", { json: message(9, { to: ["r2@example.net"] }) })
+      expect([bounced.status, bounced.body.detail]).toEqual([422, "r2@example.net is suppressed: bounced: 550 5.1.1 <r2@example.net>: Recipient address rejected: User unknown"])
       const metrics = (yield* call(sluice.base, "GET", "/metrics")).text
       expect(metrics).toMatch(/^sluice_messages_total\{outcome="delivered"\} 5$/m)
       expect(metrics).toMatch(/^sluice_complaints_total 1$/m)

@@ -1,5 +1,5 @@
 import type { MessageRecord, Reply, SubmitError, Submitted } from "@sluice/engine"
-import { Address, Sluice } from "@sluice/engine"
+import { Address, maxRecipients, Sluice } from "@sluice/engine"
 import { Effect, Either } from "effect"
 import * as Problem from "../Problem.js"
 import { Recipients } from "../Recipients.js"
@@ -63,7 +63,8 @@ const render = (message: Record<string, unknown>, prefix: string) =>
 const checkRecipients = (message: Record<string, unknown>, prefix: string) =>
   Effect.gen(function*() {
     const to = message.to
-    if (!Array.isArray(to)) return
+    // Too many recipients is the engine's 400, said before any address is looked up.
+    if (!Array.isArray(to) || to.length > maxRecipients) return
     const candidates = to.flatMap((address, i) =>
       typeof address === "string" && Address.problem(address) === undefined ? [{ address, i }] : []
     )
