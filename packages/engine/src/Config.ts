@@ -1,6 +1,6 @@
 import { Data, Duration, Effect, Either, ParseResult, Schema } from "effect"
 import { isIP } from "node:net"
-import { categories } from "./Bounce.js"
+import { Rule } from "./Bounce.js"
 
 /** An Effect duration string ("30 seconds") or a number of milliseconds. */
 export const DurationFromInput = Schema.transformOrFail(
@@ -126,21 +126,9 @@ export const Log = Schema.Struct({
  * Extra bounce classification rules, tried before the built-in ones (Bounce.ts): the first rule whose
  * every given field matches gives the category. `code` is a basic reply code or a class ("5xx"),
  * `enhanced` an RFC 3463 code where "x" matches any part ("5.1.x"), `text` a case-insensitive regular
- * expression on the reply text.
+ * expression on the reply text. The schema is Bounce.Rule, which also decodes the built-in rules.
  */
-export const BounceRule = Schema.Struct({
-  category: Schema.Literal(...categories),
-  code: Schema.optional(Schema.String.pipe(Schema.pattern(/^[245](?:\d\d|xx)$/, { message: () => "is not a reply code such as \"550\" or \"5xx\"" }))),
-  enhanced: Schema.optional(Schema.String.pipe(Schema.pattern(/^[245x]\.(?:\d{1,3}|x)\.(?:\d{1,3}|x)$/, { message: () => "is not an enhanced code such as \"5.1.1\" or \"5.7.x\"" }))),
-  text: Schema.optional(Schema.String.pipe(Schema.filter((source) => {
-    try {
-      new RegExp(source, "i")
-      return true
-    } catch (error) {
-      return `is not a regular expression: ${(error as Error).message}`
-    }
-  })))
-})
+export const BounceRule = Rule
 export type BounceRule = Schema.Schema.Type<typeof BounceRule>
 
 /** Addresses suppressed by the engine itself: after a bad-mailbox or bad-domain bounce, and on a complaint. */
