@@ -50,7 +50,9 @@ export const fromError = (
   classify: Classifier
 ): Judged => {
   const reply = error._tag === "SmtpReplyError" ? { code: error.code, enhanced: error.enhanced, text: error.text } : undefined
-  const category = classify(reply ?? { text: error.message })
+  // Refused before anything was sent (an address or an extension this upstream cannot carry): a
+  // matter of protocol, never a reason to suppress the address.
+  const category = reply !== undefined ? classify(reply) : verdict === "permanent" ? "protocol" : classify({ text: error.message })
   return all(recipients, verdict === "permanent" ? "bounced" : "deferred", reply, category, error.message)
 }
 

@@ -8,7 +8,7 @@ export interface Rate {
   readonly messages: number
   readonly per: Duration.Duration
   /** How many may start at once (default 1); still never more than `messages` in any window of `per`. */
-  readonly burst?: number
+  readonly burst?: number | undefined
 }
 
 /**
