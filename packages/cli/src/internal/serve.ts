@@ -41,7 +41,6 @@ const serve = (config: Config.SluiceConfig, flags: ServeConfig.ServeFlags & { re
       )
       : Layer.mergeAll(Templates.layerFromConfig(config), Recipients.layerFromConfig(config))
     const engine = Sluice.layer(config, { drainTimeout: flags.drainTimeout }).pipe(
-      Layer.provide(QueueLayer.layer(config).pipe(Layer.provide(cache))),
       Layer.provide(cache),
       // The engine suppresses (hard bounces, complaints) on the very list submits are checked against:
       // `stores` is one layer, built once for both.
@@ -49,7 +48,10 @@ const serve = (config: Config.SluiceConfig, flags: ServeConfig.ServeFlags & { re
       // Set up before the engine and closed after it: the events of the drain are posted too.
       Webhook.wrap(config, { drainTimeout: flags.drainTimeout })
     )
-    const app = HttpAdapter.layer(config).pipe(Layer.provide(Layer.mergeAll(engine, stores)))
+    // The queue is opened first (a spool that cannot be opened is named before anything beside it)
+    // and closed last, after the engine has drained into it.
+    const queue = QueueLayer.layer(config).pipe(Layer.provide(cache))
+    const app = HttpAdapter.layer(config).pipe(Layer.provide(Layer.mergeAll(engine, stores)), Layer.provide(queue))
     yield* Layer.build(app)
     yield* Effect.logInfo("serving").pipe(Effect.annotateLogs({
       queue: config.queue.kind,
