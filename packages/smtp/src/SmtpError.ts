@@ -16,11 +16,14 @@ export class SmtpReplyError extends Data.TaggedError("SmtpReplyError")<{
   }
 }
 
-/** The connection could not be made, or went away under us. */
+/**
+ * The connection could not be made, went away under us, or carried something that is no SMTP reply
+ * (`protocol`: a line without a reply code, an unasked-for reply, a line past any sane length).
+ */
 export class SmtpConnectionError extends Data.TaggedError("SmtpConnectionError")<{
   readonly upstream: string
   readonly phase: Phase
-  readonly reason: "refused" | "dropped" | "tls" | "socket"
+  readonly reason: "refused" | "dropped" | "tls" | "socket" | "protocol"
   readonly text: string
   readonly cause?: unknown
 }> {

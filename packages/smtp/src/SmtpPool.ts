@@ -1,106 +1,118 @@
-import type { Scope } from "effect"
-import { Data, Effect, Exit, Metric, Pool, Scope as Scopes } from "effect"
+import type { Either, Scope } from "effect"
+import { Effect, Runtime } from "effect"
+import type { Delivery } from "./internal/envelope.js"
+import type { Source } from "./internal/pool.js"
+import { Pool } from "./internal/pool.js"
+import * as Timer from "./internal/timers.js"
 import type { SmtpError } from "./SmtpError.js"
 import * as SmtpMetrics from "./SmtpMetrics.js"
 import type { SmtpPoolOptions } from "./SmtpOptions.js"
-import type { Envelope, SendResult, SmtpSession } from "./SmtpSession.js"
-import * as SmtpSessionModule from "./SmtpSession.js"
+import type { Envelope, SendResult } from "./SmtpSession.js"
 
-/** Cached SMTP sessions to one upstream (the "SMTP connection caching" of the design). */
-export interface SmtpPool {
-  readonly upstream: string
-  readonly options: SmtpPoolOptions
-  /** Sends one message over a cached session, opening one when none is free and the cap allows. */
-  readonly send: (envelope: Envelope, content: Uint8Array) => Effect.Effect<SendResult, SmtpError>
-}
-
-/** A cached session that turned out to be dead before the message was committed to it. */
-class StaleSession extends Data.TaggedError("StaleSession")<{ readonly error: SmtpError }> {}
+export type { Delivery } from "./internal/envelope.js"
+export type { Source } from "./internal/pool.js"
 
 /**
- * A reused session the server closed while it sat idle (a 421 idle-timeout notice, a RST) shows up as
- * a drop or a 421 at the first command. Nothing of the message has been accepted then, so it is safe
- * to try again on another session instead of failing the message.
+ * The connections to one upstream (the "SMTP connection caching" of the design): each connection is
+ * a state machine that pulls its transactions from the Source — when it is idle, and with PIPELINING
+ * as soon as its current transaction's DATA got 354, so the body, its end and the next transaction's
+ * commands leave in one write (RFC 2920 §3) — and ends each in `source.done`.
  */
-const isStale = (error: SmtpError): boolean =>
+export interface SmtpPool {
+  readonly upstream: string
+  /** Work arrived: an idle connection pulls it, or a new connection opens (up to maxConnections). */
+  readonly wake: () => void
+  /** Connections open or opening. */
+  readonly connections: number
+  /** Transactions pulled and not yet done. */
+  readonly inFlight: number
+}
+
+/**
+ * A session reused for this transaction that the server had closed meanwhile (a 421 idle-timeout
+ * notice, a RST) shows up as a drop or a 421 at MAIL. Nothing of the message has been accepted then,
+ * so it is safe to try again on another connection instead of failing the message (`info.reused`
+ * tells whether the session was reused).
+ */
+export const isStale = (error: SmtpError): boolean =>
   error.phase === "mail" &&
   ((error._tag === "SmtpConnectionError" && error.reason === "dropped") ||
     (error._tag === "SmtpReplyError" && error.code === 421))
 
-/**
- * One connection's place in the pool. The pool caches slots, and a slot holds a session when it has
- * one: a connect that fails leaves the slot empty instead of failing the pool's acquisition, so the
- * pool never has to cope with failed items, and the next message simply connects again.
- */
-class Slot {
-  private current: { readonly session: SmtpSession; readonly scope: Scope.CloseableScope } | undefined
-
-  get session(): SmtpSession | undefined {
-    return this.current?.session
-  }
-
-  readonly open = (options: SmtpPoolOptions): Effect.Effect<SmtpSession, SmtpError> =>
-    Effect.gen(this, function*() {
-      const scope = yield* Scopes.make()
-      const session = yield* SmtpSessionModule.open(options).pipe(
-        Scopes.extend(scope),
-        Effect.onError(() => Scopes.close(scope, Exit.void))
-      )
-      this.current = { session, scope }
-      return session
-    })
-
-  readonly close: Effect.Effect<void> = Effect.suspend(() => {
-    const current = this.current
-    this.current = undefined
-    return current === undefined ? Effect.void : Scopes.close(current.scope, Exit.void)
+const build = <D extends Delivery>(options: SmtpPoolOptions, source: Source<D>) =>
+  Effect.gen(function*() {
+    const timers = yield* Timer.current
+    const runtime = yield* Effect.runtime<never>()
+    const pool = new Pool(options, source, SmtpMetrics.forUpstream(options.name), timers, Runtime.runFork(runtime))
+    yield* Effect.addFinalizer(() => pool.shutdown)
+    return pool
   })
+
+/**
+ * Builds the pool in the scope: at most `maxConnections` connections, each retired after
+ * `maxMessagesPerConnection` transactions and closed (QUIT) after `idleTimeout` idle. A connection
+ * that timed out, dropped or had its MAIL refused is not reused. Closing the scope stops the pulling,
+ * lets the transactions in flight finish (bounded by the timeouts), says QUIT and closes every
+ * connection; a delivery whose connection was still being set up ends with an error.
+ */
+export const make = <D extends Delivery>(options: SmtpPoolOptions, source: Source<D>): Effect.Effect<SmtpPool, never, Scope.Scope> =>
+  Effect.map(build(options, source), (pool) => ({
+    upstream: pool.upstream,
+    wake: pool.wake,
+    get connections() {
+      return pool.connections
+    },
+    get inFlight() {
+      return pool.inFlight
+    }
+  }))
+
+/** Sends one message at a time as an Effect, over a pool: for tests, tools and benchmarks. */
+export interface Sender {
+  readonly upstream: string
+  /**
+   * One transaction over the pool. A stale reused session (see isStale) is retried on another, up
+   * to maxConnections times. Interrupting a send that is on the wire closes its connection.
+   */
+  readonly send: (envelope: Envelope, content: Uint8Array) => Effect.Effect<SendResult, SmtpError>
 }
 
-/**
- * Builds the pool in the scope: at most `maxConnections` sessions, each retired after
- * `maxMessagesPerConnection` transactions, closed after `idleTimeout` unused; a session that errored is
- * closed, never reused. Closing the scope QUITs every session.
- */
-export const make = (options: SmtpPoolOptions): Effect.Effect<SmtpPool, never, Scope.Scope> =>
+interface Queued extends Delivery {
+  readonly resume: (outcome: Either.Either<SendResult, SmtpError>) => void
+  attempts: number
+  cancelled: boolean
+}
+
+/** A pool whose Source is a queue of Effect sends. */
+export const sender = (options: SmtpPoolOptions): Effect.Effect<Sender, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const metrics = SmtpMetrics.forUpstream(options.name)
-    const slots = yield* Pool.makeWithTTL({
-      acquire: Effect.acquireRelease(Effect.sync(() => new Slot()), (slot) => slot.close),
-      min: 0,
-      max: options.maxConnections,
-      timeToLive: options.idleTimeout,
-      timeToLiveStrategy: "usage"
+    const queue: Array<Queued> = []
+    let wake = () => {}
+    const pool = yield* build<Queued>(options, {
+      next: () => queue.shift(),
+      done: (queued, outcome, info) => {
+        if (queued.cancelled) return
+        if (outcome._tag === "Left" && info.reused && isStale(outcome.left) && queued.attempts < options.maxConnections) {
+          // Each retry takes another session or opens a new one; a new one is never stale.
+          queued.attempts++
+          queue.unshift(queued)
+          return wake()
+        }
+        queued.resume(outcome)
+      }
     })
-
-    const attempt = (envelope: Envelope, content: Uint8Array) =>
-      Effect.scoped(
-        Effect.gen(function*() {
-          const slot = yield* Pool.get(slots)
-          let session = slot.session
-          const reused = session !== undefined && session.isOpen
-          if (session !== undefined && !session.isOpen) {
-            // The server closed it while idle: detected before use, so nothing is lost.
-            yield* slot.close
-            session = undefined
-          }
-          if (reused) yield* Metric.increment(metrics.connection.reused)
-          session ??= yield* slot.open(options)
-          const result = yield* session.send(envelope, content).pipe(
-            Effect.tapError(() => slot.close),
-            Effect.mapError((error) => reused && isStale(error) ? new StaleSession({ error }) : error)
-          )
-          if (!session.isOpen || session.transactions >= options.maxMessagesPerConnection) yield* slot.close
-          return result
+    wake = pool.wake
+    const send = (envelope: Envelope, content: Uint8Array) =>
+      Effect.async<SendResult, SmtpError>((resume) => {
+        const queued: Queued = { from: envelope.from, to: envelope.to, content, resume, attempts: 0, cancelled: false }
+        queue.push(queued)
+        pool.wake()
+        return Effect.sync(() => {
+          queued.cancelled = true
+          const index = queue.indexOf(queued)
+          if (index >= 0) queue.splice(index, 1)
+          else pool.abandon(queued)
         })
-      )
-
-    const send = (envelope: Envelope, content: Uint8Array): Effect.Effect<SendResult, SmtpError> =>
-      attempt(envelope, content).pipe(
-        // Each retry takes another cached session or opens a new one; a new one is never stale.
-        Effect.retry({ while: (error) => error._tag === "StaleSession", times: options.maxConnections }),
-        Effect.catchTag("StaleSession", (stale) => Effect.fail(stale.error))
-      )
-
-    return { upstream: options.name, options, send }
+      })
+    return { upstream: options.name, send }
   })

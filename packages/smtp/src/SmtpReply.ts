@@ -75,5 +75,9 @@ export const classifyError = (error: SmtpError): Classification => {
   }
 }
 
-/** The class label used in metrics: "2xx", "3xx", "4xx" or "5xx". */
-export const replyClass = (code: number): string => `${Math.floor(code / 100)}xx`
+/**
+ * The class label used in metrics: "2xx", "3xx", "4xx" or "5xx"; "other" for anything else, such as
+ * the 0 a line that is no reply at all is read as (a broken or hostile server must not break counting).
+ */
+export const replyClass = (code: number): "2xx" | "3xx" | "4xx" | "5xx" | "other" =>
+  code >= 200 && code < 300 ? "2xx" : code >= 300 && code < 400 ? "3xx" : code >= 400 && code < 500 ? "4xx" : code >= 500 && code < 600 ? "5xx" : "other"

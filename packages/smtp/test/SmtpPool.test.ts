@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { SmtpError } from "@sluice/smtp"
-import { SmtpMetrics, SmtpPool, SmtpReplyError, SmtpTimeoutError } from "@sluice/smtp"
+import { Counters, SmtpMetrics, SmtpPool, SmtpReplyError, SmtpTimeoutError } from "@sluice/smtp"
 import { Sink } from "@sluice/sink"
 import { Array as Arr, Duration, Effect, Metric, TestClock } from "effect"
 import * as RawServer from "./support/rawServer.js"
@@ -10,13 +10,15 @@ import { eventually, realSleep } from "./support/wait.js"
 const message = (i: number) => Buffer.from(`Subject: ${i}\r\n\r\nmessage ${i}\r\n`)
 const envelope = (i: number) => ({ from: "a@example.org", to: [`rcpt${i}@example.net`] })
 
+// The transport counts on plain counters; they reach the Effect metrics when flushed, as at a scrape.
 const connections = (upstream: string, event: SmtpMetrics.ConnectionEvent) =>
-  Metric.value(
+  Counters.flush.pipe(Effect.zipRight(Metric.value(
     SmtpMetrics.connections.pipe(Metric.tagged("upstream", upstream), Metric.tagged("event", event))
-  ).pipe(Effect.map((state) => state.count))
+  )), Effect.map((state) => state.count))
 
 const replies = (upstream: string, cls: string) =>
-  Metric.value(SmtpMetrics.replies.pipe(Metric.tagged("upstream", upstream), Metric.tagged("class", cls))).pipe(
+  Counters.flush.pipe(
+    Effect.zipRight(Metric.value(SmtpMetrics.replies.pipe(Metric.tagged("upstream", upstream), Metric.tagged("class", cls)))),
     Effect.map((state) => state.count)
   )
 
@@ -37,7 +39,7 @@ describe("SmtpPool", () => {
       const sink = yield* Sink.make()
       const upstream = options(sink, { maxConnections: 10 })
       yield* Effect.scoped(Effect.gen(function*() {
-        const pool = yield* SmtpPool.make(upstream)
+        const pool = yield* SmtpPool.sender(upstream)
         const results = yield* Effect.forEach(Arr.range(1, 1_000), (i) => pool.send(envelope(i), message(i)), {
           concurrency: 50
         })
@@ -67,7 +69,7 @@ describe("SmtpPool", () => {
     Effect.gen(function*() {
       const sink = yield* Sink.make()
       const upstream = options(sink, { maxConnections: 10, maxMessagesPerConnection: 100 })
-      const pool = yield* SmtpPool.make(upstream)
+      const pool = yield* SmtpPool.sender(upstream)
       const results = yield* Effect.forEach(Arr.range(1, 1_000), (i) => pool.send(envelope(i), message(i)), {
         concurrency: 4
       })
@@ -93,7 +95,7 @@ describe("SmtpPool", () => {
     Effect.gen(function*() {
       const sink = yield* Sink.make()
       const upstream = options(sink, { maxConnections: 3, idleTimeout: Duration.seconds(30) })
-      const pool = yield* SmtpPool.make(upstream)
+      const pool = yield* SmtpPool.sender(upstream)
       yield* Effect.forEach(Arr.range(1, 3), (i) => pool.send(envelope(i), message(i)), { concurrency: 3 })
       expect(sink.received).toBe(3)
       const opened = sink.connections.total
@@ -120,7 +122,7 @@ describe("SmtpPool", () => {
     Effect.gen(function*() {
       const sink = yield* Sink.make({ idleTimeoutMs: 200 })
       const upstream = options(sink, { maxConnections: 1 })
-      const pool = yield* SmtpPool.make(upstream)
+      const pool = yield* SmtpPool.sender(upstream)
       expect(delivered(yield* pool.send(envelope(1), message(1)))).toBe(true)
       // smtp-server says 421 and closes the connection after 200 ms of silence.
       yield* realSleep(400)
@@ -154,7 +156,7 @@ describe("SmtpPool", () => {
             }
           })
           const upstream = options(server, { maxConnections: 1 })
-          const pool = yield* SmtpPool.make(upstream)
+          const pool = yield* SmtpPool.sender(upstream)
           expect(delivered(yield* pool.send(envelope(1), message(1)))).toBe(true)
           expect(delivered(yield* pool.send(envelope(2), message(2)))).toBe(true)
           expect(server.connections()).toBe(2)
@@ -169,7 +171,7 @@ describe("SmtpPool", () => {
         onMailFrom: (address) => address.startsWith("bad") ? { code: 550, text: "no" } : undefined
       })
       const upstream = options(sink, { maxConnections: 1 })
-      const pool = yield* SmtpPool.make(upstream)
+      const pool = yield* SmtpPool.sender(upstream)
       const error = yield* Effect.flip(pool.send({ from: "bad@example.org", to: ["b@example.net"] }, message(1)))
       expect(error).toBeInstanceOf(SmtpReplyError)
       expect(error).toMatchObject({ phase: "mail", code: 550 })
@@ -191,7 +193,7 @@ describe("SmtpPool", () => {
         }
       })
       const upstream = options(server, { maxConnections: 1, timeouts: { data: "300 millis" } })
-      const pool = yield* SmtpPool.make(upstream)
+      const pool = yield* SmtpPool.sender(upstream)
       const error: SmtpError = yield* Effect.flip(pool.send(envelope(1), message(1)))
       expect(error).toBeInstanceOf(SmtpTimeoutError)
       expect(error).toMatchObject({ phase: "data" })
@@ -212,7 +214,7 @@ describe("SmtpPool", () => {
           })
         }
       })
-      const pool = yield* SmtpPool.make(options(server, { maxConnections: 1 }))
+      const pool = yield* SmtpPool.sender(options(server, { maxConnections: 1 }))
       const interrupted = yield* Effect.either(
         pool.send(envelope(1), Buffer.from("slow\r\n")).pipe(Effect.timeout("100 millis"))
       )
@@ -227,7 +229,7 @@ describe("SmtpPool", () => {
     Effect.gen(function*() {
       const sink = yield* Sink.make({ onData: (m) => m.to.includes("rcpt1@example.net") ? { code: 554 } : undefined })
       const upstream = options(sink, { maxConnections: 1 })
-      const pool = yield* SmtpPool.make(upstream)
+      const pool = yield* SmtpPool.sender(upstream)
       const refused = yield* pool.send(envelope(1), message(1))
       expect(refused.recipients.map((r) => [r.verdict, r.phase, r.reply.code])).toEqual([["permanent", "data", 554]])
       expect(delivered(yield* pool.send(envelope(2), message(2)))).toBe(true)
@@ -239,7 +241,7 @@ describe("SmtpPool", () => {
     Effect.gen(function*() {
       const sink = yield* Sink.make({ greeting: { code: 421, text: "busy" } })
       const upstream = options(sink, { maxConnections: 2 })
-      const pool = yield* SmtpPool.make(upstream)
+      const pool = yield* SmtpPool.sender(upstream)
       for (let i = 1; i <= 2; i++) {
         const error = yield* Effect.flip(pool.send(envelope(i), message(i)))
         expect(error).toBeInstanceOf(SmtpReplyError)
@@ -256,7 +258,7 @@ describe("SmtpPool metrics", () => {
       const sink = yield* Sink.make()
       const upstream = options(sink, { maxConnections: 2 })
       yield* Effect.scoped(Effect.gen(function*() {
-        const pool = yield* SmtpPool.make(upstream)
+        const pool = yield* SmtpPool.sender(upstream)
         for (let i = 1; i <= 10; i++) yield* pool.send(envelope(i), message(i))
         expect(yield* connectionMetrics(upstream.name)).toEqual({ opened: 1, reused: 9, failed: 0, closed: 0 })
       }))
@@ -273,7 +275,7 @@ describe("SmtpPool metrics", () => {
       const sink = yield* Sink.make()
       const upstream = options(sink, { maxConnections: 2, maxMessagesPerConnection: 3 })
       yield* Effect.scoped(Effect.gen(function*() {
-        const pool = yield* SmtpPool.make(upstream)
+        const pool = yield* SmtpPool.sender(upstream)
         for (let i = 1; i <= 10; i++) yield* pool.send(envelope(i), message(i))
         expect(yield* connectionMetrics(upstream.name)).toEqual({ opened: 4, reused: 6, failed: 0, closed: 3 })
       }))
@@ -285,7 +287,7 @@ describe("SmtpPool metrics", () => {
     Effect.gen(function*() {
       const sink = yield* Sink.make({ hide: ["PIPELINING"] })
       const upstream = options(sink)
-      const pool = yield* SmtpPool.make(upstream)
+      const pool = yield* SmtpPool.sender(upstream)
       yield* pool.send({ from: "a@example.org", to: ["x+451@example.net", "y+550@example.net", "z@example.net"] }, message(1))
       expect(yield* replies(upstream.name, "4xx")).toBe(1)
       expect(yield* replies(upstream.name, "5xx")).toBe(1)
