@@ -10,8 +10,8 @@ import * as Feedback from "./Feedback.js"
 import type { MessageRecord, NewMessage } from "./Message.js"
 import { isFinal, messageId } from "./Message.js"
 import * as Scheduler from "./Scheduler.js"
-import type { InvalidMessage } from "./Submission.js"
-import { prepare } from "./Submission.js"
+import type { InvalidMessage, SubmitMessage } from "./Submission.js"
+import { prepare, prepareValid } from "./Submission.js"
 import { Suppressions } from "./Suppressions.js"
 
 export interface Submitted {
@@ -29,6 +29,9 @@ export interface SluiceShape {
   /** The same for many: each judged alone, the valid ones queued together (one commit). */
   readonly submitBatch: (
     messages: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
+  readonly submitValid: (
+    messages: ReadonlyArray<SubmitMessage>
   ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
   readonly status: (id: string) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
   /** Every delivery event from the moment the stream is run. */
@@ -84,10 +87,8 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
         yield* PubSub.publish(events, { _tag: "Accepted", id, at, stream: message.stream, recipients: message.to.length })
       })
 
-    const submitBatch: SluiceShape["submitBatch"] = (inputs) =>
+    const enqueuePrepared = (prepared: ReadonlyArray<Either.Either<NewMessage, InvalidMessage>>) =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const prepared = yield* Effect.forEach(inputs, (input) => Effect.either(prepare(input, streams, defaultStream, messageId(now))))
         const valid = prepared.flatMap((p) => Either.isRight(p) ? [p.right] : [])
         const enqueued = valid.length === 0 ? [] : yield* queue.enqueue(valid)
         let next = 0
@@ -99,10 +100,20 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
           )
         })
       })
+    const submitEach = <A>(messages: ReadonlyArray<A>, prepareOne: (message: A, id: string) => Effect.Effect<NewMessage, InvalidMessage>) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => Effect.forEach(messages, (message) => Effect.either(prepareOne(message, messageId(now))))),
+        Effect.flatMap(enqueuePrepared)
+      )
+    const submitBatch: SluiceShape["submitBatch"] = (inputs) =>
+      submitEach(inputs, (input, id) => prepare(input, streams, defaultStream, id))
+    const submitValid: SluiceShape["submitValid"] = (messages) =>
+      submitEach(messages, (message, id) => prepareValid(message, streams, defaultStream, id))
 
     return {
       submit: (input) => submitBatch([input]).pipe(Effect.flatMap(([result]) => result!)),
       submitBatch,
+      submitValid,
       status: (id) =>
         queue.status(id).pipe(Effect.map(Option.map((record) => {
           // The queue knows the last settled state; the scheduler knows what is on the wire right now.

@@ -1,4 +1,4 @@
-import { Data, Effect, ParseResult, Schema } from "effect"
+import { Data, Effect, Either, ParseResult, Schema } from "effect"
 import { Address } from "./Address.js"
 import { compose } from "./Compose.js"
 import type { NewMessage } from "./Message.js"
@@ -40,6 +40,68 @@ export class InvalidMessage extends Data.TaggedError("InvalidMessage")<{
 const pathOf = (path: ReadonlyArray<PropertyKey>) =>
   path.map((key, i) => typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`).join("")
 
+const decodeEither = Schema.decodeUnknownEither(SubmitMessage, { onExcessProperty: "error" })
+
+/** Decodes an input with `SubmitMessage` (unknown fields refused); the first issue names its path. */
+export const decodeMessage = (input: unknown): Either.Either<SubmitMessage, InvalidMessage> =>
+  Either.mapLeft(decodeEither(input), (error) => {
+    const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+    return new InvalidMessage({ field: pathOf(issue?.path ?? []), reason: issue?.message ?? "is invalid" })
+  })
+
+/**
+ * What the schema cannot say about a decoded message: its stream is configured, it is raw or parts
+ * (not both, not neither), and it names no template (rendering is the HTTP adapter's). Its stream, or
+ * why it is refused.
+ */
+const check = (
+  message: SubmitMessage,
+  streams: ReadonlySet<string>,
+  defaultStream: string
+): Either.Either<string, InvalidMessage> => {
+  const stream = message.stream ?? defaultStream
+  if (!streams.has(stream)) {
+    return Either.left(new InvalidMessage({ field: "stream", reason: `"${stream}" is not a configured stream (${[...streams].join(", ")})` }))
+  }
+  if (message.template !== undefined) {
+    return Either.left(new InvalidMessage({ field: "template", reason: "templates are not available in this engine" }))
+  }
+  const hasParts = message.subject !== undefined || message.text !== undefined || message.html !== undefined
+  if (message.raw !== undefined && (hasParts || message.headers !== undefined)) {
+    return Either.left(new InvalidMessage({ field: "raw", reason: "give either raw or subject/text/html/headers, not both" }))
+  }
+  if (message.raw === undefined && !hasParts) {
+    return Either.left(new InvalidMessage({ field: "text", reason: "a message needs raw, or at least one of subject, text and html" }))
+  }
+  return Either.right(stream)
+}
+
+/**
+ * Checks and composes one message that was decoded with `SubmitMessage` already (the HTTP adapter
+ * does it at its edge): it is not decoded again. A message that was not decoded can carry what the
+ * schema refuses (CR/LF in a header, a bad address) into the queue; use `prepare` for those.
+ */
+export const prepareValid = (
+  message: SubmitMessage,
+  streams: ReadonlySet<string>,
+  defaultStream: string,
+  id: string
+): Effect.Effect<NewMessage, InvalidMessage> => {
+  const checked = check(message, streams, defaultStream)
+  if (Either.isLeft(checked)) return Effect.fail(checked.left)
+  const envelope = (content: Uint8Array): NewMessage => ({
+    id,
+    from: message.from,
+    to: message.to,
+    content,
+    stream: checked.right,
+    ...(message.idempotencyKey !== undefined ? { idempotencyKey: message.idempotencyKey } : {})
+  })
+  return message.raw !== undefined
+    ? Effect.sync(() => envelope(Buffer.from(message.raw!, "utf8")))
+    : Effect.map(compose({ ...message, id }), envelope)
+}
+
 /** Decodes, checks and composes one message into what the queue stores. */
 export const prepare = (
   input: unknown,
@@ -47,34 +109,7 @@ export const prepare = (
   defaultStream: string,
   id: string
 ): Effect.Effect<NewMessage, InvalidMessage> =>
-  Effect.gen(function*() {
-    const message = yield* Schema.decodeUnknown(SubmitMessage, { onExcessProperty: "error" })(input).pipe(
-      Effect.mapError((error) => {
-        const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
-        return new InvalidMessage({ field: pathOf(issue?.path ?? []), reason: issue?.message ?? "is invalid" })
-      })
-    )
-    const stream = message.stream ?? defaultStream
-    if (!streams.has(stream)) {
-      return yield* new InvalidMessage({ field: "stream", reason: `"${stream}" is not a configured stream (${[...streams].join(", ")})` })
-    }
-    if (message.template !== undefined) {
-      return yield* new InvalidMessage({ field: "template", reason: "templates are not available in this engine" })
-    }
-    const hasParts = message.subject !== undefined || message.text !== undefined || message.html !== undefined
-    if (message.raw !== undefined && (hasParts || message.headers !== undefined)) {
-      return yield* new InvalidMessage({ field: "raw", reason: "give either raw or subject/text/html/headers, not both" })
-    }
-    if (message.raw === undefined && !hasParts) {
-      return yield* new InvalidMessage({ field: "text", reason: "a message needs raw, or at least one of subject, text and html" })
-    }
-    const content = message.raw !== undefined ? Buffer.from(message.raw, "utf8") : yield* compose({ ...message, id })
-    return {
-      id,
-      from: message.from,
-      to: message.to,
-      content,
-      stream,
-      ...(message.idempotencyKey !== undefined ? { idempotencyKey: message.idempotencyKey } : {})
-    }
+  Either.match(decodeMessage(input), {
+    onLeft: (error) => Effect.fail(error),
+    onRight: (message) => prepareValid(message, streams, defaultStream, id)
   })
