@@ -30,6 +30,10 @@ export interface SluiceShape {
   readonly submitBatch: (
     messages: ReadonlyArray<unknown>
   ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
+  /**
+   * `submitBatch` for messages decoded with `SubmitMessage` already, as the HTTP adapter decodes them
+   * at its edge: they are not decoded again, only checked (stream, raw or parts) and composed.
+   */
   readonly submitValid: (
     messages: ReadonlyArray<SubmitMessage>
   ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
@@ -87,6 +91,7 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
         yield* PubSub.publish(events, { _tag: "Accepted", id, at, stream: message.stream, recipients: message.to.length })
       })
 
+    /** The prepared messages queued together (one commit); a refused one keeps its error in its place. */
     const enqueuePrepared = (prepared: ReadonlyArray<Either.Either<NewMessage, InvalidMessage>>) =>
       Effect.gen(function*() {
         const valid = prepared.flatMap((p) => Either.isRight(p) ? [p.right] : [])
@@ -100,13 +105,16 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
           )
         })
       })
+
     const submitEach = <A>(messages: ReadonlyArray<A>, prepareOne: (message: A, id: string) => Effect.Effect<NewMessage, InvalidMessage>) =>
       Clock.currentTimeMillis.pipe(
         Effect.flatMap((now) => Effect.forEach(messages, (message) => Effect.either(prepareOne(message, messageId(now))))),
         Effect.flatMap(enqueuePrepared)
       )
+
     const submitBatch: SluiceShape["submitBatch"] = (inputs) =>
       submitEach(inputs, (input, id) => prepare(input, streams, defaultStream, id))
+
     const submitValid: SluiceShape["submitValid"] = (messages) =>
       submitEach(messages, (message, id) => prepareValid(message, streams, defaultStream, id))
 
