@@ -28,7 +28,10 @@ export interface ClientConfig {
   readonly targets: ReadonlyArray<{ readonly host: string; readonly port: number }>
   readonly messages: number
   readonly warmup: number
-  /** Messages in flight at once, in all (not used by "raw": one transaction per connection, pipelined). */
+  /**
+   * Messages in flight at once, in all (not used by "raw" and "sluice": they pipeline as RFC 2920
+   * allows, at most two transactions per connection).
+   */
   readonly concurrency: number
   /** Connections in all, split among the targets. */
   readonly connections: number
@@ -90,9 +93,42 @@ const measure = async (run: (started: () => void, finished: () => void) => Promi
 
 const describe = (error: unknown): string => error instanceof Error ? error.message : JSON.stringify(error)
 
+/**
+ * Sluice's pool through its Source API, as the engine drives it: each connection pulls the next
+ * message when it may start one (idle, or pipelined behind a body whose 354 came), and ends it in
+ * `done`. Like "raw", the number in flight is bounded by the connections and RFC 2920 pipelining
+ * (at most two transactions per connection), not by `concurrency`.
+ */
 const sluice = (count: number) =>
   measure((started, finished) =>
     Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      interface Timed extends SmtpPool.Delivery {
+        readonly t0: number
+      }
+      const latencies = new Latencies(count)
+      let next = 0
+      let accepted = 0
+      let failed = 0
+      let firstFailure: string | undefined
+      let allDone = () => {}
+      const source: SmtpPool.Source<Timed> = {
+        next: () => next < count ? (next++, { from: FROM, to: envelope.to, content: message, t0: performance.now() }) : undefined,
+        done: (delivery, outcome) => {
+          latencies.record(delivery.t0)
+          if (outcome._tag === "Left") {
+            failed++
+            firstFailure ??= outcome.left.message
+          } else {
+            const recipients = outcome.right.recipients
+            if (recipients.length === 1 && recipients[0]!.verdict === "delivered") accepted++
+            else {
+              failed++
+              firstFailure ??= JSON.stringify(recipients)
+            }
+          }
+          if (accepted + failed === count) allDone()
+        }
+      }
       started()
       const pools: Array<SmtpPool.SmtpPool> = []
       for (const [i, target] of config.targets.entries()) {
@@ -103,35 +139,12 @@ const sluice = (count: number) =>
           maxConnections: perTarget(i),
           // As Nodemailer's maxMessages: Infinity: the pool's sessions carry every message.
           maxMessagesPerConnection: Number.POSITIVE_INFINITY
-        })))
+        }), source))
       }
-      const latencies = new Latencies(count)
-      let accepted = 0
-      let failed = 0
-      let firstFailure: string | undefined
-      yield* Effect.forEach(
-        Array.from({ length: count }, (_, i) => i),
-        (i) => Effect.suspend(() => {
-          const t0 = performance.now()
-          return pools[i % pools.length]!.send(envelope, message).pipe(
-            Effect.ensuring(Effect.sync(() => latencies.record(t0))),
-            Effect.match({
-              onFailure: (error) => {
-                failed++
-                firstFailure ??= error.message
-              },
-              onSuccess: (result) => {
-                if (result.recipients.length === 1 && result.recipients[0]!.verdict === "delivered") accepted++
-                else {
-                  failed++
-                  firstFailure ??= JSON.stringify(result.recipients)
-                }
-              }
-            })
-          )
-        }),
-        { concurrency: config.concurrency, discard: true }
-      )
+      yield* Effect.async<void>((resume) => {
+        allDone = () => resume(Effect.void)
+        for (const pool of pools) pool.wake()
+      })
       finished()
       return { accepted, failed, firstFailure, latencies }
     })))
