@@ -80,6 +80,11 @@ describe("SmtpReply.classifyError", () => {
       { verdict: "transient", upstreamFault: true }
     ],
     [
+      "garbage where a reply to RCPT was owed",
+      new SmtpConnectionError({ upstream, phase: "rcpt", reason: "protocol", text: "" }),
+      { verdict: "transient", upstreamFault: true }
+    ],
+    [
       "a timeout",
       new SmtpTimeoutError({ upstream, phase: "mail", timeoutMillis: 1 }),
       { verdict: "transient", upstreamFault: true }
@@ -158,5 +163,9 @@ describe("SmtpReply.replyClass", () => {
       "5xx",
       "5xx"
     ])
+  })
+
+  it("labels anything that is no reply code as other, and never throws", () => {
+    expect([0, 99, 199, 600, 999, -250, Number.NaN].map(SmtpReply.replyClass)).toEqual(Array(7).fill("other"))
   })
 })

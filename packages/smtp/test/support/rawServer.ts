@@ -28,6 +28,8 @@ export interface Script {
   readonly onCommand: (line: string, connection: RawConnection) => void
   /** Called with every chunk received while reading DATA, before it is looked at. */
   readonly onDataChunk?: (chunk: Buffer, received: number, connection: RawConnection) => void
+  /** Called with every chunk as the socket delivered it (one TCP read), before it is looked at. */
+  readonly onChunk?: (chunk: Buffer, connection: RawConnection) => void
 }
 
 export interface RawServer {
@@ -37,6 +39,8 @@ export interface RawServer {
   readonly commands: ReadonlyArray<string>
   /** Connections accepted so far. */
   readonly connections: () => number
+  /** Connections not closed yet. */
+  readonly open: () => number
 }
 
 const endOfData = Buffer.from("\r\n.\r\n")
@@ -93,6 +97,7 @@ export const make = (script: Script): Effect.Effect<RawServer, never, Scope.Scop
           }
         }
         socket.on("data", (chunk: Buffer) => {
+          script.onChunk?.(chunk, connection)
           if (dataMode !== undefined) {
             dataReceived += chunk.length
             script.onDataChunk?.(chunk, dataReceived, connection)
@@ -108,7 +113,7 @@ export const make = (script: Script): Effect.Effect<RawServer, never, Scope.Scop
         resume(Effect.succeed({
           net,
           sockets,
-          server: { host: address, port, commands, connections: () => accepted }
+          server: { host: address, port, commands, connections: () => accepted, open: () => sockets.size }
         }))
       })
     }),
@@ -158,3 +163,18 @@ export const closedPort: Effect.Effect<number> = Effect.async<number>((resume) =
     net.close(() => resume(Effect.succeed(port)))
   })
 })
+
+/**
+ * Replies that keep their order whatever their delays, as a server's do (RFC 2920 §3): `say(c, line,
+ * ms)` answers after `ms` and after every reply said before it on that connection.
+ */
+export const ordered = () => {
+  const last = new Map<number, Promise<void>>()
+  return (connection: RawConnection, line: string, delayMillis = 0): void => {
+    const before = last.get(connection.id) ?? Promise.resolve()
+    const after = before
+      .then(() => delayMillis > 0 ? new Promise<void>((resolve) => setTimeout(resolve, delayMillis)) : undefined)
+      .then(() => connection.reply(line))
+    last.set(connection.id, after)
+  }
+}
