@@ -17,6 +17,12 @@ export const categories = [
 ] as const
 export type Category = typeof categories[number]
 
+/** Why a bounce suppressed its address, as the suppression list keeps it: the reply, quoted. */
+export const suppressionReason = (bounce: { readonly category?: Category | undefined; readonly reply?: { readonly code: number; readonly enhanced?: string | undefined; readonly text: string } | undefined }): string =>
+  bounce.reply === undefined
+    ? `bounced: ${bounce.category ?? "other"}`
+    : `bounced: ${bounce.reply.code} ${bounce.reply.enhanced ?? ""} ${bounce.reply.text}`.replace(/\s+/g, " ").trim()
+
 /** Categories that say the address itself is no good: such a bounce suppresses it. */
 export const suppresses = (category: Category): boolean => category === "bad-mailbox" || category === "bad-domain"
 

@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, SynchronizedRef } from "effect"
+import { Duration } from "effect"
 
 export type State = "closed" | "open" | "half-open"
 
@@ -11,35 +11,12 @@ export interface Options {
   readonly maxCooldown?: Duration.DurationInput
   /**
    * How long a half-open circuit waits for its probe to report before it presumes the probe lost (its
-   * fiber interrupted, its message re-leased) and lets another through; default maxCooldown. Without
-   * it one lost probe would keep the upstream out of rotation for good.
+   * delivery interrupted, its message re-leased) and lets another through; default maxCooldown.
+   * Without it one lost probe would keep the upstream out of rotation for good.
    */
   readonly probeTimeout?: Duration.DurationInput
-}
-
-export interface CircuitBreaker {
-  /**
-   * Whether a delivery may be sent now. Closed: yes. Open: no until cooldown has passed, then it turns
-   * half-open and lets exactly ONE probe through (returns true once) until that probe reports.
-   */
-  readonly tryPass: Effect.Effect<boolean>
-  /**
-   * Read-only view: would tryPass possibly say yes (closed, or open with cooldown elapsed, or half-open
-   * with no probe out)? Does not take the probe.
-   */
-  readonly available: Effect.Effect<boolean>
-  /** Closes (from half-open), resets consecutive failures and the trip count. */
-  readonly onSuccess: Effect.Effect<void>
-  /**
-   * Counts a consecutive upstream failure; at failureThreshold (closed) → open; a failed probe
-   * (half-open) → open again with a longer cooldown (doubling per consecutive trip, capped at maxCooldown).
-   */
-  readonly onFailure: Effect.Effect<void>
-  /**
-   * The state as last reported to onChange. An open circuit whose cooldown has passed still says
-   * "open" until tryPass takes the probe: that is the moment it turns half-open.
-   */
-  readonly state: Effect.Effect<State>
+  /** Called on every change of state, in order. */
+  readonly onChange?: (state: State) => void
 }
 
 // trips counts consecutive trips without a successful probe in between: it sets the cooldown.
@@ -51,95 +28,115 @@ type Circuit =
 const closed: Circuit = { _tag: "closed", failures: 0 }
 
 /**
- * A per-upstream circuit breaker on Effect's Clock, so TestClock drives it.
- *
- * onChange runs under the breaker's lock, so observers see the changes in the order they happened
- * (a gauge never ends on a stale state); it must therefore be quick and must not call back into this
- * breaker.
+ * A per-upstream circuit breaker. A plain object owned by its upstream actor: the actor is the only
+ * caller and JavaScript runs it one call at a time, so it needs no lock. Time is passed in (epoch
+ * milliseconds from the caller's Clock), which is also what makes it exact to test.
  */
-export const make = (
-  options: Options & { readonly onChange?: (state: State) => Effect.Effect<void> }
-): Effect.Effect<CircuitBreaker> =>
-  Effect.gen(function*() {
-    const threshold = Math.max(1, options.failureThreshold)
-    const cooldown = Duration.toMillis(options.cooldown)
-    const maxCooldown = Math.max(
-      cooldown,
-      options.maxCooldown === undefined ? 10 * cooldown : Duration.toMillis(options.maxCooldown)
+export class CircuitBreaker {
+  private circuit: Circuit = closed
+  private readonly threshold: number
+  private readonly cooldown: number
+  private readonly maxCooldown: number
+  private readonly probeTimeout: number
+
+  constructor(private readonly options: Options) {
+    this.threshold = Math.max(1, options.failureThreshold)
+    this.cooldown = Duration.toMillis(options.cooldown)
+    this.maxCooldown = Math.max(
+      this.cooldown,
+      options.maxCooldown === undefined ? 10 * this.cooldown : Duration.toMillis(options.maxCooldown)
     )
-    const probeTimeout = options.probeTimeout === undefined ? maxCooldown : Duration.toMillis(options.probeTimeout)
-    const onChange = options.onChange
-    const ref = yield* SynchronizedRef.make<Circuit>(closed)
+    this.probeTimeout = options.probeTimeout === undefined ? this.maxCooldown : Duration.toMillis(options.probeTimeout)
+  }
 
-    // The exponent is bounded so a zero cooldown stays 0 (0 × Infinity would be NaN, an open circuit forever).
-    const cooldownOf = (trips: number) => Math.min(cooldown * 2 ** Math.min(trips - 1, 52), maxCooldown)
-    const trip = (trips: number, now: number): Circuit => ({ _tag: "open", trips, until: now + cooldownOf(trips) })
+  /**
+   * The state as last reported to onChange. An open circuit whose cooldown has passed still says
+   * "open" until tryPass takes the probe: that is the moment it turns half-open.
+   */
+  get state(): State {
+    return this.circuit._tag
+  }
 
-    const transition = <A>(f: (circuit: Circuit, now: number) => readonly [A, Circuit]) =>
-      SynchronizedRef.modifyEffect(ref, (circuit) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const [result, next] = f(circuit, now)
-          return next._tag === circuit._tag || onChange === undefined
-            ? Effect.succeed([result, next] as const)
-            : Effect.as(onChange(next._tag), [result, next] as const)
-        }))
-
-    const tryPass = transition((circuit, now): readonly [boolean, Circuit] => {
-      switch (circuit._tag) {
-        case "closed":
-          return [true, circuit]
-        case "open":
-          return now >= circuit.until
-            ? [true, { _tag: "half-open", trips: circuit.trips, probeSince: now }]
-            : [false, circuit]
-        case "half-open":
-          return now >= circuit.probeSince + probeTimeout
-            ? [true, { ...circuit, probeSince: now }]
-            : [false, circuit]
-      }
-    })
-
-    const available = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.map(SynchronizedRef.get(ref), (circuit) => {
-        switch (circuit._tag) {
-          case "closed":
-            return true
-          case "open":
-            return now >= circuit.until
-          case "half-open":
-            return now >= circuit.probeSince + probeTimeout
-        }
-      }))
-
-    // While open, reports come from deliveries sent before the trip: they say nothing about whether
-    // the upstream has recovered, so they neither close the circuit nor stretch its cooldown.
-    const onSuccess = transition((circuit): readonly [void, Circuit] => [
-      undefined,
-      circuit._tag === "open" ? circuit : closed
-    ])
-
-    const onFailure = transition((circuit, now): readonly [void, Circuit] => {
-      switch (circuit._tag) {
-        case "closed":
-          return [
-            undefined,
-            circuit.failures + 1 >= threshold ? trip(1, now) : { _tag: "closed", failures: circuit.failures + 1 }
-          ]
-        case "open":
-          return [undefined, circuit]
-        case "half-open":
-          return [undefined, trip(circuit.trips + 1, now)]
-      }
-    })
-
-    return {
-      tryPass,
-      available,
-      onSuccess,
-      onFailure,
-      state: Effect.map(SynchronizedRef.get(ref), (circuit) => circuit._tag)
+  /**
+   * Would tryPass possibly say yes (closed, or open with its cooldown over, or half-open with no probe
+   * out)? Looking does not take the probe.
+   */
+  available(now: number): boolean {
+    const circuit = this.circuit
+    switch (circuit._tag) {
+      case "closed":
+        return true
+      case "open":
+        return now >= circuit.until
+      case "half-open":
+        return now >= circuit.probeSince + this.probeTimeout
     }
-  })
+  }
+
+  /** When an open circuit's cooldown ends (undefined unless open): when to look again. */
+  get reopensAt(): number | undefined {
+    return this.circuit._tag === "open" ? this.circuit.until : undefined
+  }
+
+  /**
+   * Whether a delivery may be sent now. Closed: yes. Open: no until the cooldown has passed, then it
+   * turns half-open and lets exactly ONE probe through until that probe reports.
+   */
+  tryPass(now: number): boolean {
+    const circuit = this.circuit
+    switch (circuit._tag) {
+      case "closed":
+        return true
+      case "open":
+        if (now < circuit.until) return false
+        this.become({ _tag: "half-open", trips: circuit.trips, probeSince: now })
+        return true
+      case "half-open":
+        if (now < circuit.probeSince + this.probeTimeout) return false
+        this.circuit = { ...circuit, probeSince: now }
+        return true
+    }
+  }
+
+  /**
+   * Closes (from half-open), resets consecutive failures and the trip count. While open, reports
+   * come from deliveries sent before the trip: they say nothing about whether the upstream has
+   * recovered, so they neither close the circuit nor stretch its cooldown.
+   */
+  onSuccess(): void {
+    if (this.circuit._tag === "half-open") this.become(closed)
+    else if (this.circuit._tag === "closed" && this.circuit.failures > 0) this.circuit = closed
+  }
+
+  /**
+   * Counts a consecutive upstream failure; at failureThreshold (closed) → open; a failed probe
+   * (half-open) → open again with a longer cooldown (doubling per consecutive trip, capped).
+   */
+  onFailure(now: number): void {
+    const circuit = this.circuit
+    switch (circuit._tag) {
+      case "closed":
+        if (circuit.failures + 1 >= this.threshold) this.become(this.trip(1, now))
+        else this.circuit = { _tag: "closed", failures: circuit.failures + 1 }
+        return
+      case "open":
+        return
+      case "half-open":
+        return this.become(this.trip(circuit.trips + 1, now))
+    }
+  }
+
+  // The exponent is bounded so a zero cooldown stays 0 (0 × Infinity would be NaN, an open circuit forever).
+  private trip(trips: number, now: number): Circuit {
+    return { _tag: "open", trips, until: now + Math.min(this.cooldown * 2 ** Math.min(trips - 1, 52), this.maxCooldown) }
+  }
+
+  private become(next: Circuit): void {
+    const changed = next._tag !== this.circuit._tag
+    this.circuit = next
+    if (changed) this.options.onChange?.(next._tag)
+  }
+}
 
 /** The value of the sluice_upstream_circuit_state gauge: closed 0, half-open 1, open 2. */
 export const stateCode = (state: State): 0 | 1 | 2 => state === "closed" ? 0 : state === "half-open" ? 1 : 2

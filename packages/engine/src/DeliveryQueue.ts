@@ -59,6 +59,11 @@ export interface Settlement {
   readonly retryAt?: number | undefined
 }
 
+export interface SettleEntry {
+  readonly id: string
+  readonly settlement: Settlement
+}
+
 /**
  * The port between the engine and a store of messages. A local disk store and a broker
  * (RabbitMQ: publisher confirms, prefetch, ack, nack, dead-letter) both fit it:
@@ -75,6 +80,8 @@ export interface DeliveryQueueShape {
   ) => Effect.Effect<ReadonlyArray<Enqueued>, QueueError | QueueFull>
   readonly take: (stream: string, max: number) => Effect.Effect<ReadonlyArray<QueuedMessage>, QueueError>
   readonly settle: (id: string, settlement: Settlement) => Effect.Effect<void, QueueError>
+  /** `settle` for many at once (one transaction where the store has them). */
+  readonly settleAll: (entries: ReadonlyArray<SettleEntry>) => Effect.Effect<void, QueueError>
   readonly release: (ids: ReadonlyArray<string>) => Effect.Effect<void, QueueError>
   readonly status: (id: string) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
   /**

@@ -73,3 +73,9 @@ export const forUpstream = (upstream: string) => ({
   inFlight: taggedOnce(inFlightKey, { upstream }),
   circuitState: taggedOnce(circuitStateKey, { upstream })
 })
+
+/**
+ * Brings the metrics counted on the hot path (plain numbers) into the Effect metrics, and samples the
+ * gauges read at scrape: call before reading the metrics.
+ */
+export { flush } from "./internal/plainMetrics.js"

@@ -91,6 +91,8 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
           }
         }),
 
+      settleAll: (entries) => Effect.forEach(entries, ({ id, settlement }) => queue.settle(id, settlement), { discard: true }),
+
       settle: (id, settlement) =>
         Effect.gen(function*() {
           const message = messages.get(id)

@@ -1,8 +1,17 @@
 import type { Scope } from "effect"
-import { Clock, Context, Deferred, Duration, Effect, FiberId, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
+import * as Alarm from "./Alarm.js"
 
-/** Wraps one delivery so it starts only when the upstream's rate allows. */
-export type Limiter = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+/**
+ * Decides when deliveries to one upstream may start. Its actor asks synchronously, once per delivery
+ * it is about to write; there is one asker per gate.
+ */
+export interface Gate {
+  /** Grants a start now (and counts it) when the rate allows one. */
+  readonly tryStart: (now: number) => boolean
+  /** Calls `ready` once, when a start may be granted again (`now` is the asker's clock). */
+  readonly whenReady: (now: number, ready: () => void) => void
+}
 
 export interface Rate {
   readonly messages: number
@@ -16,7 +25,7 @@ export interface Rate {
  * queue (scale-out) a shared one keeps the limit cluster-wide (@sluice/redis).
  */
 export interface RateLimitShape {
-  readonly make: (upstream: string, rate: Rate) => Effect.Effect<Limiter, never, Scope.Scope>
+  readonly make: (upstream: string, rate: Rate) => Effect.Effect<Gate, never, Scope.Scope>
 }
 
 export class RateLimit extends Context.Tag("@sluice/engine/RateLimit")<RateLimit, RateLimitShape>() {}
@@ -64,53 +73,35 @@ export class Slots {
 }
 
 /**
- * A limiter in this process: `Slots` on Effect's Clock (so the TestClock drives it). A caller that may
- * start now does, without allocating; the others wait in line, in the order they came. Only the first
- * in line sleeps, until its slot; its start is recorded when it really starts, so a caller that wakes
- * late (a busy event loop) cannot crowd a window. A caller interrupted while waiting leaves the line
- * and hands the head to the next: no slot is taken for it.
+ * A gate in this process: `Slots` on the caller's clock, and an alarm on Effect's Clock (so the
+ * TestClock drives it) to say when the next slot opens. A start is counted when `tryStart` grants it,
+ * which is when the delivery is written: a busy event loop cannot crowd a window.
  */
-export const makeLocal = (rate: Rate): Limiter => {
-  const slots = Slots.of(rate)
-  const line: Array<Deferred.Deferred<void>> = []
-
-  const leave = (turn: Deferred.Deferred<void>) =>
-    Effect.sync(() => {
-      const index = line.indexOf(turn)
-      if (index < 0) return
-      line.splice(index, 1)
-      if (index === 0 && line.length > 0) Deferred.unsafeDone(line[0]!, Effect.void)
+export const makeLocal = (rate: Rate): Effect.Effect<Gate, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const slots = Slots.of(rate)
+    let waiting: (() => void) | undefined
+    const alarm = yield* Alarm.make(() => {
+      const ready = waiting
+      waiting = undefined
+      ready?.()
     })
-
-  // The head of the line: sleeps until the slot, then looks again (the clock decides, not the sleep).
-  const headsUp: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const at = slots.earliest(now)
-    if (at <= now) return Effect.sync(() => slots.start(now))
-    return Effect.zipRight(Effect.sleep(Duration.millis(at - now)), headsUp)
-  })
-
-  // In line and out of it in one uninterruptible step each: an interruption cannot leave a turn behind.
-  const waitInLine = Effect.uninterruptibleMask((restore) => {
-    const turn = Deferred.unsafeMake<void>(FiberId.none)
-    line.push(turn)
-    if (line.length === 1) Deferred.unsafeDone(turn, Effect.void)
-    return restore(Effect.zipRight(Deferred.await(turn), headsUp)).pipe(Effect.ensuring(leave(turn)))
-  })
-
-  const acquire: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    if (line.length === 0 && slots.earliest(now) <= now) {
-      slots.start(now)
-      return Effect.void
+    return {
+      tryStart: (now) => {
+        if (slots.earliest(now) > now) return false
+        slots.start(now)
+        return true
+      },
+      whenReady: (now, ready) => {
+        waiting = ready
+        alarm.set(slots.earliest(now))
+      }
     }
-    return waitInLine
   })
-
-  return (effect) => Effect.zipRight(acquire, effect)
-}
 
 /** A limiter per upstream in this process. */
 export const local: RateLimitShape = {
-  make: (_upstream, rate) => Effect.sync(() => makeLocal(rate))
+  make: (_upstream, rate) => makeLocal(rate)
 }
 
 export const layerLocal: Layer.Layer<RateLimit> = Layer.succeed(RateLimit, local)

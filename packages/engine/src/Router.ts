@@ -32,7 +32,7 @@ export interface Circuits {
 
 /** Upstreams that already failed a job during its lease: routing skips them. */
 export interface Routable {
-  readonly excluded: ReadonlySet<string>
+  readonly excluded: ReadonlySet<string> | undefined
 }
 
 /**
@@ -94,21 +94,39 @@ export class Router<J extends Routable, T extends Target = Target> {
   /** Routes a new job: straight to an upstream with room, into a busy upstream's line, or nowhere. */
   route(job: J, circuits: Circuits): Assignment<J, T> | "queued" | Unroutable {
     const tier = this.tier(circuits)
-    const candidates = this.targets.filter((t) => t.role === tier && circuits.available.has(t.name))
-    if (candidates.length === 0) return "unavailable"
-    if (candidates.every((t) => job.excluded.has(t.name))) return "excluded"
+    const excluded = job.excluded
+    let candidates = 0
+    let allExcluded = true
+    for (const target of this.targets) {
+      if (target.role !== tier || !circuits.available.has(target.name)) continue
+      candidates++
+      if (excluded?.has(target.name) !== true) allExcluded = false
+    }
+    if (candidates === 0) return "unavailable"
+    if (allExcluded) return "excluded"
     const balancer = tier === "active" ? this.actives : this.standbys
-    const open = (name: string) => circuits.available.has(name) && !job.excluded.has(name)
+    this.circuits = circuits
+    this.excluded = excluded
     // A spilling upstream that is busy sits this turn out; if every candidate is one, the turn goes on
     // as usual and the job waits in a line after all.
-    const name = balancer.pick((n) => open(n) && !(this.byName.get(n)!.spill && this.busy(this.byName.get(n)!))) ??
-      balancer.pick(open)
+    const name = balancer.pick(this.openAndNotSpilling) ?? balancer.pick(this.open)
     if (name === undefined) return "excluded"
     const target = this.byName.get(name)!
     if (!this.busy(target)) return { target, job }
     this.lines.get(name)!.push(job)
     this.waiting++
     return "queued"
+  }
+
+  // The balancer's eligibility tests for the job being routed, made once rather than per route.
+  private circuits: Circuits | undefined
+  private excluded: ReadonlySet<string> | undefined
+  private readonly open = (name: string): boolean =>
+    this.circuits!.available.has(name) && this.excluded?.has(name) !== true
+  private readonly openAndNotSpilling = (name: string): boolean => {
+    if (!this.open(name)) return false
+    const target = this.byName.get(name)!
+    return !(target.spill && this.busy(target))
   }
 
   /**

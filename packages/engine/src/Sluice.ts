@@ -9,6 +9,7 @@ import * as EngineMetrics from "./EngineMetrics.js"
 import * as Feedback from "./Feedback.js"
 import type { MessageRecord, NewMessage } from "./Message.js"
 import { isFinal, messageId } from "./Message.js"
+import * as Report from "./Report.js"
 import * as Scheduler from "./Scheduler.js"
 import type { InvalidMessage, SubmitMessage } from "./Submission.js"
 import { prepare, prepareValid } from "./Submission.js"
@@ -58,13 +59,20 @@ export interface Options {
 const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape, never, DeliveryQueue | Scope.Scope> =>
   Effect.gen(function*() {
     const queue = yield* DeliveryQueue
+    const clock = yield* Effect.clock
     // Sliding: a subscriber that falls far behind loses the oldest events instead of slowing delivery.
     const events = yield* PubSub.sliding<DeliveryEvent>(65_536)
     // Last to close: subscribers see every event of the drain, then their streams end.
     yield* Effect.addFinalizer(() => PubSub.shutdown(events))
+    // Events are built only while someone listens: a subscription counts itself in and out.
+    let listeners = 0
+    const subscribe = Effect.acquireRelease(Effect.sync(() => listeners++), () => Effect.sync(() => listeners--)).pipe(
+      Effect.zipRight(PubSub.subscribe(events))
+    )
     const classify = Bounce.make(config.bounces.rules)
     const suppressions = config.suppressions.auto ? Option.getOrUndefined(yield* Effect.serviceOption(Suppressions)) : undefined
-    const scheduler = yield* Scheduler.make({ config, events, queue, classify, suppressions })
+    const reporter = yield* Report.make({ config, events, listening: () => listeners > 0, suppressions })
+    const scheduler = yield* Scheduler.make({ config, queue, classify, reporter })
     const feedback = Feedback.make({
       queue,
       classify,
@@ -84,25 +92,18 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
     const streams = new Set(Object.keys(config.streams))
     const defaultStream = streams.has("default") ? "default" : Object.keys(config.streams)[0]!
 
-    const accepted = (message: NewMessage, id: string) =>
-      Effect.gen(function*() {
-        yield* Metric.increment(EngineMetrics.outcome.accepted)
-        const at = yield* Clock.currentTimeMillis
-        yield* PubSub.publish(events, { _tag: "Accepted", id, at, stream: message.stream, recipients: message.to.length })
-      })
-
     /** The prepared messages queued together (one commit); a refused one keeps its error in its place. */
     const enqueuePrepared = (prepared: ReadonlyArray<Either.Either<NewMessage, InvalidMessage>>) =>
       Effect.gen(function*() {
         const valid = prepared.flatMap((p) => Either.isRight(p) ? [p.right] : [])
         const enqueued = valid.length === 0 ? [] : yield* queue.enqueue(valid)
+        const now = clock.unsafeCurrentTimeMillis()
         let next = 0
-        return yield* Effect.forEach(prepared, (p): Effect.Effect<Either.Either<Submitted, SubmitError>> => {
-          if (Either.isLeft(p)) return Effect.succeed(Either.left<SubmitError>(p.left))
+        return prepared.map((p): Either.Either<Submitted, SubmitError> => {
+          if (Either.isLeft(p)) return Either.left(p.left)
           const result = enqueued[next++]!
-          return (result.duplicate ? Effect.void : accepted(p.right, result.id)).pipe(
-            Effect.as(Either.right({ id: result.id, status: "queued" as const, duplicate: result.duplicate }))
-          )
+          if (!result.duplicate) reporter.accepted(result.id, p.right.stream, p.right.to.length, now)
+          return Either.right({ id: result.id, status: "queued", duplicate: result.duplicate })
         })
       })
 
@@ -130,9 +131,9 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
             ? { ...record, status: "delivering" as const, upstream }
             : record
         }))),
-      events: Stream.fromPubSub(events),
-      subscribe: PubSub.subscribe(events),
-      ready: Effect.zipWith(queue.isOpen, scheduler.canDeliver, (a, b) => a && b),
+      events: Stream.unwrapScoped(Effect.map(subscribe, (subscription) => Stream.fromQueue(subscription))),
+      subscribe,
+      ready: Effect.map(queue.isOpen, (open) => open && scheduler.canDeliver()),
       feedback: feedback.apply,
       complain: feedback.complain
     }

@@ -1,51 +1,48 @@
-import type { Scope } from "effect"
-import { Effect, Either, Exit, Metric, Queue, Schedule } from "effect"
+import type { Clock, Scope } from "effect"
+import { Effect, Either, Metric } from "effect"
 import type { SmtpError, SmtpSession } from "@sluice/smtp"
 import { SmtpOptions, SmtpPool } from "@sluice/smtp"
-import * as CircuitBreaker from "./CircuitBreaker.js"
+import { CircuitBreaker } from "./CircuitBreaker.js"
+import type * as CircuitBreakerModule from "./CircuitBreaker.js"
 import type * as Config from "./Config.js"
 import { upstreamName } from "./Config.js"
 import * as EngineMetrics from "./EngineMetrics.js"
+import { Deque } from "./internal/deque.js"
+import * as PlainMetrics from "./internal/plainMetrics.js"
 import type { QueuedMessage } from "./Message.js"
 import { pendingRecipients } from "./Message.js"
 import * as RateLimit from "./RateLimit.js"
 
-/** A leased message on its way through the scheduler and an actor. */
-export interface Job {
-  readonly message: QueuedMessage
+/** A leased message on its way through the scheduler and an actor: what a connection sends. */
+export class Job implements SmtpPool.Delivery {
+  /** The recipients still to be tried: the envelope of this attempt. */
+  readonly to: ReadonlyArray<string>
   /** Upstreams that failed this message during this lease; failover skips them. */
-  readonly excluded: Set<string>
+  excluded: Set<string> | undefined
+
+  constructor(readonly message: QueuedMessage) {
+    this.to = pendingRecipients(message.recipients)
+  }
+
+  get from(): string {
+    return this.message.from
+  }
+
+  get content(): Uint8Array {
+    return this.message.content
+  }
+
+  exclude(upstream: string): void {
+    ;(this.excluded ??= new Set()).add(upstream)
+  }
 }
 
 export type SendOutcome = Either.Either<SmtpSession.SendResult, SmtpError>
 
 export interface Handlers {
-  /** Called by the worker with the result of one attempt; the worker takes its next job after it. */
-  readonly onResult: (job: Job, upstream: string, outcome: SendOutcome) => Effect.Effect<void>
-  /** A job whose worker was interrupted (shutdown) or died: it goes back to the queue. */
-  readonly onLost: (job: Job) => Effect.Effect<void>
-  readonly onCircuitChange: (upstream: string, state: CircuitBreaker.State) => Effect.Effect<void>
-  /** The actor has room for another job. */
-  readonly onRoom: () => void
-}
-
-/**
- * One upstream server as an actor: a bounded mailbox, worker fibers (one per allowed connection)
- * delivering over the actor's own pool of cached sessions, an optional rate limit, and a circuit
- * breaker the scheduler consults. Only the scheduler offers to the mailbox, and only when `room`
- * says there is some, so an offer never waits.
- */
-export interface UpstreamActor {
-  readonly name: string
-  readonly role: "active" | "standby"
-  readonly weight: number
-  readonly spill: boolean
-  readonly breaker: CircuitBreaker.CircuitBreaker
-  /** How many more jobs the actor takes now: one per connection, and a few waiting in the mailbox. */
-  readonly room: number
-  /** Jobs in the mailbox or being delivered. */
-  readonly load: number
-  readonly offer: (job: Job) => Effect.Effect<void>
+  /** One attempt's result, as the connection reports it (synchronously, from a socket event). */
+  readonly onResult: (job: Job, actor: UpstreamActor, outcome: SendOutcome) => void
+  readonly onCircuitChange: (actor: UpstreamActor, state: CircuitBreakerModule.State) => void
 }
 
 const smtpOptions = (upstream: Config.Upstream) =>
@@ -62,80 +59,119 @@ const smtpOptions = (upstream: Config.Upstream) =>
     timeouts: Object.fromEntries(Object.entries(upstream.timeouts ?? {}).filter(([, v]) => v !== undefined))
   })
 
+/**
+ * One upstream server as an actor: a bounded mailbox the scheduler offers to, the upstream's pool of
+ * connections pulling from it, an optional rate gate, and a circuit breaker. Plain synchronous code on
+ * state it owns: the scheduler offers only when `room` says there is some, connections pull as they
+ * can take another transaction (SmtpPool's `Source`), results come back through `onResult`. Effect
+ * owns its lifetime: the pool's connections live in the actor's scope.
+ */
+export class UpstreamActor implements SmtpPool.Source<Job> {
+  readonly name: string
+  readonly role: "active" | "standby"
+  readonly weight: number
+  readonly spill: boolean
+  readonly breaker: CircuitBreaker
+  /** Jobs it holds at most: one per connection, and a quarter more waiting, so a connection finds its next at once. */
+  readonly capacity: number
+  private readonly mailbox = new Deque<Job>()
+  private held = 0
+  private pool!: SmtpPool.SmtpPool
+  private gate: RateLimit.Gate | undefined
+  private waitingForGate = false
+
+  constructor(
+    upstream: Config.Upstream,
+    breaker: CircuitBreakerModule.Options,
+    private readonly clock: Clock.Clock,
+    private readonly handlers: Handlers
+  ) {
+    this.name = upstreamName(upstream)
+    this.role = upstream.role
+    this.weight = upstream.weight
+    this.spill = upstream.spill
+    // More would hide jobs in the mailbox where the scheduler can no longer move them elsewhere.
+    this.capacity = Math.ceil(upstream.maxConnections * 1.25)
+    this.breaker = new CircuitBreaker({ ...breaker, onChange: (state) => handlers.onCircuitChange(this, state) })
+  }
+
+  /** How many more jobs it takes now. */
+  get room(): number {
+    return this.capacity - this.held
+  }
+
+  /** Jobs in the mailbox or being delivered. */
+  get load(): number {
+    return this.held
+  }
+
+  offer(job: Job): void {
+    this.held++
+    this.mailbox.push(job)
+    this.pool.wake()
+  }
+
+  /** Jobs not yet handed to a connection, for a drain to give back. */
+  takeWaiting(): Array<Job> {
+    const waiting: Array<Job> = []
+    for (let job = this.mailbox.shift(); job !== undefined; job = this.mailbox.shift()) waiting.push(job)
+    this.held -= waiting.length
+    return waiting
+  }
+
+  // SmtpPool.Source: a connection can take another transaction now.
+  next(): Job | undefined {
+    if (this.mailbox.length === 0) return undefined
+    if (this.gate !== undefined && !this.gate.tryStart(this.clock.unsafeCurrentTimeMillis())) {
+      if (!this.waitingForGate) {
+        this.waitingForGate = true
+        this.gate.whenReady(this.clock.unsafeCurrentTimeMillis(), () => {
+          this.waitingForGate = false
+          this.pool.wake()
+        })
+      }
+      return undefined
+    }
+    return this.mailbox.shift()
+  }
+
+  // SmtpPool.Source: a transaction ended.
+  done(job: Job, outcome: SendOutcome, info: { readonly reused: boolean }): void {
+    if (Either.isLeft(outcome) && info.reused && SmtpPool.isStale(outcome.left)) {
+      // A cached session the server had closed while idle: nothing of the message was accepted, so
+      // it goes again at once, first in line, on another session.
+      this.mailbox.unshift(job)
+      this.pool.wake()
+      return
+    }
+    this.held--
+    this.handlers.onResult(job, this, outcome)
+  }
+
+  /** Opens the pool and the rate gate in the scope. */
+  start(upstream: Config.Upstream): Effect.Effect<void, never, Scope.Scope> {
+    return Effect.gen(this, function*() {
+      const gauges = EngineMetrics.forUpstream(this.name)
+      yield* PlainMetrics.sampled(gauges.inFlight, () => this.held)
+      yield* Metric.set(gauges.circuitState, 0)
+      if (upstream.rateLimit !== undefined) this.gate = yield* (yield* RateLimit.current).make(this.name, upstream.rateLimit)
+      this.pool = yield* SmtpPool.make(smtpOptions(upstream), this)
+    })
+  }
+
+  /** Transactions written and not yet answered. */
+  get inFlight(): number {
+    return this.pool.inFlight
+  }
+}
+
 export const make = (
   upstream: Config.Upstream,
-  breakerOptions: CircuitBreaker.Options,
+  breaker: CircuitBreakerModule.Options,
   handlers: Handlers
 ): Effect.Effect<UpstreamActor, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const name = upstreamName(upstream)
-    // One job per connection and a quarter more waiting, so a worker finds its next job at once;
-    // more would hide jobs in the mailbox where the scheduler can no longer move them elsewhere.
-    const capacity = Math.ceil(upstream.maxConnections * 1.25)
-    const mailbox = yield* Queue.bounded<Job>(capacity)
-    const pool = yield* SmtpPool.make(smtpOptions(upstream))
-    const { circuitState: circuitGauge, inFlight: inFlightGauge } = EngineMetrics.forUpstream(name)
-    const breaker = yield* CircuitBreaker.make({
-      ...breakerOptions,
-      onChange: (state) =>
-        Metric.set(circuitGauge, CircuitBreaker.stateCode(state)).pipe(
-          Effect.zipRight(handlers.onCircuitChange(name, state))
-        )
-    })
-    yield* Metric.set(circuitGauge, 0)
-    const limit = upstream.rateLimit === undefined
-      ? <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
-      : yield* (yield* RateLimit.current).make(name, upstream.rateLimit)
-
-    let load = 0
-    const setLoad = (delta: number) =>
-      Effect.suspend(() => {
-        load += delta
-        if (delta < 0) handlers.onRoom()
-        return Metric.set(inFlightGauge, load)
-      })
-
-    const deliver = (job: Job) =>
-      Effect.gen(function*() {
-        const send = pool.send({ from: job.message.from, to: pendingRecipients(job.message.recipients) }, job.message.content)
-        const outcome = yield* Effect.either(limit(send))
-        yield* handlers.onResult(job, name, outcome)
-      })
-
-    const step = Queue.take(mailbox).pipe(
-      Effect.flatMap((job) =>
-        deliver(job).pipe(
-          Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : handlers.onLost(job)),
-          Effect.ensuring(setLoad(-1))
-        )
-      )
-    )
-
-    // A worker that dies (a defect) is logged and restarted; its job went back to the queue above.
-    const worker = step.pipe(
-      Effect.forever,
-      Effect.sandbox,
-      Effect.tapError((cause) => Effect.logError("upstream worker died; restarting", cause)),
-      Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
-      Effect.annotateLogs({ upstream: name })
-    )
-    yield* Effect.forkScoped(Effect.all(Array.from({ length: upstream.maxConnections }, () => worker), {
-      concurrency: "unbounded",
-      discard: true
-    }))
-
-    return {
-      name,
-      role: upstream.role,
-      weight: upstream.weight,
-      spill: upstream.spill,
-      breaker,
-      get room() {
-        return capacity - load
-      },
-      get load() {
-        return load
-      },
-      offer: (job) => setLoad(1).pipe(Effect.zipRight(Queue.offer(mailbox, job)), Effect.asVoid)
-    }
+    const actor = new UpstreamActor(upstream, breaker, yield* Effect.clock, handlers)
+    yield* actor.start(upstream)
+    return actor
   })

@@ -1,5 +1,7 @@
 /** Email address syntax (RFC 5321/6531), the one check used everywhere. */
 export * as Address from "./Address.js"
+/** A reusable timer on Effect's Clock, for synchronous code that must look again later. */
+export * as Alarm from "./Alarm.js"
 /** Bounce and deferral categories, and the classifier that gives them. */
 export * as Bounce from "./Bounce.js"
 /** Smooth weighted round-robin across upstreams. */

@@ -1,128 +1,130 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Ref, TestClock } from "effect"
+import { Duration } from "effect"
 import type { State } from "../src/CircuitBreaker.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 
-const failTimes = (breaker: CircuitBreaker.CircuitBreaker, n: number) => Effect.repeatN(breaker.onFailure, n - 1)
+/** The breaker takes its time from the caller: a clock the test moves by hand. */
+const clock = () => {
+  let now = 1_000_000
+  return {
+    get now() {
+      return now
+    },
+    adjust: (by: Duration.DurationInput) => {
+      now += Duration.toMillis(Duration.decode(by))
+    }
+  }
+}
+type Clock = ReturnType<typeof clock>
+
+const make = (options: CircuitBreaker.Options) => {
+  const changes: Array<State> = []
+  const breaker = new CircuitBreaker.CircuitBreaker({ ...options, onChange: (state) => changes.push(state) })
+  return { breaker, changes, time: clock() }
+}
+
+const failTimes = (breaker: CircuitBreaker.CircuitBreaker, time: Clock, n: number) => {
+  for (let i = 0; i < n; i++) breaker.onFailure(time.now)
+}
 
 /** Asserts the circuit turns available exactly `millis` from now, leaving the clock at that moment. */
-const expectOpenFor = (breaker: CircuitBreaker.CircuitBreaker, millis: number) =>
-  Effect.gen(function*() {
-    expect(yield* breaker.state).toBe("open")
-    yield* TestClock.adjust(millis - 1)
-    expect(yield* breaker.available).toBe(false)
-    expect(yield* breaker.tryPass).toBe(false)
-    yield* TestClock.adjust(1)
-    expect(yield* breaker.available).toBe(true)
-  })
-
-/** A breaker whose state changes are recorded in order. */
-const recorded = (options: CircuitBreaker.Options) =>
-  Effect.gen(function*() {
-    const changes = yield* Ref.make<ReadonlyArray<State>>([])
-    const breaker = yield* CircuitBreaker.make({
-      ...options,
-      onChange: (state) => Ref.update(changes, (all) => [...all, state])
-    })
-    return { breaker, changes: Ref.get(changes) }
-  })
+const expectOpenFor = (breaker: CircuitBreaker.CircuitBreaker, time: Clock, millis: number) => {
+  expect(breaker.state).toBe("open")
+  time.adjust(millis - 1)
+  expect(breaker.available(time.now)).toBe(false)
+  expect(breaker.tryPass(time.now)).toBe(false)
+  time.adjust(1)
+  expect(breaker.available(time.now)).toBe(true)
+}
 
 describe("CircuitBreaker", () => {
-  it.effect("lets everything through while closed", () =>
-    Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ failureThreshold: 3, cooldown: "30 seconds" })
-      expect(yield* breaker.state).toBe("closed")
-      expect(yield* breaker.available).toBe(true)
-      const passes = yield* Effect.all(Array.from({ length: 20 }, () => breaker.tryPass), { concurrency: "unbounded" })
+  it("lets everything through while closed", () => {
+      const { breaker, time } = make({ failureThreshold: 3, cooldown: "30 seconds" })
+      expect(breaker.state).toBe("closed")
+      expect(breaker.available(time.now)).toBe(true)
+      const passes = Array.from({ length: 20 }, () => breaker.tryPass(time.now))
       expect(passes.every((pass) => pass)).toBe(true)
-    }))
+  })
 
-  it.effect("opens after failureThreshold consecutive failures", () =>
-    Effect.gen(function*() {
-      const { breaker, changes } = yield* recorded({ failureThreshold: 3, cooldown: "30 seconds" })
-      yield* failTimes(breaker, 2)
-      expect(yield* breaker.state).toBe("closed")
-      expect(yield* changes).toEqual([])
-      yield* breaker.onFailure
-      expect(yield* breaker.state).toBe("open")
-      expect(yield* breaker.tryPass).toBe(false)
-      expect(yield* breaker.available).toBe(false)
-      expect(yield* changes).toEqual(["open"])
-    }))
+  it("opens after failureThreshold consecutive failures", () => {
+      const { breaker, changes, time } = make({ failureThreshold: 3, cooldown: "30 seconds" })
+      failTimes(breaker, time, 2)
+      expect(breaker.state).toBe("closed")
+      expect(changes).toEqual([])
+      breaker.onFailure(time.now)
+      expect(breaker.state).toBe("open")
+      expect(breaker.tryPass(time.now)).toBe(false)
+      expect(breaker.available(time.now)).toBe(false)
+      expect(changes).toEqual(["open"])
+  })
 
-  it.effect("counts only consecutive failures: a success in between starts over", () =>
-    Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ failureThreshold: 3, cooldown: "30 seconds" })
+  it("counts only consecutive failures: a success in between starts over", () => {
+      const { breaker, time } = make({ failureThreshold: 3, cooldown: "30 seconds" })
       for (let i = 0; i < 10; i++) {
-        yield* failTimes(breaker, 2)
-        yield* breaker.onSuccess
+        failTimes(breaker, time, 2)
+        breaker.onSuccess()
       }
-      expect(yield* breaker.state).toBe("closed")
-      yield* failTimes(breaker, 3)
-      expect(yield* breaker.state).toBe("open")
-    }))
+      expect(breaker.state).toBe("closed")
+      failTimes(breaker, time, 3)
+      expect(breaker.state).toBe("open")
+  })
 
-  it.effect("treats a threshold below 1 as 1", () =>
-    Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ failureThreshold: 0, cooldown: "1 second" })
-      expect(yield* breaker.state).toBe("closed")
-      yield* breaker.onFailure
-      expect(yield* breaker.state).toBe("open")
-    }))
+  it("treats a threshold below 1 as 1", () => {
+      const { breaker, time } = make({ failureThreshold: 0, cooldown: "1 second" })
+      expect(breaker.state).toBe("closed")
+      breaker.onFailure(time.now)
+      expect(breaker.state).toBe("open")
+  })
 
-  it.effect("stays open for the cooldown, then lets a probe through and turns half-open", () =>
-    Effect.gen(function*() {
-      const { breaker, changes } = yield* recorded({ failureThreshold: 1, cooldown: "30 seconds" })
-      yield* breaker.onFailure
-      yield* expectOpenFor(breaker, 30_000)
+  it("stays open for the cooldown, then lets a probe through and turns half-open", () => {
+      const { breaker, changes, time } = make({ failureThreshold: 1, cooldown: "30 seconds" })
+      breaker.onFailure(time.now)
+      expectOpenFor(breaker, time, 30_000)
       // Looking does not take the probe: the circuit turns half-open only when tryPass does.
-      expect(yield* breaker.available).toBe(true)
-      expect(yield* breaker.state).toBe("open")
-      expect(yield* breaker.tryPass).toBe(true)
-      expect(yield* breaker.state).toBe("half-open")
-      expect(yield* breaker.available).toBe(false)
-      expect(yield* breaker.tryPass).toBe(false)
-      expect(yield* changes).toEqual(["open", "half-open"])
-    }))
+      expect(breaker.available(time.now)).toBe(true)
+      expect(breaker.state).toBe("open")
+      expect(breaker.tryPass(time.now)).toBe(true)
+      expect(breaker.state).toBe("half-open")
+      expect(breaker.available(time.now)).toBe(false)
+      expect(breaker.tryPass(time.now)).toBe(false)
+      expect(changes).toEqual(["open", "half-open"])
+  })
 
-  it.effect("lets exactly one probe through among many concurrent callers", () =>
-    Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ failureThreshold: 1, cooldown: "10 seconds" })
-      yield* breaker.onFailure
-      yield* TestClock.adjust("10 seconds")
-      const passes = yield* Effect.all(Array.from({ length: 100 }, () => breaker.tryPass), { concurrency: "unbounded" })
+  it("lets exactly one probe through among many callers", () => {
+      const { breaker, time } = make({ failureThreshold: 1, cooldown: "10 seconds" })
+      breaker.onFailure(time.now)
+      time.adjust("10 seconds")
+      const passes = Array.from({ length: 100 }, () => breaker.tryPass(time.now))
       expect(passes.filter((pass) => pass)).toHaveLength(1)
       // and time alone does not release another while the probe is out (within probeTimeout)
-      yield* TestClock.adjust("99 seconds")
-      expect(yield* breaker.tryPass).toBe(false)
-    }))
+      time.adjust("99 seconds")
+      expect(breaker.tryPass(time.now)).toBe(false)
+  })
 
-  it.effect("closes when the probe succeeds", () =>
-    Effect.gen(function*() {
-      const { breaker, changes } = yield* recorded({ failureThreshold: 2, cooldown: "30 seconds" })
-      yield* failTimes(breaker, 2)
-      yield* TestClock.adjust("30 seconds")
-      expect(yield* breaker.tryPass).toBe(true)
-      yield* breaker.onSuccess
-      expect(yield* breaker.state).toBe("closed")
-      expect(yield* breaker.tryPass).toBe(true)
-      expect(yield* breaker.tryPass).toBe(true)
-      expect(yield* changes).toEqual(["open", "half-open", "closed"])
+  it("closes when the probe succeeds", () => {
+      const { breaker, changes, time } = make({ failureThreshold: 2, cooldown: "30 seconds" })
+      failTimes(breaker, time, 2)
+      time.adjust("30 seconds")
+      expect(breaker.tryPass(time.now)).toBe(true)
+      breaker.onSuccess()
+      expect(breaker.state).toBe("closed")
+      expect(breaker.tryPass(time.now)).toBe(true)
+      expect(breaker.tryPass(time.now)).toBe(true)
+      expect(changes).toEqual(["open", "half-open", "closed"])
       // closed afresh: consecutive failures start from zero again
-      yield* breaker.onFailure
-      expect(yield* breaker.state).toBe("closed")
-    }))
+      breaker.onFailure(time.now)
+      expect(breaker.state).toBe("closed")
+  })
 
-  it.effect("opens again for twice as long when the probe fails", () =>
-    Effect.gen(function*() {
-      const { breaker, changes } = yield* recorded({ failureThreshold: 1, cooldown: "30 seconds" })
-      yield* breaker.onFailure
-      yield* expectOpenFor(breaker, 30_000)
-      expect(yield* breaker.tryPass).toBe(true)
-      yield* breaker.onFailure
-      yield* expectOpenFor(breaker, 60_000)
-      expect(yield* changes).toEqual(["open", "half-open", "open"])
-    }))
+  it("opens again for twice as long when the probe fails", () => {
+      const { breaker, changes, time } = make({ failureThreshold: 1, cooldown: "30 seconds" })
+      breaker.onFailure(time.now)
+      expectOpenFor(breaker, time, 30_000)
+      expect(breaker.tryPass(time.now)).toBe(true)
+      breaker.onFailure(time.now)
+      expectOpenFor(breaker, time, 60_000)
+      expect(changes).toEqual(["open", "half-open", "open"])
+  })
 
   const growth: ReadonlyArray<{
     readonly name: string
@@ -146,98 +148,92 @@ describe("CircuitBreaker", () => {
     }
   ]
 
-  it.effect.each(growth)("after each failed probe, the cooldown $name", ({ cooldowns, options }) =>
-    Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make(options)
-      yield* breaker.onFailure
+  it.each(growth)("after each failed probe, the cooldown $name", ({ cooldowns, options }) => {
+      const { breaker, time } = make(options)
+      breaker.onFailure(time.now)
       for (const cooldown of cooldowns) {
-        yield* expectOpenFor(breaker, cooldown)
-        expect(yield* breaker.tryPass).toBe(true)
-        yield* breaker.onFailure
+        expectOpenFor(breaker, time, cooldown)
+        expect(breaker.tryPass(time.now)).toBe(true)
+        breaker.onFailure(time.now)
       }
-    }))
+  })
 
-  it.effect("starts the cooldown over from the first step once a probe has succeeded", () =>
-    Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ failureThreshold: 1, cooldown: "1 second" })
-      yield* breaker.onFailure
+  it("starts the cooldown over from the first step once a probe has succeeded", () => {
+      const { breaker, time } = make({ failureThreshold: 1, cooldown: "1 second" })
+      breaker.onFailure(time.now)
       for (const cooldown of [1_000, 2_000, 4_000]) {
-        yield* expectOpenFor(breaker, cooldown)
-        yield* breaker.tryPass
-        yield* breaker.onFailure
+        expectOpenFor(breaker, time, cooldown)
+        breaker.tryPass(time.now)
+        breaker.onFailure(time.now)
       }
-      yield* TestClock.adjust("8 seconds")
-      yield* breaker.tryPass
-      yield* breaker.onSuccess
-      yield* breaker.onFailure
-      yield* expectOpenFor(breaker, 1_000)
-    }))
+      time.adjust("8 seconds")
+      breaker.tryPass(time.now)
+      breaker.onSuccess()
+      breaker.onFailure(time.now)
+      expectOpenFor(breaker, time, 1_000)
+  })
 
-  it.effect("ignores reports that arrive while open: they are from deliveries sent before the trip", () =>
-    Effect.gen(function*() {
-      const { breaker, changes } = yield* recorded({ failureThreshold: 1, cooldown: "30 seconds" })
-      yield* breaker.onFailure
-      yield* TestClock.adjust("20 seconds")
-      yield* breaker.onSuccess
-      expect(yield* breaker.state).toBe("open")
-      yield* failTimes(breaker, 5)
+  it("ignores reports that arrive while open: they are from deliveries sent before the trip", () => {
+      const { breaker, changes, time } = make({ failureThreshold: 1, cooldown: "30 seconds" })
+      breaker.onFailure(time.now)
+      time.adjust("20 seconds")
+      breaker.onSuccess()
+      expect(breaker.state).toBe("open")
+      failTimes(breaker, time, 5)
       // neither closed nor stretched: the cooldown still ends 30 seconds after the trip
-      yield* expectOpenFor(breaker, 10_000)
-      expect(yield* changes).toEqual(["open"])
-    }))
+      expectOpenFor(breaker, time, 10_000)
+      expect(changes).toEqual(["open"])
+  })
 
-  it.effect("lets another probe through once probeTimeout passes without a report", () =>
-    Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({
+  it("lets another probe through once probeTimeout passes without a report", () => {
+      const { breaker, time } = make({
         failureThreshold: 1,
         cooldown: "1 second",
         probeTimeout: "1 minute"
       })
-      yield* breaker.onFailure
-      yield* TestClock.adjust("1 second")
-      expect(yield* breaker.tryPass).toBe(true)
-      // the probe's fiber was interrupted: it never reports
-      yield* TestClock.adjust("59 seconds")
-      expect(yield* breaker.available).toBe(false)
-      expect(yield* breaker.tryPass).toBe(false)
-      yield* TestClock.adjust("1 second")
-      expect(yield* breaker.available).toBe(true)
-      const passes = yield* Effect.all(Array.from({ length: 10 }, () => breaker.tryPass), { concurrency: "unbounded" })
+      breaker.onFailure(time.now)
+      time.adjust("1 second")
+      expect(breaker.tryPass(time.now)).toBe(true)
+      // the probe's delivery was interrupted: it never reports
+      time.adjust("59 seconds")
+      expect(breaker.available(time.now)).toBe(false)
+      expect(breaker.tryPass(time.now)).toBe(false)
+      time.adjust("1 second")
+      expect(breaker.available(time.now)).toBe(true)
+      const passes = Array.from({ length: 10 }, () => breaker.tryPass(time.now))
       expect(passes.filter((pass) => pass)).toHaveLength(1)
-      expect(yield* breaker.state).toBe("half-open")
-      yield* breaker.onSuccess
-      expect(yield* breaker.state).toBe("closed")
-    }))
+      expect(breaker.state).toBe("half-open")
+      breaker.onSuccess()
+      expect(breaker.state).toBe("closed")
+  })
 
-  it.effect("presumes a probe lost after maxCooldown by default", () =>
-    Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({
+  it("presumes a probe lost after maxCooldown by default", () => {
+      const { breaker, time } = make({
         failureThreshold: 1,
         cooldown: "1 second",
         maxCooldown: "20 seconds"
       })
-      yield* breaker.onFailure
-      yield* TestClock.adjust("1 second")
-      expect(yield* breaker.tryPass).toBe(true)
-      yield* TestClock.adjust("19999 millis")
-      expect(yield* breaker.tryPass).toBe(false)
-      yield* TestClock.adjust("1 milli")
-      expect(yield* breaker.tryPass).toBe(true)
-    }))
+      breaker.onFailure(time.now)
+      time.adjust("1 second")
+      expect(breaker.tryPass(time.now)).toBe(true)
+      time.adjust("19999 millis")
+      expect(breaker.tryPass(time.now)).toBe(false)
+      time.adjust("1 milli")
+      expect(breaker.tryPass(time.now)).toBe(true)
+  })
 
-  it.effect("reports the full cycle closed → open → half-open → closed to onChange, in order", () =>
-    Effect.gen(function*() {
-      const { breaker, changes } = yield* recorded({ failureThreshold: 2, cooldown: "5 seconds" })
-      yield* failTimes(breaker, 2)
-      yield* TestClock.adjust("5 seconds")
-      yield* breaker.tryPass
-      yield* breaker.onFailure
-      yield* TestClock.adjust("10 seconds")
-      yield* Effect.all(Array.from({ length: 10 }, () => breaker.tryPass), { concurrency: "unbounded" })
-      yield* Effect.all(Array.from({ length: 10 }, () => breaker.onSuccess), { concurrency: "unbounded" })
-      expect(yield* changes).toEqual(["open", "half-open", "open", "half-open", "closed"])
-      expect((yield* changes).map(CircuitBreaker.stateCode)).toEqual([2, 1, 2, 1, 0])
-    }))
+  it("reports the full cycle closed → open → half-open → closed to onChange, in order", () => {
+      const { breaker, changes, time } = make({ failureThreshold: 2, cooldown: "5 seconds" })
+      failTimes(breaker, time, 2)
+      time.adjust("5 seconds")
+      breaker.tryPass(time.now)
+      breaker.onFailure(time.now)
+      time.adjust("10 seconds")
+      Array.from({ length: 10 }, () => breaker.tryPass(time.now))
+      Array.from({ length: 10 }, () => breaker.onSuccess())
+      expect(changes).toEqual(["open", "half-open", "open", "half-open", "closed"])
+      expect(changes.map(CircuitBreaker.stateCode)).toEqual([2, 1, 2, 1, 0])
+  })
 
   it("codes states for the sluice_upstream_circuit_state gauge", () => {
     expect(CircuitBreaker.stateCode("closed")).toBe(0)

@@ -28,6 +28,7 @@ const counting = (queue: DeliveryQueueShape) => {
         state.peak = Math.max(state.peak, state.leased)
       })),
     settle: (id, settlement) => queue.settle(id, settlement).pipe(Effect.tap(() => void state.leased--)),
+    settleAll: (entries) => queue.settleAll(entries).pipe(Effect.tap(() => void (state.leased -= entries.length))),
     release: (ids) => queue.release(ids).pipe(Effect.tap(() => void (state.leased -= ids.length)))
   }
   return { shape, state }

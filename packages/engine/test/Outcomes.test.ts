@@ -104,6 +104,7 @@ describe("delivery outcomes", () => {
       const logs: Array<LogLine> = []
       const { sluice } = yield* startEngine(config(sink, { maxAttempts: 2 }), undefined, logs)
       const events = yield* recordEvents(sluice)
+      yield* EngineMetrics.flush
       const failedBefore = yield* Metric.value(EngineMetrics.recipients("failed", "default"))
       const partialBefore = yield* Metric.value(EngineMetrics.outcome.partial)
       const { id } = yield* sluice.submit(message(1, ["ok@example.net", "busy@example.net"]))
@@ -139,6 +140,7 @@ describe("delivery outcomes", () => {
           { address: "busy@example.net", status: "failed", code: 452, enhanced: "4.2.2", category: "mailbox-full" }
         ]
       })
+      yield* EngineMetrics.flush
       expect((yield* Metric.value(EngineMetrics.recipients("failed", "default"))).count - failedBefore.count).toBe(1)
       expect((yield* Metric.value(EngineMetrics.outcome.partial)).count - partialBefore.count).toBe(1)
     }))

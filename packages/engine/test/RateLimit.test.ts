@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Sink } from "@sluice/sink"
-import { Clock, Context, Duration, Effect, Either, Fiber, Layer, Logger, LogLevel, TestClock } from "effect"
+import { Context, Duration, Effect, Either, Layer, Logger, LogLevel, TestClock } from "effect"
 import { Config, MemoryQueue, RateLimit, Sluice } from "../src/index.js"
 import { eventually, message, upstream } from "./support/engine.js"
 
@@ -22,23 +22,34 @@ const rateOf = (messages: number, perMs: number, burst?: number): RateLimit.Rate
 })
 
 /**
- * Callers arriving in groups (`[at, count]`, in time order) at one limiter, each noting the Clock's
- * time when its effect starts. The starts in the order they happened.
+ * Deliveries arriving in groups (`[at, count]`, in time order) at one gate, asked as an actor asks:
+ * each start it grants is noted at the Clock's time; when it grants none, the asker waits for
+ * `whenReady` and asks again. The start times in order.
  */
 const startsOf = (rate: RateLimit.Rate, arrivals: ReadonlyArray<readonly [number, number]>) =>
   Effect.gen(function*() {
-    const limit = RateLimit.makeLocal(rate)
-    const starts: Array<{ readonly caller: number; readonly at: number }> = []
-    const fibers: Array<Fiber.RuntimeFiber<void>> = []
-    for (const [at, count] of arrivals) {
-      yield* TestClock.setTime(at)
-      for (let i = 0; i < count; i++) {
-        const caller = fibers.length
-        fibers.push(yield* Effect.fork(limit(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void starts.push({ caller, at: now }))))))
+    const gate = yield* RateLimit.makeLocal(rate)
+    const clock = yield* Effect.clock
+    const starts: Array<number> = []
+    let waiting = 0
+    let asked = false
+    const pump = () => {
+      asked = false
+      while (waiting > 0 && gate.tryStart(clock.unsafeCurrentTimeMillis())) {
+        starts.push(clock.unsafeCurrentTimeMillis())
+        waiting--
+      }
+      if (waiting > 0 && !asked) {
+        asked = true
+        gate.whenReady(clock.unsafeCurrentTimeMillis(), pump)
       }
     }
+    for (const [at, count] of arrivals) {
+      yield* TestClock.setTime(at)
+      waiting += count
+      pump()
+    }
     yield* TestClock.adjust("1 hour")
-    yield* Fiber.joinAll(fibers)
     return starts
   })
 
@@ -100,40 +111,29 @@ const cases: ReadonlyArray<{
   }
 ]
 
-describe("the local rate limiter (TestClock)", () => {
+describe("the local rate gate (TestClock)", () => {
   describe.each(cases)("$name", ({ arrivals, rate, starts: expected }) => {
-    it.effect("starts exactly on its slots, in the order callers came, never more than N in any window", () =>
+    it.scoped("grants starts exactly on their slots, never more than N in any window", () =>
       Effect.gen(function*() {
         const starts = yield* startsOf(rate, arrivals)
-        expect(starts.map((s) => s.at)).toEqual(expected)
-        expect(starts.map((s) => s.caller)).toEqual(expected.map((_, i) => i))
-        expect(mostInAnyWindow(starts.map((s) => s.at), Duration.toMillis(rate.per))).toBeLessThanOrEqual(rate.messages)
+        expect(starts).toEqual(expected)
+        expect(mostInAnyWindow(starts, Duration.toMillis(rate.per))).toBeLessThanOrEqual(rate.messages)
       }))
   })
 
-  it.effect("a waiter interrupted at the head of the line or behind it gives its slot to the next", () =>
+  it.scoped("grants a free slot at once, and says when the next one opens", () =>
     Effect.gen(function*() {
-      const limit = RateLimit.makeLocal(rateOf(1, 1000))
-      const starts: Array<[string, number]> = []
-      const caller = (name: string) =>
-        Effect.fork(limit(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => starts.push([name, now])))))
-      yield* Fiber.join(yield* caller("a"))
-      const [b, c, d, e] = [yield* caller("b"), yield* caller("c"), yield* caller("d"), yield* caller("e")]
-      yield* TestClock.adjust(500)
-      yield* Fiber.interrupt(b) // the head, asleep until 1000
-      yield* Fiber.interrupt(d) // behind c
-      yield* TestClock.adjust(500)
-      yield* Fiber.join(c)
-      yield* TestClock.adjust(1000)
-      yield* Fiber.join(e)
-      expect(starts).toEqual([["a", 0], ["c", 1000], ["e", 2000]])
-    }))
-
-  it.effect("a caller with nobody in line and a free slot starts at once", () =>
-    Effect.gen(function*() {
-      const limit = RateLimit.makeLocal(rateOf(10, 1000, 2))
-      expect(yield* limit(Effect.succeed("now"))).toBe("now")
-      expect(yield* limit(Clock.currentTimeMillis)).toBe(0)
+      const gate = yield* RateLimit.makeLocal(rateOf(10, 1000, 2))
+      expect(gate.tryStart(0)).toBe(true)
+      expect(gate.tryStart(0)).toBe(true)
+      expect(gate.tryStart(0)).toBe(false)
+      let ready = 0
+      gate.whenReady(0, () => ready++)
+      yield* TestClock.adjust(99)
+      expect(ready).toBe(0)
+      yield* TestClock.adjust(1)
+      expect(ready).toBe(1)
+      expect(gate.tryStart(100)).toBe(true)
     }))
 })
 
@@ -145,8 +145,10 @@ describe("rate limits through the engine", () => {
       const starts: Array<number> = []
       const recording: RateLimit.RateLimitShape = {
         make: (name, rate) =>
-          Effect.map(RateLimit.local.make(name, rate), (limit) => (effect) =>
-            limit(Effect.zipRight(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => starts.push(now))), effect)))
+          Effect.map(RateLimit.local.make(name, rate), (gate) => ({
+            tryStart: (now) => gate.tryStart(now) && starts.push(now) > 0,
+            whenReady: gate.whenReady
+          }))
       }
       const config = yield* Config.decode({
         queue: { kind: "memory" },
@@ -183,7 +185,7 @@ describe("rate limits through the engine", () => {
         make: (name, rate) =>
           Effect.sync(() => {
             made.push({ upstream: name, rate })
-            return (effect) => Effect.zipRight(Effect.sync(() => passed++), effect)
+            return { tryStart: () => ++passed > 0, whenReady: () => {} }
           })
       }
       const config = yield* Config.decode({

@@ -1,6 +1,6 @@
 import type { Scope } from "effect"
-import { Duration, Effect, Layer } from "effect"
-import { RateLimit } from "@sluice/engine"
+import { Duration, Effect, Layer, Runtime } from "effect"
+import { Alarm, RateLimit } from "@sluice/engine"
 import type { RedisShape } from "./Redis.js"
 import { Redis } from "./Redis.js"
 
@@ -73,24 +73,54 @@ export const reserve = (redis: RedisShape, upstream: string, rate: RateLimit.Rat
 
 /**
  * Upstream rate limits shared by every node on one Redis: the configured rate is the cluster's, a
- * start being the time Redis gave it. While Redis is down, each node limits itself alone to the same
- * rate (the cluster may then send up to N times it: better than not sending). A caller interrupted
- * while it waits leaves its slot unused; the ones after it keep theirs.
+ * start being the slot Redis reserved for it. The gate holds at most one reservation: asked when its
+ * actor has work and no permit, it reserves the next slot (one script call), waits for it on the
+ * Clock, then grants one start. While Redis is down, each node reserves from a local `Slots` at the
+ * same rate (the cluster may then send up to N times it: better than not sending).
  */
 export const make: Effect.Effect<RateLimit.RateLimitShape, never, Redis> = Effect.map(Redis, (redis) => ({
-  make: (upstream: string, rate: RateLimit.Rate): Effect.Effect<RateLimit.Limiter, never, Scope.Scope> =>
-    Effect.sync(() => {
-      const local = RateLimit.makeLocal(rate)
-      const wait = redis.orLocal(
-        "rate limit",
-        () => reserve(redis, upstream, rate).then((reservation) => reservation.wait),
-        local(Effect.succeed(0))
-      )
-      return <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-        wait.pipe(
-          Effect.flatMap((ms) => ms > 0 ? Effect.sleep(Duration.millis(ms)) : Effect.void),
-          Effect.zipRight(effect)
+  make: (upstream: string, rate: RateLimit.Rate): Effect.Effect<RateLimit.Gate, never, Scope.Scope> =>
+    Effect.gen(function*() {
+      const runtime = yield* Effect.runtime<never>()
+      const clock = yield* Effect.clock
+      const fallback = RateLimit.Slots.of(rate)
+      let permit: number | undefined // when the reserved start may go, on this process's clock
+      let reserving = false
+      let waiting: (() => void) | undefined
+      const alarm = yield* Alarm.make(() => {
+        const ready = waiting
+        waiting = undefined
+        ready?.()
+      })
+      const reserveLocally = Effect.sync(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const at = fallback.earliest(now)
+        fallback.start(at)
+        return at - now
+      })
+      const reserveNext = redis.orLocal("rate limit", () => reserve(redis, upstream, rate).then((r) => r.wait), reserveLocally).pipe(
+        Effect.flatMap((wait) =>
+          Effect.sync(() => {
+            reserving = false
+            permit = clock.unsafeCurrentTimeMillis() + Math.max(0, wait)
+            alarm.set(permit)
+          })
         )
+      )
+      return {
+        tryStart: (now) => {
+          if (permit === undefined || permit > now) return false
+          permit = undefined
+          return true
+        },
+        whenReady: (_now, ready) => {
+          waiting = ready
+          if (permit !== undefined) return alarm.set(permit)
+          if (reserving) return
+          reserving = true
+          Runtime.runFork(runtime)(reserveNext)
+        }
+      }
     })
 }))
 

@@ -413,6 +413,9 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
           }
         }),
 
+      // Each settlement is its own ack or publish; the broker batches nothing across them.
+      settleAll: (entries) => Effect.forEach(entries, ({ id, settlement }) => queue.settle(id, settlement), { discard: true }),
+
       settle: (id, settlement) =>
         Effect.gen(function*() {
           const lease = leased.get(id)

@@ -11,6 +11,12 @@ export class Deque<A> {
     this.items.push(item)
   }
 
+  /** Puts an item back at the front (O(1) after a shift; rare otherwise). */
+  unshift(item: A): void {
+    if (this.head > 0) this.items[--this.head] = item
+    else this.items.unshift(item)
+  }
+
   peek(): A | undefined {
     return this.head < this.items.length ? this.items[this.head] : undefined
   }

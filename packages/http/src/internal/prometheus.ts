@@ -4,6 +4,7 @@ import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporte
 import type { MetricReader } from "@opentelemetry/sdk-metrics"
 import type { Scope } from "effect"
 import { Effect, Metric } from "effect"
+import { EngineMetrics } from "@sluice/engine"
 import * as HttpMetrics from "../HttpMetrics.js"
 
 const userCpu = HttpMetrics.cpuSeconds.pipe(Metric.tagged("mode", "user"))
@@ -22,6 +23,7 @@ const sampleProcess = Effect.suspend(() => {
   reported.user += user
   reported.system += system
   return Effect.all([
+    EngineMetrics.flush,
     Metric.incrementBy(userCpu, user),
     Metric.incrementBy(systemCpu, system),
     Metric.set(HttpMetrics.residentMemory, memory.rss),

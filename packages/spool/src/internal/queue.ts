@@ -24,6 +24,8 @@ interface Lease {
   readonly stream: string
   readonly dueAt: number
   readonly until: number
+  /** The record as `take` read it. */
+  readonly record: Record.Stored
 }
 
 type Operation = QueueError["operation"]
@@ -212,7 +214,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             yield* quarantine(id, "its content is missing", bytes, () => store.db.due.remove(key))
             continue
           }
-          leased.set(id, { stream: r.stream, dueAt: r.dueAt, until: now + settings.leaseMs })
+          leased.set(id, { stream: r.stream, dueAt: r.dueAt, until: now + settings.leaseMs, record: r })
           taken.push({
             id,
             from: r.from,
@@ -324,44 +326,61 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         }
       })
 
-    const settle: DeliveryQueueShape["settle"] = (id, settlement: Settlement) =>
+    /**
+     * Outcomes in one write transaction. A leased record is the one `take` decoded (this process wrote
+     * it and nothing else writes while it holds the lease): it is not read and checked again.
+     */
+    const settleAll: DeliveryQueueShape["settleAll"] = (entries) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const lease = leased.get(id)
-        const record = yield* read(id, () => {
-          if (lease !== undefined) store.db.leases.remove([lease.until, id])
-        }, "settle")
-        if (Option.isNone(record) || isFinal(record.value.status)) return
-        const before = record.value
-        const deferred = settlement.status === "deferred"
-        const after: Record.Stored = {
-          ...before,
-          status: settlement.status,
-          attempts: settlement.attempts,
-          updatedAt: now,
-          upstream: settlement.upstream,
-          lastReply: settlement.lastReply,
-          recipients: settlement.recipients,
-          nextAttemptAt: settlement.retryAt,
-          dueAt: deferred ? Math.ceil(settlement.retryAt ?? now) : before.dueAt
+        const writes: Array<{ readonly lease: Lease | undefined; readonly before: Record.Stored; readonly after: Record.Stored; readonly bytes: Buffer }> = []
+        for (const { id, settlement } of entries) {
+          const lease = leased.get(id)
+          let before = lease?.record
+          if (before === undefined) {
+            const stored = yield* read(id, () => {}, "settle")
+            if (Option.isNone(stored)) continue
+            before = stored.value
+          }
+          if (isFinal(before.status)) continue
+          const deferred = settlement.status === "deferred"
+          const after: Record.Stored = {
+            ...before,
+            status: settlement.status,
+            attempts: settlement.attempts,
+            updatedAt: now,
+            upstream: settlement.upstream,
+            lastReply: settlement.lastReply,
+            recipients: settlement.recipients,
+            nextAttemptAt: settlement.retryAt,
+            dueAt: deferred ? Math.ceil(settlement.retryAt ?? now) : before.dueAt
+          }
+          writes.push({ lease, before, after, bytes: Record.encode(after) })
+          leased.delete(id)
         }
-        const bytes = Record.encode(after)
-        leased.delete(id)
-        yield* write("settle", "writing an outcome", () => {
-          if (lease !== undefined) store.db.leases.remove([lease.until, id])
-          // Its lease may have run out meanwhile, putting it back in the due index.
-          store.db.due.remove([before.stream, before.dueAt, id])
-          store.db.messages.put(id, bytes)
-          if (deferred) {
-            store.db.due.put([after.stream, after.dueAt, id], empty)
-          } else {
-            store.db.contents.remove(id)
-            store.db.expiries.put([now + settings.retentionMs, id], empty)
+        if (writes.length === 0) return
+        yield* write("settle", "writing outcomes", () => {
+          for (const { after, before, bytes, lease } of writes) {
+            const id = after.id
+            if (lease !== undefined) store.db.leases.remove([lease.until, id])
+            // Its lease may have run out meanwhile, putting it back in the due index.
+            store.db.due.remove([before.stream, before.dueAt, id])
+            store.db.messages.put(id, bytes)
+            if (after.status === "deferred") {
+              store.db.due.put([after.stream, after.dueAt, id], empty)
+            } else {
+              store.db.contents.remove(id)
+              store.db.expiries.put([now + settings.retentionMs, id], empty)
+            }
           }
         })
-        if (deferred) changed.notify()
-        else depth--
+        let deferred = 0
+        for (const { after } of writes) if (after.status === "deferred") deferred++
+        depth -= writes.length - deferred
+        if (deferred > 0) changed.notify()
       })
+
+    const settle: DeliveryQueueShape["settle"] = (id, settlement: Settlement) => settleAll([{ id, settlement }])
 
     const release: DeliveryQueueShape["release"] = (ids) =>
       Effect.gen(function*() {
@@ -436,6 +455,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       enqueue,
       take,
       settle,
+      settleAll,
       release,
       status,
       amend,

@@ -1,6 +1,7 @@
 import type { Status } from "@sluice/engine"
 import { MessageSchema, statuses } from "@sluice/engine"
 import { Either, ParseResult, Schema } from "effect"
+import { randomBytes } from "node:crypto"
 import type { Options } from "msgpackr"
 import { Packr } from "msgpackr"
 
@@ -41,7 +42,12 @@ export type Stored = Schema.Schema.Type<typeof Stored>
 const packr = new Packr({ useRecords: false, skipValues: [undefined] } as Options & { skipValues: Array<unknown> })
 const validate = Schema.decodeUnknownEither(Stored)
 
-export const encode = (record: Stored): Buffer => packr.pack(record)
+// Each record carries the run of the process that wrote it. What this run wrote it reads back as it
+// wrote it: a Schema check per message taken and settled cost more than the rest of the spool's work.
+// A record of an earlier run (a restart, a crash) is checked, as anything else read from disk is.
+const run = randomBytes(6).toString("base64")
+
+export const encode = (record: Stored): Buffer => packr.pack({ ...record, run })
 
 /** The record in `bytes`, or why it cannot be read. */
 export const decode = (bytes: Uint8Array): Either.Either<Stored, string> => {
@@ -51,6 +57,7 @@ export const decode = (bytes: Uint8Array): Either.Either<Stored, string> => {
   } catch (error) {
     return Either.left(`not msgpack: ${error instanceof Error ? error.message : String(error)}`)
   }
+  if ((value as { run?: unknown } | null)?.run === run) return Either.right(value as Stored)
   return Either.mapLeft(validate(value), (error) => ParseResult.TreeFormatter.formatErrorSync(error))
 }
 

@@ -11,7 +11,7 @@ import type {
   FeedbackResult,
   FeedbackShape
 } from "../../Feedback.js"
-import type { MessageRecord, Reply } from "../../Message.js"
+import type { MessageRecord } from "../../Message.js"
 import { maxRecipients } from "../../Submission.js"
 import { parse, replyOf } from "./report.js"
 
@@ -24,8 +24,6 @@ const recipientOf = (record: MessageRecord, address: string) => {
   return record.recipients.find((r) => r.address.toLowerCase() === wanted)
 }
 
-/** A bounce's suppression reason quotes its reply, as the scheduler's do. */
-const bounceReason = (reply: Reply) => `bounced: ${reply.code} ${reply.enhanced ?? ""} ${reply.text}`.replace(/\s+/g, " ").trim()
 
 export const make = ({ classify, config, publish, queue, suppressions }: Dependencies): FeedbackShape => {
   const suppressor = config.auto ? Option.getOrUndefined(suppressions) : undefined
@@ -89,7 +87,7 @@ export const make = ({ classify, config, publish, queue, suppressions }: Depende
         yield* publish({ _tag: "LateBounce", id, at: now, recipient: recipientOf(record, address)!, status: record.status })
         yield* Metric.increment(EngineMetrics.recipients("bounced", record.stream))
         yield* Metric.increment(EngineMetrics.bounces(category, "feedback", "bounce"))
-        const suppressed = Bounce.suppresses(category) ? yield* suppress(address, bounceReason(reply)) : false
+        const suppressed = Bounce.suppresses(category) ? yield* suppress(address, Bounce.suppressionReason({ reply, category })) : false
         yield* Effect.logInfo("late bounce").pipe(Effect.annotateLogs({
           messageId: id,
           address,

@@ -1,0 +1,195 @@
+import type { Scope } from "effect"
+import { Duration, Effect, Metric, PubSub, Schedule } from "effect"
+import type { SmtpError } from "@sluice/smtp"
+import { Counters } from "@sluice/smtp"
+import * as Bounce from "./Bounce.js"
+import type { Category } from "./Bounce.js"
+import type { State } from "./CircuitBreaker.js"
+import { stateCode } from "./CircuitBreaker.js"
+import type * as Config from "./Config.js"
+import type { DeliveryEvent } from "./DeliveryEvent.js"
+import type { Settlement } from "./DeliveryQueue.js"
+import * as EngineMetrics from "./EngineMetrics.js"
+import type { QueuedMessage, RecipientStatus } from "./Message.js"
+import * as Outcome from "./Outcome.js"
+import { Signal } from "./Signal.js"
+import type { SuppressionsShape } from "./Suppressions.js"
+import type { Job } from "./UpstreamActor.js"
+
+/**
+ * What the engine tells the world about deliveries: metrics, events, log lines, suppressions. Called
+ * synchronously where things happen (per message); what must go through Effect (the event stream, the
+ * logger, the suppression store) is gathered and done in batches by one fiber. Events are built only
+ * while someone listens.
+ */
+export interface Reporter {
+  readonly accepted: (id: string, stream: string, recipients: number, at: number) => void
+  readonly attempt: (job: Job, upstream: string, at: number) => void
+  readonly failover: (job: Job, upstream: string, error: SmtpError) => void
+  readonly circuit: (upstream: string, state: State) => void
+  readonly outcome: (message: QueuedMessage, settlement: Settlement, category: Category | undefined, reason: string) => void
+  /** Publishes, logs and suppresses what has gathered (also done by the reporter's own fiber). */
+  readonly flush: Effect.Effect<void>
+}
+
+interface Line {
+  readonly level: "info" | "warn"
+  readonly message: string
+  readonly annotations: Record<string, unknown>
+}
+
+// One plain counter per series for the whole process, made the first time the series is counted.
+const counters = new Map<string, Counters.Counter>()
+const count = (key: string, metric: () => Metric.Metric.Counter<number>) => {
+  let counter = counters.get(key)
+  if (counter === undefined) counters.set(key, counter = Counters.counter(metric()))
+  counter.inc()
+}
+
+/** A recipient as a log line shows it: flat fields a log store can index. */
+const logged = (r: RecipientStatus) => ({
+  address: r.address,
+  status: r.status,
+  code: r.reply?.code,
+  enhanced: r.reply?.enhanced,
+  category: r.category
+})
+
+export const make = (settings: {
+  readonly config: Config.SluiceConfig
+  readonly events: PubSub.PubSub<DeliveryEvent>
+  /** True while a subscriber is listening to the events. */
+  readonly listening: () => boolean
+  readonly suppressions: SuppressionsShape | undefined
+}): Effect.Effect<Reporter, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { config, events, listening, suppressions } = settings
+    const clock = yield* Effect.clock
+    const suppressFor = config.suppressions.expireAfter === undefined ? undefined : Duration.toMillis(config.suppressions.expireAfter)
+    let published: Array<DeliveryEvent> = []
+    let lines: Array<Line> = []
+    let durations: Array<number> = []
+    let suppressed: Array<{ readonly address: string; readonly reason: string; readonly until: number | undefined }> = []
+    let circuits: Array<{ readonly upstream: string; readonly state: State }> = []
+    const gathered = new Signal()
+
+    const publish = (event: DeliveryEvent) => {
+      published.push(event)
+      gathered.notify()
+    }
+    const log = (line: Line) => {
+      lines.push(line)
+      gathered.notify()
+    }
+
+    const outcome: Reporter["outcome"] = (message, settlement, category, reason) => {
+      const { attempts, lastReply: reply, recipients, status } = settlement
+      const upstream = settlement.upstream!
+      const stream = message.stream
+      const now = clock.unsafeCurrentTimeMillis()
+      const durationMs = now - message.submittedAt
+      count(status, () => EngineMetrics.outcome[status])
+      if (status !== "deferred") durations.push(durationMs / 1000)
+      for (const r of Outcome.changed(message.recipients, recipients)) {
+        const state = r.status as "delivered" | "deferred" | "bounced" | "failed"
+        count(`r/${state}/${stream}`, () => EngineMetrics.recipients(state, stream))
+        if ((r.status === "bounced" || r.status === "deferred") && r.category !== undefined) {
+          const kind = r.status === "bounced" ? "bounce" : "deferral"
+          count(`b/${r.category}/${upstream}/${kind}`, () => EngineMetrics.bounces(r.category!, upstream, kind))
+        }
+        if (r.status === "bounced" && r.category !== undefined && suppressions !== undefined && Bounce.suppresses(r.category)) {
+          suppressed.push({ address: r.address, reason: Bounce.suppressionReason(r), until: suppressFor === undefined ? undefined : now + suppressFor })
+        }
+      }
+      if (listening()) {
+        const base = { id: message.id, at: now, upstream, stream, attempt: attempts, reply, category, recipients }
+        switch (status) {
+          case "delivered":
+          case "bounced":
+          case "partial":
+            publish({ _tag: status === "delivered" ? "Delivered" : status === "bounced" ? "Bounced" : "Partial", ...base, durationMs })
+            break
+          case "failed":
+            publish({ _tag: "Failed", ...base, reason, durationMs })
+            break
+          case "deferred":
+            publish({ _tag: "Deferred", ...base, retryAt: settlement.retryAt!, reason })
+            break
+        }
+      }
+      log({
+        level: status === "failed" ? "warn" : "info",
+        message: status === "failed" || status === "deferred" ? `${status}: ${reason}` : status,
+        annotations: {
+          messageId: message.id,
+          upstream,
+          stream,
+          attempt: attempts,
+          code: reply?.code,
+          enhanced: reply?.enhanced,
+          category,
+          durationMs,
+          recipients: recipients.map(logged)
+        }
+      })
+    }
+
+    const flush = Effect.suspend(() => {
+      const batch = { published, lines, durations, suppressed, circuits }
+      if (published.length + lines.length + durations.length + suppressed.length + circuits.length === 0) return Effect.void
+      published = []
+      lines = []
+      durations = []
+      suppressed = []
+      circuits = []
+      return Effect.all([
+        batch.published.length === 0 ? Effect.void : PubSub.publishAll(events, batch.published),
+        Effect.forEach(batch.circuits, ({ state, upstream }) =>
+          Metric.set(EngineMetrics.forUpstream(upstream).circuitState, stateCode(state)), { discard: true }),
+        Effect.forEach(batch.durations, (seconds) => Metric.update(EngineMetrics.deliveryDuration, seconds), { discard: true }),
+        Effect.forEach(batch.lines, ({ annotations, level, message }) =>
+          (level === "warn" ? Effect.logWarning(message) : Effect.logInfo(message)).pipe(Effect.annotateLogs(annotations)), {
+          discard: true
+        }),
+        suppressions === undefined
+          ? Effect.void
+          : Effect.forEach(batch.suppressed, ({ address, reason, until }) => suppressions.add(address, reason, until), { discard: true })
+      ], { discard: true })
+    })
+
+    const loop = Effect.gen(function*() {
+      for (;;) {
+        const woken = gathered.next()
+        if (published.length + lines.length + suppressed.length + circuits.length === 0) yield* woken
+        yield* flush
+      }
+    })
+    yield* loop.pipe(
+      Effect.sandbox,
+      Effect.tapError((cause) => Effect.logError("reporting died; restarting", cause)),
+      Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+      Effect.ignore,
+      Effect.forkScoped
+    )
+    // What gathered during the last moments (a drain) is reported before the scope ends.
+    yield* Effect.addFinalizer(() => flush)
+
+    return {
+      accepted: (id, stream, recipients, at) => {
+        count("accepted", () => EngineMetrics.outcome.accepted)
+        if (listening()) publish({ _tag: "Accepted", id, at, stream, recipients })
+      },
+      attempt: (job, upstream, at) => {
+        if (listening()) publish({ _tag: "Attempt", id: job.message.id, at, upstream, attempt: job.message.attempts + 1 })
+      },
+      failover: (job, upstream, error) =>
+        log({ level: "warn", message: "upstream failed; failing over", annotations: { messageId: job.message.id, upstream, error: error.message } }),
+      circuit: (upstream, state) => {
+        circuits.push({ upstream, state })
+        if (listening()) publish({ _tag: "CircuitChanged", upstream, state, at: clock.unsafeCurrentTimeMillis() })
+        log({ level: "info", message: `circuit ${state}`, annotations: { upstream } })
+      },
+      outcome,
+      flush
+    }
+  })

@@ -1,0 +1,134 @@
+import type { Scope } from "effect"
+import { Duration, Effect, Schedule } from "effect"
+import type * as Config from "./Config.js"
+import type { DeliveryQueueShape, Settlement } from "./DeliveryQueue.js"
+import { statusOf } from "./Message.js"
+import * as Outcome from "./Outcome.js"
+import type { Reporter } from "./Report.js"
+import * as Retry from "./Retry.js"
+import { Signal } from "./Signal.js"
+import type { Job } from "./UpstreamActor.js"
+
+interface Pending {
+  readonly job: Job
+  readonly upstream: string
+  readonly judged: Outcome.Judged
+}
+
+export interface Settlements {
+  /** One attempt's outcome, to be settled with the next batch. */
+  readonly add: (job: Job, upstream: string, judged: Outcome.Judged) => void
+  /** A job that was not attempted after all (a drain), to be handed back untouched. */
+  readonly release: (job: Job) => void
+  /** Waits until `done()` holds, looking again whenever an outcome arrives. */
+  readonly idle: (done: () => boolean) => Effect.Effect<void>
+  /** Settles what is pending now. */
+  readonly flush: Effect.Effect<void>
+}
+
+/**
+ * Outcomes are settled in batches, off the connections: a connection's result is judged where it
+ * arrives and added here, and a fiber writes what has gathered in one queue call (one spool
+ * transaction), then reports it. A connection never waits for a disk. The retry policy runs here,
+ * in Effect, where its Clock and Random are.
+ */
+export const make = (settings: {
+  readonly config: Config.SluiceConfig
+  readonly queue: DeliveryQueueShape
+  readonly reporter: Reporter
+  readonly delivering: Map<string, string>
+}): Effect.Effect<Settlements, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { config, delivering, queue, reporter } = settings
+    const policy: Retry.Policy = config.retry
+    let pending: Array<Pending> = []
+    let released: Array<string> = []
+    const arrived = new Signal()
+
+    const settle = (batch: ReadonlyArray<Pending>) =>
+      Effect.gen(function*() {
+        const entries: Array<{ readonly id: string; readonly settlement: Settlement }> = []
+        const reasons: Array<string> = []
+        for (const { job, judged, upstream } of batch) {
+          const message = job.message
+          const attempts = message.attempts + 1
+          let { reason, recipients } = judged
+          let retryAt: number | undefined
+          if (recipients.some((r) => r.status === "deferred")) {
+            const decision = yield* Retry.decide(policy, attempts, message.submittedAt)
+            if (decision._tag === "RetryAt") {
+              retryAt = decision.at
+            } else {
+              recipients = Outcome.giveUp(recipients)
+              reason = decision.reason === "attempts"
+                ? `out of attempts (${attempts} of ${policy.maxAttempts})`
+                : `older than the maximum age (${Duration.format(policy.maxAge)})`
+            }
+          }
+          entries.push({
+            id: message.id,
+            settlement: { status: statusOf(recipients), attempts, upstream, lastReply: judged.reply, recipients, retryAt }
+          })
+          reasons.push(reason)
+        }
+        yield* queue.settleAll(entries).pipe(
+          Effect.tapError((error) => Effect.logError("settling messages failed; they will come back", error)),
+          Effect.ignore
+        )
+        for (let i = 0; i < batch.length; i++) {
+          const { job, judged } = batch[i]!
+          delivering.delete(job.message.id)
+          reporter.outcome(job.message, entries[i]!.settlement, judged.category, reasons[i]!)
+        }
+      })
+
+    // One flush at a time: a drain's last flush must not return while the loop's batch is still being written.
+    const lock = yield* Effect.makeSemaphore(1)
+    const flush = lock.withPermits(1)(Effect.suspend(() => {
+      const batch = pending
+      const back = released
+      if (batch.length === 0 && back.length === 0) return Effect.void
+      pending = []
+      released = []
+      return Effect.zipRight(
+        back.length === 0 ? Effect.void : queue.release(back).pipe(Effect.ignoreLogged),
+        batch.length === 0 ? Effect.void : settle(batch)
+      )
+    }))
+
+    const loop = Effect.gen(function*() {
+      for (;;) {
+        const woken = arrived.next()
+        if (pending.length === 0 && released.length === 0) yield* woken
+        yield* flush
+      }
+    })
+    // A defect here must not stop settling for good: logged, and the loop starts again.
+    yield* loop.pipe(
+      Effect.sandbox,
+      Effect.tapError((cause) => Effect.logError("settling died; restarting", cause)),
+      Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+      Effect.ignore,
+      Effect.forkScoped
+    )
+
+    return {
+      add: (job, upstream, judged) => {
+        pending.push({ job, upstream, judged })
+        arrived.notify()
+      },
+      release: (job) => {
+        released.push(job.message.id)
+        arrived.notify()
+      },
+      idle: (done) =>
+        Effect.gen(function*() {
+          for (;;) {
+            const woken = arrived.next()
+            if (done()) return
+            yield* woken
+          }
+        }),
+      flush
+    }
+  })
