@@ -1,4 +1,5 @@
 import { Data } from "effect"
+import { statfsSync } from "node:fs"
 
 /**
  * Why a spool could not be opened or written:
@@ -51,6 +52,20 @@ const wording: Record<SpoolErrorReason, string> = {
   Io: "input/output error"
 }
 
+/**
+ * LMDB writes through its memory map, so a full disk often shows as EIO (a page that could not be
+ * written back) rather than ENOSPC. An I/O error on a file system with (next to) no room left is
+ * taken for what it is.
+ */
+const isAlmostFull = (path: string): boolean => {
+  try {
+    const stats = statfsSync(path)
+    return stats.bavail * stats.bsize < 1024 * 1024
+  } catch {
+    return false
+  }
+}
+
 /** The errno name in an error from Node or LMDB, if there is one. */
 export const errorCode = (error: unknown): string | undefined => {
   if (typeof error !== "object" || error === null) return undefined
@@ -63,9 +78,10 @@ export const errorCode = (error: unknown): string | undefined => {
 /** A SpoolError from whatever the file system or LMDB threw, doing `what`. */
 export const fromCause = (path: string, what: string, cause: unknown): SpoolError => {
   const code = errorCode(cause)
-  const reason: SpoolErrorReason = code === undefined
+  const named: SpoolErrorReason = code === undefined
     ? "Io"
     : code.startsWith("MDB_") ? "Corrupt" : byCode[code] ?? "Io"
+  const reason = named === "Io" && isAlmostFull(path) ? "DiskFull" : named
   const said = cause instanceof Error ? cause.message : String(cause)
   return new SpoolError({ path, reason, detail: `${what}: ${wording[reason]} (${said})`, cause })
 }
