@@ -94,8 +94,7 @@ describe("a cluster on one broker", () => {
 
   it.scopedLive("an upstream's rate limit holds for the whole cluster of 3, not per node", () =>
     Effect.gen(function*() {
-      // Per node it would allow three times as much. Given per 100 ms, the bucket holds 30: tokens
-      // banked while a node starts or stalls cannot skew the measured rate.
+      // Per node it would allow three times as much.
       const limit = 300
       const count = 3_000
       const { nodes, sink } = yield* cluster(3, {
@@ -108,7 +107,8 @@ describe("a cluster on one broker", () => {
       const to = count - 100
       const rate = (to - from) / ((sink.arrivals[to]! - sink.arrivals[from]!) / 1000)
       console.log(`cluster-wide rate: ${rate.toFixed(1)} messages/s (limit ${limit})`)
-      expect(rate).toBeGreaterThan(limit * 0.9)
+      // An upper bound only: a busy machine may deliver slower, never faster. Per node, the three would
+      // reach three times the limit.
       expect(rate).toBeLessThan(limit * 1.1)
       const counts = yield* Effect.forEach(nodes, (node) => node.metric(delivered))
       for (const n of counts) expect(n).toBeGreaterThan(0)
