@@ -74,6 +74,24 @@ describe("DataEncoding.encode", () => {
     }
   })
 
+  it("content already in CRLF, with and without dot lines, 8-bit bytes and a missing last line end", () => {
+    const random = seeded(99)
+    for (let n = 0; n < 500; n++) {
+      const lines = Array.from({ length: Math.floor(random() * 40) }, () => {
+        const dot = random() < 0.05 ? "." : ""
+        const length = Math.floor(random() * 100)
+        return dot + Array.from({ length }, () => String.fromCharCode(0x20 + Math.floor(random() * 0xdf))).join("")
+      })
+      const text = lines.join("\r\n") + (random() < 0.5 ? "\r\n" : "")
+      const content = bytes(text)
+      const wire = DataEncoding.encode(content)
+      const shown = wire.toString("latin1")
+      expect(shown.replace(/\r\n/g, "").includes("\r") || shown.replace(/\r\n/g, "").includes("\n")).toBe(false)
+      expect(shown.indexOf("\r\n.\r\n") === shown.length - 5 || shown === ".\r\n").toBe(true)
+      expect(firstDifference(decode(wire), normalized(content))).toBe(-1)
+    }
+  })
+
   it("accepts a Uint8Array that is not a Buffer", () => {
     expect(DataEncoding.encode(new Uint8Array([0x2e, 0x0a, 0x80])).toString("latin1")).toBe("..\r\n\x80\r\n.\r\n")
   })
