@@ -73,15 +73,19 @@ export const toDocument = (problem: Problem): Document => ({
 
 export const contentType = "application/problem+json"
 
-export const toResponse = (problem: Problem): HttpServerResponse.HttpServerResponse => {
+/** The headers a problem's answer carries besides its Content-Type. */
+export const headersOf = (problem: Problem): Record<string, string> => {
   const headers: Record<string, string> = {}
   if (problem.retryAfter !== undefined) headers["retry-after"] = String(problem.retryAfter)
   if (problem.status === 401) headers["www-authenticate"] = "Bearer"
   // The rest of a refused body is read and discarded, then the connection closed (internal/body.ts):
   // a client still sending learns it cannot reuse it.
   if (problem.status === 413) headers.connection = "close"
-  return HttpServerResponse.unsafeJson(toDocument(problem), { status: problem.status, contentType, headers })
+  return headers
 }
+
+export const toResponse = (problem: Problem): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson(toDocument(problem), { status: problem.status, contentType, headers: headersOf(problem) })
 
 /**
  * A Problem with `status`, as an HttpApi error schema: it types the handlers' failures and describes

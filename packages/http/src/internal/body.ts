@@ -1,6 +1,6 @@
 import type { HttpServerRequest } from "@effect/platform"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import { isUtf8 } from "node:buffer"
 import type * as Http from "node:http"
 import { badRequest, Problem } from "../Problem.js"
@@ -8,10 +8,12 @@ import { badRequest, Problem } from "../Problem.js"
 const jsonType = /^application\/(?:[\w.+-]+\+)?json$/
 
 /** 415 unless the request says it carries JSON in UTF-8 (the only charset JSON has, RFC 8259 §8.1). */
-const checkContentType = (header: string | undefined): Effect.Effect<void, Problem> => {
+export const contentTypeProblem = (header: string | undefined): Problem | undefined => {
+  // The common header, said at once.
+  if (header === "application/json") return undefined
   const [type = "", ...params] = (header ?? "").split(";").map((part) => part.trim().toLowerCase())
   const charset = params.find((param) => param.startsWith("charset="))?.slice("charset=".length).replace(/"/g, "")
-  if (jsonType.test(type) && (charset === undefined || charset === "utf-8" || charset === "utf8")) return Effect.void
+  if (jsonType.test(type) && (charset === undefined || charset === "utf-8" || charset === "utf8")) return undefined
   return new Problem({
     status: 415,
     detail: header === undefined
@@ -63,49 +65,56 @@ const discardRest = (source: Http.IncomingMessage, maxBytes: number) => {
 }
 
 /**
- * The body's bytes, refused with 413 as soon as they pass `maxBytes`: a declared Content-Length
- * over the limit before anything is read, an undeclared (chunked) one while reading. The rest is
- * never buffered, only read and discarded so that the client gets the answer.
+ * Reads the body of `source`, refused with 413 as soon as it passes `maxBytes`: a declared
+ * Content-Length over the limit before anything is read, an undeclared (chunked) one while reading.
+ * The rest is never buffered, only read and discarded so that the client gets the answer. `done` is
+ * called once, with the bytes or the problem; the function returned stops reading without calling it.
  */
-const readBytes = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<Buffer, Problem> => {
-  const source = NodeHttpServerRequest.toIncomingMessage(request)
-  const declared = request.headers["content-length"]
+export const read = (source: Http.IncomingMessage, maxBytes: number, done: (result: Buffer | Problem) => void): () => void => {
+  const declared = source.headers["content-length"]
   if (declared !== undefined && Number(declared) > maxBytes) {
-    return Effect.sync(() => discardRest(source, maxBytes)).pipe(Effect.zipRight(Effect.fail(tooLarge(maxBytes, declared))))
+    discardRest(source, maxBytes)
+    done(tooLarge(maxBytes, declared))
+    return () => {}
   }
-  return Effect.async<Buffer, Problem>((resume) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    const stop = () => {
-      source.off("data", onData)
-      source.off("end", onEnd)
-      source.off("error", onError)
-      source.off("close", onError)
-    }
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= maxBytes) return void chunks.push(chunk)
-      stop()
-      chunks.length = 0
-      discardRest(source, maxBytes)
-      resume(Effect.fail(tooLarge(maxBytes, `more than ${maxBytes}`)))
-    }
-    const onEnd = () => {
-      stop()
-      resume(Effect.succeed(Buffer.concat(chunks, size)))
-    }
-    const onError = () => {
-      stop()
-      resume(Effect.fail(badRequest("the body could not be read to its end (the connection broke)")))
-    }
-    source.on("data", onData)
-    source.once("end", onEnd)
-    source.once("error", onError)
-    // Handlers run uninterruptibly: a client gone mid-body must end the read, not leave it waiting.
-    source.once("close", onError)
+  const chunks: Array<Buffer> = []
+  let size = 0
+  const stop = () => {
+    source.off("data", onData)
+    source.off("end", onEnd)
+    source.off("error", onError)
+    source.off("close", onError)
+  }
+  const onData = (chunk: Buffer) => {
+    size += chunk.length
+    if (size <= maxBytes) return void chunks.push(chunk)
+    stop()
+    chunks.length = 0
+    discardRest(source, maxBytes)
+    done(tooLarge(maxBytes, `more than ${maxBytes}`))
+  }
+  const onEnd = () => {
+    stop()
+    done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+  }
+  const onError = () => {
+    stop()
+    done(badRequest("the body could not be read to its end (the connection broke)"))
+  }
+  source.on("data", onData)
+  source.once("end", onEnd)
+  source.once("error", onError)
+  // A client gone mid-body must end the read, not leave it waiting.
+  source.once("close", onError)
+  return stop
+}
+
+const readBytes = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<Buffer, Problem> =>
+  Effect.async<Buffer, Problem>((resume) => {
+    const stop = read(NodeHttpServerRequest.toIncomingMessage(request), maxBytes, (result) =>
+      resume(result instanceof Problem ? Effect.fail(result) : Effect.succeed(result)))
     return Effect.sync(stop)
   })
-}
 
 /** The body's bytes, whatever they are (413 over `maxBytes`): for the endpoints that take more than JSON. */
 export const readRaw = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<Buffer, Problem> =>
@@ -123,20 +132,20 @@ const firstInvalidUtf8 = (bytes: Buffer): number => {
   return bytes.length
 }
 
-/**
- * The request's JSON body, or the problem with it: 415 not JSON, 413 too large, 400 empty, not
- * UTF-8 (with the offending byte's offset) or not JSON (with the parser's reason).
- */
+/** The JSON in a body's bytes, or the problem with them: 400 empty, not UTF-8 (with the offending byte's offset) or not JSON (with the parser's reason). */
+export const parseJson = (bytes: Buffer): Either.Either<unknown, Problem> => {
+  if (bytes.length === 0) return Either.left(badRequest("the body is empty; expected a JSON object"))
+  if (!isUtf8(bytes)) return Either.left(badRequest(`the body is not valid UTF-8 (at byte ${firstInvalidUtf8(bytes)})`))
+  try {
+    return Either.right(JSON.parse(bytes.toString("utf8")) as unknown)
+  } catch (error) {
+    return Either.left(badRequest(`the body is not valid JSON: ${(error as Error).message}`))
+  }
+}
+
+/** The request's JSON body, or the problem with it: 415 not JSON, 413 too large, or what `parseJson` says. */
 export const readJson = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<unknown, Problem> =>
-  Effect.gen(function*() {
-    yield* checkContentType(request.headers["content-type"])
-    const bytes = yield* readBytes(request, maxBytes)
-    if (bytes.length === 0) return yield* badRequest("the body is empty; expected a JSON object")
-    if (!isUtf8(bytes)) {
-      return yield* badRequest(`the body is not valid UTF-8 (at byte ${firstInvalidUtf8(bytes)})`)
-    }
-    return yield* Effect.try({
-      try: () => JSON.parse(bytes.toString("utf8")) as unknown,
-      catch: (error) => badRequest(`the body is not valid JSON: ${(error as Error).message}`)
-    })
+  Effect.suspend(() => {
+    const problem = contentTypeProblem(request.headers["content-type"])
+    return problem !== undefined ? Effect.fail(problem) : Effect.flatMap(readBytes(request, maxBytes), parseJson)
   })

@@ -9,17 +9,9 @@ import * as Problem from "../Problem.js"
 import { Recipients } from "../Recipients.js"
 import { Templates } from "../Templates.js"
 import { readJson, readRaw } from "./body.js"
+import { problemOfParse } from "./errors.js"
 import * as prometheus from "./prometheus.js"
 import { problemOf, statusOf, submit, submitBatch } from "./submit.js"
-
-const pathOf = (path: ReadonlyArray<PropertyKey>) =>
-  path.map((key, i) => typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`).join("")
-
-/** The first thing wrong with a decoded input, as a 400 naming its path. */
-const problemOfParse = (error: ParseResult.ParseError): Problem.Problem => {
-  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
-  return Problem.badRequest(issue?.message ?? "is invalid", pathOf(issue?.path ?? []) || undefined)
-}
 
 /** Reads the body and decodes it with `schema`; unknown fields are refused, not ignored. */
 const decodeBody = <A, I>(request: HttpServerRequest.HttpServerRequest, schema: Schema.Schema<A, I>, maxBodyBytes: number) =>
@@ -28,20 +20,11 @@ const decodeBody = <A, I>(request: HttpServerRequest.HttpServerRequest, schema: 
     Effect.mapError((error) => ParseResult.isParseError(error) ? problemOfParse(error) : error)
   )
 
-// Only the shape of a batch: each message is judged alone, later.
-const BatchShape = Schema.Struct({
-  messages: Schema.Array(Schema.Unknown).pipe(Schema.minItems(1), Schema.maxItems(Api.maxBatch))
-})
-
 const messages = (maxBodyBytes: number) =>
   HttpApiBuilder.group(Api.SluiceApi, "messages", (handlers) =>
     handlers
       .handleRaw("submit", ({ request }) => readJson(request, maxBodyBytes).pipe(Effect.flatMap(submit)))
-      .handleRaw("submitBatch", ({ request }) =>
-        decodeBody(request, BatchShape, maxBodyBytes).pipe(
-          Effect.flatMap(({ messages }) => submitBatch(messages)),
-          Effect.map((results) => ({ results }))
-        ))
+      .handleRaw("submitBatch", ({ request }) => readJson(request, maxBodyBytes).pipe(Effect.flatMap(submitBatch)))
       .handle("status", ({ path }) =>
         Sluice.pipe(
           Effect.flatMap((sluice) => sluice.status(path.id)),

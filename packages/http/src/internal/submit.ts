@@ -1,9 +1,12 @@
 import type { MessageRecord, Reply, SubmitError, Submitted } from "@sluice/engine"
 import { Address, maxRecipients, Sluice } from "@sluice/engine"
-import { Effect, Either } from "effect"
+import { Effect, Either, Schema } from "effect"
+import * as Api from "../Api.js"
 import * as Problem from "../Problem.js"
+import type { Refused } from "../Recipients.js"
 import { Recipients } from "../Recipients.js"
 import { Templates } from "../Templates.js"
+import { problemOfParse } from "./errors.js"
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
@@ -57,6 +60,34 @@ const render = (message: Record<string, unknown>, prefix: string) =>
   })
 
 /**
+ * The 422 for a message some of whose recipients `refused` names (address → why), each refused
+ * recipient named by its place in `to`; undefined when none is.
+ */
+export const refusalOf = (
+  to: ReadonlyArray<unknown>,
+  refused: ReadonlyMap<string, string>,
+  prefix: string
+): Problem.Problem | undefined => {
+  const errors: Array<Problem.ProblemItem> = []
+  for (let i = 0; i < to.length; i++) {
+    const address = to[i]
+    const reason = typeof address === "string" ? refused.get(address) : undefined
+    if (reason !== undefined) errors.push({ field: `${prefix}to[${i}]`, detail: reason })
+  }
+  const [first] = errors
+  if (first === undefined) return undefined
+  return Problem.unprocessable(
+    errors.length === 1 ? first.detail : `${errors.length} recipients are refused; the first: ${first.detail}`,
+    first.field,
+    errors
+  )
+}
+
+/** Each refused address with why, as `refusalOf` takes them. */
+export const reasonsOf = (refused: ReadonlyArray<Refused>): ReadonlyMap<string, string> =>
+  new Map(refused.map((r) => [r.address, r.reason]))
+
+/**
  * Refuses recipients that are suppressed (or, with `recipients.checkDomains`, whose domain does not
  * exist). Addresses with bad syntax are left to the engine, which names them the same way.
  */
@@ -65,24 +96,16 @@ const checkRecipients = (message: Record<string, unknown>, prefix: string) =>
     const to = message.to
     // Too many recipients is the engine's 400, said before any address is looked up.
     if (!Array.isArray(to) || to.length > maxRecipients) return
-    const candidates = to.flatMap((address, i) =>
-      typeof address === "string" && Address.problem(address) === undefined ? [{ address, i }] : []
-    )
-    if (candidates.length === 0) return
+    const candidates = new Set<string>()
+    for (const address of to) {
+      if (typeof address === "string" && Address.problem(address) === undefined) candidates.add(address)
+    }
+    if (candidates.size === 0) return
     const recipients = yield* Recipients
-    const refused = yield* recipients.check([...new Set(candidates.map((c) => c.address))])
+    const refused = yield* recipients.check([...candidates])
     if (refused.length === 0) return
-    const reasons = new Map(refused.map((r) => [r.address, r.reason]))
-    const errors = candidates.flatMap(({ address, i }) => {
-      const reason = reasons.get(address)
-      return reason === undefined ? [] : [{ field: `${prefix}to[${i}]`, detail: reason }]
-    })
-    const [first] = errors
-    return yield* Problem.unprocessable(
-      errors.length === 1 ? first!.detail : `${errors.length} recipients are refused; the first: ${first!.detail}`,
-      first!.field,
-      errors
-    )
+    const problem = refusalOf(to, reasonsOf(refused), prefix)
+    if (problem !== undefined) return yield* problem
   })
 
 /** One submitted message made ready for the engine: its template rendered, its recipients checked. */
@@ -104,13 +127,26 @@ export const submit = (input: unknown) =>
     return { id, status: "queued" as const }
   })
 
-type BatchResult = { readonly id: string; readonly status: "queued" } | { readonly error: Problem.Document }
+export type BatchResult = { readonly id: string; readonly status: "queued" } | { readonly error: Problem.Document }
+
+// Only the shape of a batch: each message is judged alone, later.
+const BatchShape = Schema.Struct({
+  messages: Schema.Array(Schema.Unknown).pipe(Schema.minItems(1), Schema.maxItems(Api.maxBatch))
+})
 
 /**
- * Each message judged alone: those refused here or by the engine get their problem in place, the
- * rest are queued together. Only a queue that cannot take the batch fails it as a whole.
+ * A batch's body (`{"messages": [...]}`, unknown fields refused): each message judged alone, those
+ * refused here or by the engine get their problem in place, the rest are queued together. Only a
+ * queue that cannot take the batch fails it as a whole.
  */
-export const submitBatch = (inputs: ReadonlyArray<unknown>) =>
+export const submitBatch = (body: unknown) =>
+  Schema.decodeUnknown(BatchShape, { onExcessProperty: "error" })(body).pipe(
+    Effect.mapError(problemOfParse),
+    Effect.flatMap(({ messages }) => submitEach(messages)),
+    Effect.map((results) => ({ results }))
+  )
+
+const submitEach = (inputs: ReadonlyArray<unknown>) =>
   Effect.gen(function*() {
     const resolved = yield* Effect.forEach(
       inputs,
