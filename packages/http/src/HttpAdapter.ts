@@ -6,6 +6,7 @@ import { Data, Effect, Layer } from "effect"
 import * as Http from "node:http"
 import { SluiceApi } from "./Api.js"
 import * as auth from "./internal/auth.js"
+import * as fast from "./internal/fast.js"
 import { renderProblems } from "./internal/errors.js"
 import * as handlers from "./internal/handlers.js"
 import * as shutdown from "./internal/shutdown.js"
@@ -15,6 +16,11 @@ import type { Templates } from "./Templates.js"
 export interface Options {
   /** How long closing waits for requests in flight to be answered (default 10 seconds). */
   readonly closeTimeout?: Duration.DurationInput
+  /**
+   * Submits and health checks on the fast path, a plain Node handler ahead of the HttpApi app with the
+   * same answers (internal/fast.ts). Default true; false sends every request through the HttpApi app.
+   */
+  readonly fastPath?: boolean
 }
 
 /** Why the listener could not take its address, from the system's error code. */
@@ -69,6 +75,17 @@ const listen = (config: Config.SluiceConfig, options: Options) =>
     )
     const closing = yield* shutdown.make
     yield* server.serve(app, closing.middleware)
+    if (options.fastPath !== false) {
+      // The HttpApi app's handler, just attached by `serve`, becomes the fallback of the fast path's.
+      const [slow] = node.listeners("request") as Array<(request: Http.IncomingMessage, response: Http.ServerResponse) => void>
+      const handle = yield* fast.make({ maxBodyBytes: config.http.maxBodyBytes, apiKeys: config.http.apiKeys, closing })
+      const either = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+        if (!handle(request, response)) slow!(request, response)
+      }
+      node.off("request", slow!)
+      node.on("request", either)
+      yield* Effect.addFinalizer(() => Effect.sync(() => node.off("request", either)))
+    }
     // Added last, so it runs first: the listener stops before the handler is detached.
     yield* Effect.addFinalizer(() => closing.close(node, options.closeTimeout ?? "10 seconds"))
     const address = server.address

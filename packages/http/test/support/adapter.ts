@@ -58,7 +58,8 @@ export interface Running {
  */
 export const start = (
   config: Record<string, unknown> = {},
-  sinkOptions: Sink.SinkOptions = {}
+  sinkOptions: Sink.SinkOptions = {},
+  adapterOptions: HttpAdapter.Options = {}
 ): Effect.Effect<Running, never, Scope.Scope> =>
   Effect.gen(function*() {
     const sink = yield* Sink.make(sinkOptions).pipe(Effect.orDie)
@@ -75,7 +76,7 @@ export const start = (
       Layer.provide(Recipients.layerSuppressions.pipe(Layer.provide(recipients)))
     )
     const context = yield* Layer.build(
-      HttpAdapter.layer(decoded).pipe(Layer.provide(Layer.mergeAll(
+      HttpAdapter.layer(decoded, adapterOptions).pipe(Layer.provide(Layer.mergeAll(
         engine,
         Templates.layerFromConfig(decoded),
         recipients

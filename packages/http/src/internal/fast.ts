@@ -1,0 +1,227 @@
+import type { QueueError, QueueFull, SubmitError, SubmitMessage, Submitted } from "@sluice/engine"
+import { Sluice } from "@sluice/engine"
+import type { Cause, Exit } from "effect"
+import { Effect, Either, Runtime } from "effect"
+import type * as Http from "node:http"
+import * as Problem from "../Problem.js"
+import { Recipients } from "../Recipients.js"
+import type { Templates } from "../Templates.js"
+import * as auth from "./auth.js"
+import { contentTypeProblem, parseJson, read } from "./body.js"
+import { commonBatch, isCommonMessage } from "./common.js"
+import { logUnexpected, unexpected } from "./errors.js"
+import type { BatchResult } from "./submit.js"
+import { problemOf, reasonsOf, refusalOf, submit, submitBatch } from "./submit.js"
+
+/**
+ * The fast path: the requests every client sends all day — `POST /v1/messages`,
+ * `POST /v1/messages/batch`, `GET /healthz`, `GET /readyz` — answered by a plain Node request handler
+ * ahead of the HttpApi app, with the same answers byte for byte. Per request there is no router, no
+ * middleware, no trace span and no fiber per step: the body is read with the adapter's own reader
+ * (body.ts), a common message is recognised by plain checks (common.ts) and handed to the engine
+ * already decoded (`Sluice.submitValid`); the messages of the requests read in one turn of the event
+ * loop go to the engine together, in one Effect run through the runtime captured here (one
+ * recipient lookup, one queue commit), and each request is answered once its messages are durable.
+ * Anything else — a template, an input that is not common (its problem is worded by the Schema
+ * decode), a route with a query string — takes the Effect path: the same handler code, or the
+ * HttpApi app itself.
+ */
+
+type Answerable = Http.ServerResponse
+
+/** In-flight counting and `Connection: close` while closing (shutdown.ts). */
+export interface Closing {
+  readonly enter: () => void
+  readonly leave: () => void
+  readonly draining: boolean
+}
+
+export interface Options {
+  readonly maxBodyBytes: number
+  readonly apiKeys: ReadonlyArray<string> | undefined
+  readonly closing: Closing
+}
+
+/** Handles the request and answers true, or answers false and leaves it alone (to the HttpApi app). */
+export type Handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => boolean
+
+/** The requests of one turn of the event loop whose messages go to the engine together. */
+interface Pending {
+  readonly messages: ReadonlyArray<SubmitMessage>
+  /** A batch's body: answered `{"results": [...]}`; else a single message, answered with its id or its problem. */
+  readonly batch: boolean
+  readonly response: Answerable
+}
+
+/** What one request is answered: a success's status and JSON, or a problem. */
+type Answer = readonly [status: number, json: string] | Problem.Problem
+
+const healthy = JSON.stringify({ status: "ok" })
+const ready = JSON.stringify({ status: "ready" })
+const notReady = new Problem.Problem({ status: 503, detail: "the queue is closed or no upstream can take mail" })
+
+const queued = (submitted: Submitted) => ({ id: submitted.id, status: "queued" as const })
+
+export const make = (options: Options): Effect.Effect<Handler, never, Sluice | Recipients | Templates> =>
+  Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<Sluice | Recipients | Templates>()
+    const run = Runtime.runCallback(runtime)
+    const sluice = yield* Sluice
+    const recipients = yield* Recipients
+    const authorize = auth.make(options.apiKeys)
+    const { closing, maxBodyBytes } = options
+
+    const send = (response: Answerable, status: number, contentType: string, body: string, headers?: Record<string, string>) => {
+      const head: Record<string, string | number> = { ...headers, "content-type": contentType, "content-length": Buffer.byteLength(body) }
+      if (closing.draining) head.connection = "close"
+      response.writeHead(status, head)
+      response.end(body)
+      closing.leave()
+    }
+    const sendJson = (response: Answerable, status: number, json: string) => send(response, status, "application/json", json)
+    const sendProblem = (response: Answerable, problem: Problem.Problem) =>
+      send(response, problem.status, Problem.contentType, JSON.stringify(Problem.toDocument(problem)), Problem.headersOf(problem))
+    const sendAnswer = (response: Answerable, answer: Answer) =>
+      answer instanceof Problem.Problem ? sendProblem(response, answer) : sendJson(response, answer[0], answer[1])
+
+    /** A failure nobody foresaw: logged, answered 500 as the HttpApi app does (errors.ts). */
+    const failed = (request: Http.IncomingMessage, responses: ReadonlyArray<Answerable>, cause: Cause.Cause<unknown>) => {
+      run(logUnexpected(cause, request.method ?? "", request.url ?? ""))
+      for (const response of responses) sendProblem(response, unexpected)
+    }
+
+    /** Runs `effect` on the runtime and answers with what it gives: a success, or its Problem. */
+    const answerWith = <A>(
+      request: Http.IncomingMessage,
+      response: Answerable,
+      effect: Effect.Effect<A, Problem.Problem, Sluice | Recipients | Templates>,
+      status: number
+    ) =>
+      run(effect, {
+        onExit: (exit: Exit.Exit<A, Problem.Problem>) => {
+          if (exit._tag === "Success") return sendJson(response, status, JSON.stringify(exit.value))
+          const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+          if (failure instanceof Problem.Problem) return sendProblem(response, failure)
+          failed(request, [response], exit.cause)
+        }
+      })
+
+    // Coalescing: requests read in the same turn are submitted together once the turn's I/O is done.
+    let pending: Array<Pending> = []
+    let firstRequest: Http.IncomingMessage | undefined
+
+    /** The answers of a group of requests, in order; one recipient lookup and one engine call for all. */
+    const submitGroup = (group: ReadonlyArray<Pending>): Effect.Effect<ReadonlyArray<Answer>> =>
+      Effect.gen(function*() {
+        const addresses = new Set<string>()
+        for (const { messages } of group) for (const message of messages) for (const address of message.to) addresses.add(address)
+        const refused = reasonsOf(yield* recipients.check([...addresses]))
+        // Each message's refusal (422), or its place among those handed to the engine.
+        const refusals = group.map(({ batch, messages }) =>
+          messages.map((message, i) => refused.size === 0 ? undefined : refusalOf(message.to, refused, batch ? `messages[${i}].` : ""))
+        )
+        const valid = group.map(({ messages }, r) => messages.filter((_, i) => refusals[r]![i] === undefined))
+        const all = valid.flat()
+        const together: Either.Either<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError> =
+          all.length === 0 ? Either.right([]) : yield* Effect.either(sluice.submitValid(all))
+        // A full queue refuses a whole commit before it writes anything: the requests are then tried
+        // one by one, each answered what it would have been alone.
+        const alone = Either.isLeft(together) && together.left._tag === "QueueFull" && group.length > 1
+          ? yield* Effect.forEach(valid, (messages) => Effect.either(sluice.submitValid(messages)))
+          : undefined
+        let offset = 0
+        return group.map(({ batch, messages }, r): Answer => {
+          const count = valid[r]!.length
+          const mine = count === 0
+            ? Either.right([])
+            : alone !== undefined
+            ? alone[r]!
+            : Either.map(together, (results) => results.slice(offset, offset += count))
+          // Only a queue that cannot take them fails the request as a whole.
+          if (Either.isLeft(mine)) return problemOf(mine.left)
+          let next = 0
+          const outcomes = messages.map((_, i): Either.Either<Submitted, SubmitError | Problem.Problem> =>
+            refusals[r]![i] !== undefined ? Either.left(refusals[r]![i]!) : mine.right[next++]!
+          )
+          if (!batch) {
+            const outcome = outcomes[0]!
+            if (Either.isRight(outcome)) return [202, JSON.stringify(queued(outcome.right))]
+            return outcome.left instanceof Problem.Problem ? outcome.left : problemOf(outcome.left)
+          }
+          const results = outcomes.map((outcome, i): BatchResult => {
+            if (Either.isRight(outcome)) return queued(outcome.right)
+            const error = outcome.left
+            return { error: Problem.toDocument(error instanceof Problem.Problem ? error : problemOf(error, `messages[${i}].`)) }
+          })
+          return [202, JSON.stringify({ results })]
+        })
+      })
+
+    const flush = () => {
+      const group = pending
+      const request = firstRequest!
+      pending = []
+      firstRequest = undefined
+      run(submitGroup(group), {
+        onExit: (exit) => {
+          if (exit._tag === "Failure") return failed(request, group.map((p) => p.response), exit.cause)
+          exit.value.forEach((answer, i) => sendAnswer(group[i]!.response, answer))
+        }
+      })
+    }
+
+    const enqueue = (request: Http.IncomingMessage, item: Pending) => {
+      if (pending.length === 0) {
+        firstRequest = request
+        setImmediate(flush)
+      }
+      pending.push(item)
+    }
+
+    /** Authorization, Content-Type and the body, in the order the HttpApi endpoints check them; then `use` the JSON. */
+    const receive = (request: Http.IncomingMessage, response: Answerable, use: (body: unknown) => void) => {
+      const problem = authorize(request.headers.authorization) ?? contentTypeProblem(request.headers["content-type"])
+      if (problem !== undefined) return sendProblem(response, problem)
+      read(request, maxBodyBytes, (bytes) => {
+        if (bytes instanceof Problem.Problem) return sendProblem(response, bytes)
+        const body = parseJson(bytes)
+        if (Either.isLeft(body)) return sendProblem(response, body.left)
+        use(body.right)
+      })
+    }
+
+    const submitOne = (request: Http.IncomingMessage, response: Answerable) =>
+      receive(request, response, (body) => {
+        if (isCommonMessage(body)) return enqueue(request, { messages: [body], batch: false, response })
+        answerWith(request, response, submit(body), 202)
+      })
+
+    const submitMany = (request: Http.IncomingMessage, response: Answerable) =>
+      receive(request, response, (body) => {
+        const messages = commonBatch(body)
+        if (messages !== undefined) return enqueue(request, { messages, batch: true, response })
+        answerWith(request, response, submitBatch(body), 202)
+      })
+
+    return (request, response) => {
+      const url = request.url
+      const method = request.method
+      if (method === "POST") {
+        if (url === "/v1/messages") return (closing.enter(), submitOne(request, response), true)
+        if (url === "/v1/messages/batch") return (closing.enter(), submitMany(request, response), true)
+      } else if (method === "GET") {
+        if (url === "/healthz") return (closing.enter(), sendJson(response, 200, healthy), true)
+        if (url === "/readyz") {
+          closing.enter()
+          run(sluice.ready, {
+            onExit: (exit) =>
+              exit._tag === "Success"
+                ? exit.value ? sendJson(response, 200, ready) : sendProblem(response, notReady)
+                : failed(request, [response], exit.cause)
+          })
+          return true
+        }
+      }
+      return false
+    }
+  })
