@@ -2,7 +2,8 @@
  * The HTTP load client (undici), in a process of its own: `node --import tsx http-client.ts '<json>'`.
  * `concurrency` requests in flight, each one message (POST /v1/messages) or a batch of `batch`
  * (POST /v1/messages/batch), spread round-robin over `urls` (the nodes of a cluster), until
- * `messages` are accepted. Every message must be answered 202 with an id, or the run fails.
+ * `messages` are accepted. Every message must be answered 202 with an id, or the run fails. With
+ * `kind: "healthz"`, `messages` GET /healthz instead, each of which must be answered 200.
  */
 import { runClient } from "../harness/client.js"
 import { Pool } from "undici"
@@ -18,6 +19,8 @@ export interface HttpClientConfig {
   readonly concurrency: number
   /** Bytes of text in each message (the composed message is a few hundred bytes more). */
   readonly textBytes: number
+  /** What is requested: messages (the default), or GET /healthz. */
+  readonly kind?: "submit" | "healthz"
 }
 
 export interface HttpReport {
@@ -48,6 +51,15 @@ const worker = async () => {
     const first = next
     next += n
     const pool = pools[requests++ % pools.length]!
+    if (config.kind === "healthz") {
+      const t0 = performance.now()
+      const response = await pool.request({ method: "GET", path: "/healthz" })
+      const answer = await response.body.text()
+      latencies.record(t0)
+      if (response.statusCode === 200) accepted += n
+      else firstError ??= `${response.statusCode}: ${answer.slice(0, 300)}`
+      continue
+    }
     const body = config.batch === 1
       ? JSON.stringify(message(first))
       : JSON.stringify({ messages: Array.from({ length: n }, (_, i) => message(first + i)) })
