@@ -15,11 +15,9 @@ const crlfDotCrlf = Buffer.from("\r\n.\r\n")
  * (SMTP smuggling). Bytes are copied as they are, so 8-bit and UTF-8 content is safe.
  */
 export const encode = (content: Uint8Array): Buffer => {
-  if (isCanonical(content)) {
-    // The common case (a message composed with CRLF): only its end is added, in one native copy.
-    const ended = content.length === 0 || (content[content.length - 2] === CR && content[content.length - 1] === LF)
-    return Buffer.concat([content, ended ? dotCrlf : crlfDotCrlf])
-  }
+  const end = endOf(content)
+  // The common case (a message composed with CRLF): only its end is added, in one native copy.
+  if (end !== undefined) return Buffer.concat([content, end.length === 3 ? dotCrlf : crlfDotCrlf])
   const size = encodedLength(content)
   const out = Buffer.allocUnsafe(size)
   let o = 0
@@ -45,6 +43,18 @@ export const encode = (content: Uint8Array): Buffer => {
   out[o++] = CR
   out[o++] = LF
   return out
+}
+
+/**
+ * For content that needs no change on the wire but its end (every line break already CRLF, no line
+ * starting with "."), that end: "." CRLF, or CRLF "." CRLF when the content does not end with CRLF.
+ * Undefined when the content needs `encode`. A sender can then write the content itself followed by
+ * its end, `encode(content)` byte for byte, without copying the content.
+ */
+export const endOf = (content: Uint8Array): ".\r\n" | "\r\n.\r\n" | undefined => {
+  if (!isCanonical(content)) return undefined
+  const ended = content.length === 0 || (content[content.length - 2] === CR && content[content.length - 1] === LF)
+  return ended ? ".\r\n" : "\r\n.\r\n"
 }
 
 /**

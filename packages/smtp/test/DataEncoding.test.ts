@@ -89,7 +89,29 @@ describe("DataEncoding.encode", () => {
       expect(shown.replace(/\r\n/g, "").includes("\r") || shown.replace(/\r\n/g, "").includes("\n")).toBe(false)
       expect(shown.indexOf("\r\n.\r\n") === shown.length - 5 || shown === ".\r\n").toBe(true)
       expect(firstDifference(decode(wire), normalized(content))).toBe(-1)
+      // Without dot lines the content goes as it is, followed by its end: the same bytes.
+      const end = DataEncoding.endOf(content)
+      expect(end === undefined).toBe(lines.some((line) => line.startsWith(".")))
+      if (end !== undefined) expect(Buffer.concat([content, bytes(end)]).equals(wire)).toBe(true)
     }
+  })
+
+  it("endOf: the end alone for content that needs no change, undefined for content that does", () => {
+    const table: ReadonlyArray<readonly [string, string | undefined]> = [
+      ["", ".\r\n"],
+      ["a", "\r\n.\r\n"],
+      ["a\r\n", ".\r\n"],
+      ["a\r\nb", "\r\n.\r\n"],
+      ["x.\r\ny.", "\r\n.\r\n"],
+      ["\xe9\r\n", ".\r\n"],
+      [".", undefined],
+      ["a\r\n.b", undefined],
+      ["a\nb", undefined],
+      ["a\rb", undefined],
+      ["a\r", undefined],
+      ["\n", undefined]
+    ]
+    for (const [content, end] of table) expect([content, DataEncoding.endOf(bytes(content))]).toEqual([content, end])
   })
 
   it("accepts a Uint8Array that is not a Buffer", () => {

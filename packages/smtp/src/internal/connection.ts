@@ -50,7 +50,7 @@ const phaseOf: Record<Stage, Phase> = { rset: "mail", mail: "mail", rcpt: "rcpt"
 
 const CRLF = "\r\n"
 // RFC 2920 §3.1: DATA answered 354 although every RCPT failed; an empty message ends it.
-const endOfEmptyData = Buffer.from(".\r\n")
+const endOfEmptyData = ".\r\n"
 
 class Transaction<D extends Delivery> {
   stage: Stage
@@ -66,7 +66,9 @@ class Transaction<D extends Delivery> {
     readonly reused: boolean,
     readonly reset: boolean,
     readonly mail: string,
-    public body: Buffer | undefined
+    /** What goes after DATA's 354, then `end` (see DataEncoding.endOf): the content itself when it can. */
+    public body: Uint8Array | undefined,
+    readonly end: string
   ) {
     this.stage = reset ? "rset" : "mail"
   }
@@ -204,16 +206,20 @@ export class Connection<D extends Delivery> implements WireEvents {
       this.owner.done(delivery, E.left(error), reused)
       return false
     }
-    const body = DataEncoding.encode(delivery.content)
+    // RFC 5321 §4.5.2: content already in CRLF without dot lines goes as it is, followed by its end;
+    // other content is encoded (line ends made CRLF, dots stuffed) with its end.
+    const content = delivery.content
+    const end = DataEncoding.endOf(content)
+    const body = end === undefined ? DataEncoding.encode(content) : content
     // RFC 1870 SIZE, RFC 6152 BODY=8BITMIME for 8-bit content only, RFC 6531 SMTPUTF8.
-    if (this.size) mail += ` SIZE=${body.length}`
+    if (this.size) mail += ` SIZE=${body.length + (end === undefined ? 0 : end.length)}`
     if (this.eightBitMime && DataEncoding.has8bit(delivery.content)) mail += " BODY=8BITMIME"
     if (utf8) mail += " SMTPUTF8"
 
     this.started++
     if (reused) this.metrics.connection.reused.inc()
     if (this.started >= this.settings.maxTransactions) this.retiring = true
-    const tx = new Transaction(delivery, reused, this.needsReset, mail, body)
+    const tx = new Transaction(delivery, reused, this.needsReset, mail, body, end ?? "")
     // Until this one's body is on its way, a transaction that ends early leaves its envelope behind.
     this.needsReset = true
     if (this.first === undefined) {
@@ -338,7 +344,12 @@ export class Connection<D extends Delivery> implements WireEvents {
       // was accepted. The transaction ends with the final reply to this, whatever it is, so the
       // next one needs no RSET — except after an empty message, which ends nothing we sent.
       tx.stage = "body"
-      this.wire.write(tx.accepted.length > 0 ? tx.body! : endOfEmptyData)
+      if (tx.accepted.length > 0) {
+        this.wire.write(tx.body!)
+        if (tx.end.length > 0) this.wire.write(tx.end)
+      } else {
+        this.wire.write(endOfEmptyData)
+      }
       tx.body = undefined
       this.needsReset = tx.accepted.length === 0
       this.expectReply(this.settings.dataMillis)

@@ -24,7 +24,7 @@ export class Wire implements ReplyHandler {
   /** False once the socket closed or was destroyed: writes are dropped then. */
   isOpen = true
   private readonly parser = new ReplyParser(this)
-  private held: Array<string | Buffer> | undefined = undefined
+  private held: Array<string | Uint8Array> | undefined = undefined
   private reading = false
   private endAfterWrite = false
   private closedText: string | undefined = undefined
@@ -61,10 +61,14 @@ export class Wire implements ReplyHandler {
     return socket
   }
 
-  write(data: string | Buffer): void {
+  write(data: string | Uint8Array): void {
     if (!this.isOpen) return
-    if (this.reading) (this.held ??= []).push(data)
-    else this.socket.write(data)
+    if (!this.reading) return void this.socket.write(data)
+    const held = this.held ??= []
+    const last = held.length - 1
+    // Commands following commands (a body's end, the next group) join into one string.
+    if (typeof data === "string" && last >= 0 && typeof held[last] === "string") held[last] += data
+    else held.push(data)
   }
 
   /** Half-closes after what was written (QUIT): the server's answer can still be read. */
