@@ -1,5 +1,5 @@
 import type { Scope } from "effect"
-import { Duration, Effect, Metric, PubSub, Schedule } from "effect"
+import { Duration, Effect, FiberRef, LogLevel, Metric, PubSub, Schedule } from "effect"
 import type { SmtpError } from "@sluice/smtp"
 import { Counters } from "@sluice/smtp"
 import * as Bounce from "./Bounce.js"
@@ -65,6 +65,9 @@ export const make = (settings: {
   Effect.gen(function*() {
     const { config, events, listening, suppressions } = settings
     const clock = yield* Effect.clock
+    // Lines below the level in force where the engine was built are not even put together.
+    const minimum = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
+    const logsInfo = LogLevel.greaterThanEqual(LogLevel.Info, minimum)
     const suppressFor = config.suppressions.expireAfter === undefined ? undefined : Duration.toMillis(config.suppressions.expireAfter)
     let published: Array<DeliveryEvent> = []
     let lines: Array<Line> = []
@@ -117,6 +120,7 @@ export const make = (settings: {
             break
         }
       }
+      if (status !== "failed" && !logsInfo) return
       log({
         level: status === "failed" ? "warn" : "info",
         message: status === "failed" || status === "deferred" ? `${status}: ${reason}` : status,

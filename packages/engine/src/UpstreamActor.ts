@@ -72,7 +72,11 @@ export class UpstreamActor implements SmtpPool.Source<Job> {
   readonly weight: number
   readonly spill: boolean
   readonly breaker: CircuitBreaker
-  /** Jobs it holds at most: one per connection, and a quarter more waiting, so a connection finds its next at once. */
+  /**
+   * Jobs it holds at most: two per connection (a pipelining connection has one awaiting its final
+   * reply while the next one's commands ride with its body, RFC 2920), and a quarter of a connection's
+   * share more waiting, so a connection finds its next at once.
+   */
   readonly capacity: number
   private readonly mailbox = new Deque<Job>()
   private held = 0
@@ -91,7 +95,7 @@ export class UpstreamActor implements SmtpPool.Source<Job> {
     this.weight = upstream.weight
     this.spill = upstream.spill
     // More would hide jobs in the mailbox where the scheduler can no longer move them elsewhere.
-    this.capacity = Math.ceil(upstream.maxConnections * 1.25)
+    this.capacity = Math.ceil(upstream.maxConnections * 2.25)
     this.breaker = new CircuitBreaker({ ...breaker, onChange: (state) => handlers.onCircuitChange(this, state) })
   }
 
