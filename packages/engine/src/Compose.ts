@@ -18,23 +18,28 @@ export interface Parts {
 
 export { idHeader } from "./internal/mime.js"
 
+// MailComposer, for what `Mime.compose` leaves to it (non-ASCII addresses, structured custom headers).
+const composeElsewhere = (parts: Parts): Effect.Effect<Buffer> =>
+  Effect.promise(() => {
+    const headers = Mime.ownHeaders(parts)
+    return new MailComposer({
+      from: parts.from,
+      to: [...parts.to],
+      ...(parts.subject !== undefined ? { subject: parts.subject } : {}),
+      ...(parts.text !== undefined ? { text: parts.text } : {}),
+      ...(parts.html !== undefined ? { html: parts.html } : {}),
+      ...(headers !== undefined ? { headers } : {}),
+      ...(parts.id !== undefined && !Mime.hasHeader(parts, "message-id") ? { messageId: Mime.messageIdOf(parts, parts.id) } : {})
+    }).compile().build()
+  })
+
 /**
  * Builds the RFC 5322 message once, at submit, with a Message-ID and Date when the headers do not
  * bring their own. The common shapes (text, html or both, ASCII addresses, plain custom headers) are
  * built directly from nodemailer's encoders; anything else goes through nodemailer's MailComposer.
  */
 export const compose = (parts: Parts): Effect.Effect<Buffer> =>
-  Mime.canCompose(parts)
-    ? Effect.sync(() => Mime.compose(parts))
-    : Effect.promise(() => {
-      const headers = Mime.ownHeaders(parts)
-      return new MailComposer({
-        from: parts.from,
-        to: [...parts.to],
-        ...(parts.subject !== undefined ? { subject: parts.subject } : {}),
-        ...(parts.text !== undefined ? { text: parts.text } : {}),
-        ...(parts.html !== undefined ? { html: parts.html } : {}),
-        ...(headers !== undefined ? { headers } : {}),
-        ...(parts.id !== undefined && !Mime.hasHeader(parts, "message-id") ? { messageId: Mime.messageIdOf(parts, parts.id) } : {})
-      }).compile().build()
-    })
+  Mime.canCompose(parts) ? Effect.sync(() => Mime.compose(parts)) : composeElsewhere(parts)
+
+/** `compose` at once, for the common shapes it builds directly; undefined for MailComposer's. */
+export const composeNow = (parts: Parts): Buffer | undefined => Mime.canCompose(parts) ? Mime.compose(parts) : undefined

@@ -12,7 +12,7 @@ import { isFinal, messageId } from "./Message.js"
 import * as Report from "./Report.js"
 import * as Scheduler from "./Scheduler.js"
 import type { InvalidMessage, SubmitMessage } from "./Submission.js"
-import { prepare, prepareValid } from "./Submission.js"
+import { decodeMessage, prepareEach } from "./Submission.js"
 import { Suppressions } from "./Suppressions.js"
 
 export interface Submitted {
@@ -107,17 +107,15 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
         })
       })
 
-    const submitEach = <A>(messages: ReadonlyArray<A>, prepareOne: (message: A, id: string) => Effect.Effect<NewMessage, InvalidMessage>) =>
+    const submitEach = (messages: ReadonlyArray<Either.Either<SubmitMessage, InvalidMessage>>) =>
       Clock.currentTimeMillis.pipe(
-        Effect.flatMap((now) => Effect.forEach(messages, (message) => Effect.either(prepareOne(message, messageId(now))))),
+        Effect.flatMap((now) => prepareEach(messages, streams, defaultStream, () => messageId(now))),
         Effect.flatMap(enqueuePrepared)
       )
 
-    const submitBatch: SluiceShape["submitBatch"] = (inputs) =>
-      submitEach(inputs, (input, id) => prepare(input, streams, defaultStream, id))
+    const submitBatch: SluiceShape["submitBatch"] = (inputs) => submitEach(inputs.map(decodeMessage))
 
-    const submitValid: SluiceShape["submitValid"] = (messages) =>
-      submitEach(messages, (message, id) => prepareValid(message, streams, defaultStream, id))
+    const submitValid: SluiceShape["submitValid"] = (messages) => submitEach(messages.map((message) => Either.right(message)))
 
     return {
       submit: (input) => submitBatch([input]).pipe(Effect.flatMap(([result]) => result!)),

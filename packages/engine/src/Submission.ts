@@ -1,6 +1,6 @@
 import { Data, Effect, Either, ParseResult, Schema } from "effect"
 import { Address } from "./Address.js"
-import { compose } from "./Compose.js"
+import { compose, composeNow } from "./Compose.js"
 import type { NewMessage } from "./Message.js"
 
 /** No CR, LF or NUL: a header value with them could inject headers of its own. */
@@ -76,6 +76,36 @@ const check = (
   return Either.right(stream)
 }
 
+const newMessage = (message: SubmitMessage, stream: string, id: string, content: Uint8Array): NewMessage => ({
+  id,
+  from: message.from,
+  to: message.to,
+  content,
+  stream,
+  ...(message.idempotencyKey !== undefined ? { idempotencyKey: message.idempotencyKey } : {})
+})
+
+/**
+ * A decoded message checked and composed: at once when it is raw or of a shape `Compose` builds
+ * directly, an Effect when MailComposer builds it.
+ */
+const prepareNow = (
+  message: SubmitMessage,
+  streams: ReadonlySet<string>,
+  defaultStream: string,
+  id: string
+): Either.Either<NewMessage, InvalidMessage> | Effect.Effect<NewMessage, InvalidMessage> => {
+  const checked = check(message, streams, defaultStream)
+  if (Either.isLeft(checked)) return Either.left(checked.left)
+  const stream = checked.right
+  if (message.raw !== undefined) return Either.right(newMessage(message, stream, id, Buffer.from(message.raw, "utf8")))
+  const parts = { ...message, id }
+  const content = composeNow(parts)
+  return content !== undefined
+    ? Either.right(newMessage(message, stream, id, content))
+    : Effect.map(compose(parts), (content) => newMessage(message, stream, id, content))
+}
+
 /**
  * Checks and composes one message that was decoded with `SubmitMessage` already (the HTTP adapter
  * does it at its edge): it is not decoded again. A message that was not decoded can carry what the
@@ -86,21 +116,11 @@ export const prepareValid = (
   streams: ReadonlySet<string>,
   defaultStream: string,
   id: string
-): Effect.Effect<NewMessage, InvalidMessage> => {
-  const checked = check(message, streams, defaultStream)
-  if (Either.isLeft(checked)) return Effect.fail(checked.left)
-  const envelope = (content: Uint8Array): NewMessage => ({
-    id,
-    from: message.from,
-    to: message.to,
-    content,
-    stream: checked.right,
-    ...(message.idempotencyKey !== undefined ? { idempotencyKey: message.idempotencyKey } : {})
+): Effect.Effect<NewMessage, InvalidMessage> =>
+  Effect.suspend(() => {
+    const prepared = prepareNow(message, streams, defaultStream, id)
+    return Either.isEither(prepared) ? Either.match(prepared, { onLeft: Effect.fail, onRight: Effect.succeed }) : prepared
   })
-  return message.raw !== undefined
-    ? Effect.sync(() => envelope(Buffer.from(message.raw!, "utf8")))
-    : Effect.map(compose({ ...message, id }), envelope)
-}
 
 /** Decodes, checks and composes one message into what the queue stores. */
 export const prepare = (
@@ -112,4 +132,26 @@ export const prepare = (
   Either.match(decodeMessage(input), {
     onLeft: (error) => Effect.fail(error),
     onRight: (message) => prepareValid(message, streams, defaultStream, id)
+  })
+
+/**
+ * Many messages, decoded (or why not), each checked and composed with the id `id()` gives: what runs
+ * per message is a plain loop, and Effect only for the messages MailComposer builds.
+ */
+export const prepareEach = (
+  messages: ReadonlyArray<Either.Either<SubmitMessage, InvalidMessage>>,
+  streams: ReadonlySet<string>,
+  defaultStream: string,
+  id: () => string
+): Effect.Effect<ReadonlyArray<Either.Either<NewMessage, InvalidMessage>>> =>
+  Effect.suspend(() => {
+    let later = false
+    const prepared = messages.map((message) => {
+      if (Either.isLeft(message)) return Either.left(message.left)
+      const now = prepareNow(message.right, streams, defaultStream, id())
+      later ||= !Either.isEither(now)
+      return now
+    })
+    if (!later) return Effect.succeed(prepared as ReadonlyArray<Either.Either<NewMessage, InvalidMessage>>)
+    return Effect.forEach(prepared, (p) => Either.isEither(p) ? Effect.succeed(p) : Effect.either(p))
   })

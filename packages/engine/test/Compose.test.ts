@@ -63,6 +63,38 @@ describe("composing MIME", () => {
       expect(Math.max(...lines.map((line) => line.length))).toBeLessThanOrEqual(998)
     }))
 
+  // The rules as first written, with regular expressions over the normalized text: the one pass over
+  // the text that replaced them must choose the same encoding and give the same lines.
+  const reference = (text: string) => {
+    const normalized = text.replace(/\r?\n|\r/g, "\r\n")
+    const longLine = normalized.split("\r\n").some((line) => line.length > 998)
+    const unsafe = normalized.match(/[^\t\r\n\x20-\x7e]/g)?.length ?? 0
+    const encoding = unsafe === 0 && !longLine ? "7bit" : unsafe * 2 > normalized.length ? "base64" : "quoted-printable"
+    return { encoding, normalized }
+  }
+
+  it.each([
+    ["LF line ends", "one\ntwo\n"],
+    ["CR alone, and CR before CRLF", "a\rb\r\r\nc"],
+    ["line ends only", "\r\n\n\r"],
+    ["a line of 998", "x".repeat(998)],
+    ["a line of 999", "x".repeat(999)],
+    ["998 then CRLF", `${"x".repeat(998)}\r\ny`],
+    ["999 then LF", `${"x".repeat(999)}\ny`],
+    ["999 then CR", `${"x".repeat(999)}\r`],
+    ["a tab", "tab\there"],
+    ["DEL", "del\x7f"],
+    ["an emoji (two code units)", "smile 😀"],
+    ["half non-ASCII", "éé abc"],
+    ["mostly non-Latin", "日本語のテキスト\n".repeat(5)],
+    ["empty", ""]
+  ])("%s: the encoding and the line ends the rules give", (_, text) => {
+    const { encoding, normalized } = reference(text)
+    const message = Mime.compose({ ...base, text }).toString("utf8")
+    expect(message).toContain(`Content-Transfer-Encoding: ${encoding}\r\n`)
+    if (encoding === "7bit") expect(message.endsWith(`\r\n\r\n${normalized}${normalized.endsWith("\r\n") ? "" : "\r\n"}`)).toBe(true)
+  })
+
   it("a Message-ID or Date among the headers is kept, and not doubled", () => {
     const text = Mime.compose({ ...base, text: "t", headers: { "Message-ID": "<mine@example.com>", Date: "Tue, 1 Dec 2026 10:00:00 +0000" } })
       .toString()
