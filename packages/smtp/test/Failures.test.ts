@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Counters, SmtpConnectionError, SmtpMetrics, SmtpPool, SmtpReply, SmtpSession } from "@sluice/smtp"
-import { Effect, Metric, TestClock } from "effect"
+import { Duration, Effect, Metric, TestClock } from "effect"
 import * as RawServer from "./support/rawServer.js"
 import { delivery, listSource, started, summary } from "./support/source.js"
 import { options } from "./support/upstream.js"
@@ -83,22 +83,44 @@ describe("a connection that fails", () => {
       expect(summary(list.ended.get(1))).toEqual("SmtpTimeoutError data 500")
     }))
 
-  it.scoped("on the test clock: a MAIL never answered fails when the clock passes the command timeout, not before", () =>
+  it.scoped("on the test clock: the server is waited for in real time, so moving the clock on times out nothing on the wire", () =>
     Effect.gen(function*() {
+      const say = RawServer.ordered()
       const server = yield* RawServer.make({
+        greetingDelayMillis: 200,
         onCommand: (line, connection) => {
-          if (RawServer.verb(line) === "EHLO") RawServer.standard(["PIPELINING"])(line, connection)
+          switch (RawServer.verb(line)) {
+            case "DATA":
+              say(connection, "354 go ahead")
+              return connection.readData(() => say(connection, "250 2.0.0 queued", 200))
+            case "MAIL":
+            case "RCPT":
+              return say(connection, "250 OK")
+            default:
+              return RawServer.standard(["PIPELINING"])(line, connection)
+          }
         }
       })
       const list = listSource([delivery(1)])
-      yield* started(options(server, { timeouts: { command: "10 seconds" } }), list.source)
-      yield* eventually(() => server.commands.some((line) => line.startsWith("MAIL")))
-      yield* TestClock.adjust("9 seconds")
-      yield* realSleep(50)
-      expect(list.ended.size).toBe(0)
-      yield* TestClock.adjust("2 seconds")
+      const pool = yield* started(
+        options(server, { timeouts: { greeting: "1 second", command: "1 second", data: "1 second" }, idleTimeout: Duration.hours(2) }),
+        list.source
+      )
+      // The greeting is on its way (200 ms): the set-up waits in real time too.
+      yield* eventually(() => server.connections() === 1)
+      yield* TestClock.adjust("1 hour")
+      yield* eventually(() => server.commands.includes("DATA"))
+      // An hour passes for the engine (a retry, a cooldown) while the final reply is on its way.
+      yield* TestClock.adjust("1 hour")
       yield* list.awaitEnded(1)
-      expect(summary(list.ended.get(1))).toEqual("SmtpTimeoutError mail 10000")
+      expect(summary(list.ended.get(1))).toEqual(["1@example.net delivered data 250"])
+      // Idleness is the pool's own schedule, on the test clock.
+      yield* TestClock.adjust("119 minutes")
+      yield* realSleep(50)
+      expect(pool.connections).toBe(1)
+      yield* TestClock.adjust("2 minutes")
+      yield* eventually(() => pool.connections === 0)
+      expect(server.commands.at(-1)).toBe("QUIT")
     }))
 })
 

@@ -11,7 +11,7 @@ import type { Delivery } from "./envelope.js"
 import { checkAddresses, needsUtf8 } from "./envelope.js"
 import type { Established } from "./handshake.js"
 import { printable } from "./handshake.js"
-import type { Handle, Timers } from "./timers.js"
+import type { Handle, TimerClock, Timers } from "./timers.js"
 import { maxDelay } from "./timers.js"
 import type { WireEvents } from "./wire.js"
 import type { Wire } from "./wire.js"
@@ -92,7 +92,8 @@ const toReply = (line: string, more: ReadonlyArray<string> | undefined): SmtpRep
  *
  * One timer per connection: the deadline for the next owed reply (command timeout, or the data
  * timeout while a body's final reply is owed, RFC 5321 §4.5.3.2.6) or for idleness, moved on every
- * reply; the timer is re-armed only when a deadline comes sooner than the armed one.
+ * reply; the timer is re-armed only when a deadline comes sooner than the armed one, so a busy
+ * connection arms it about once per command timeout, not once per reply.
  */
 export class Connection<D extends Delivery> implements WireEvents {
   state: "open" | "quitting" | "closed" = "open"
@@ -115,6 +116,8 @@ export class Connection<D extends Delivery> implements WireEvents {
   private needsReset = false
   private pulling = false
   private closeCounted = false
+  /** The clock the deadline and the armed timer are on (see Timers). */
+  private clock: TimerClock
   private deadline = Infinity
   private due = Infinity
   private timer: Handle | undefined = undefined
@@ -133,6 +136,7 @@ export class Connection<D extends Delivery> implements WireEvents {
     this.size = this.extensions.has("SIZE")
     this.eightBitMime = this.extensions.has("8BITMIME")
     this.smtpUtf8 = this.extensions.has("SMTPUTF8")
+    this.clock = timers.reply
     this.wire.events = this
     if (this.settings.maxTransactions <= 0) this.retiring = true
   }
@@ -387,7 +391,7 @@ export class Connection<D extends Delivery> implements WireEvents {
     if (this.state !== "open" || this.first !== undefined) return
     if (this.retiring) return this.quit()
     if (this.canTake) this.take()
-    if (this.state === "open" && this.first === undefined) this.expectReply(this.settings.idleMillis)
+    if (this.state === "open" && this.first === undefined) this.expectIdle()
   }
 
   /** RFC 5321 §4.1.1.10: QUIT, then the server closes; we half-close after it and wait, bounded. */
@@ -447,26 +451,40 @@ export class Connection<D extends Delivery> implements WireEvents {
     this.metrics.connection.closed.inc()
   }
 
-  // The one timer. A reply is owed within `millis` from now (or, idle, nothing happens for that long).
+  // The one timer. A reply is owed within `millis` from now, on the real clock.
   private expectReply(millis: number): void {
+    this.expect(this.timers.reply, millis)
+  }
+
+  // Idle: QUIT after idleTimeout without work, on the Effect clock.
+  private expectIdle(): void {
+    this.expect(this.timers.idle, this.settings.idleMillis)
+  }
+
+  private expect(clock: TimerClock, millis: number): void {
+    if (clock !== this.clock) {
+      // Only on a test clock are idle and reply deadlines on different clocks.
+      this.clearTimer()
+      this.clock = clock
+    }
     if (millis === Infinity) {
       this.deadline = Infinity
       return
     }
-    const deadline = this.timers.now() + millis
+    const deadline = clock.now() + millis
     this.deadline = deadline
     if (deadline < this.due) this.arm(millis)
   }
 
   private arm(millis: number): void {
-    if (this.timer !== undefined) this.timers.clear(this.timer)
+    if (this.timer !== undefined) this.clock.clear(this.timer)
     const delay = Math.min(Math.max(millis, 1), maxDelay)
-    this.due = this.timers.now() + delay
-    this.timer = this.timers.set(delay, this.onTimer)
+    this.due = this.clock.now() + delay
+    this.timer = this.clock.set(delay, this.onTimer)
   }
 
   private clearTimer(): void {
-    if (this.timer !== undefined) this.timers.clear(this.timer)
+    if (this.timer !== undefined) this.clock.clear(this.timer)
     this.timer = undefined
     this.due = Infinity
     this.deadline = Infinity
@@ -476,7 +494,7 @@ export class Connection<D extends Delivery> implements WireEvents {
     this.timer = undefined
     this.due = Infinity
     if (this.state === "closed" || this.deadline === Infinity) return
-    const left = this.deadline - this.timers.now()
+    const left = this.deadline - this.clock.now()
     if (left > 0) return this.arm(left)
     if (this.state === "quitting") return this.closeNow()
     const first = this.first

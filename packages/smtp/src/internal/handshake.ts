@@ -8,6 +8,7 @@ import type * as SmtpMetrics from "../SmtpMetrics.js"
 import type { SmtpOptions } from "../SmtpOptions.js"
 import type { SmtpReply } from "../SmtpReply.js"
 import { parse } from "../SmtpReply.js"
+import { maxDelay } from "./timers.js"
 import type { WireEvents } from "./wire.js"
 import { Wire } from "./wire.js"
 
@@ -92,48 +93,41 @@ class Setup implements WireEvents {
   }
 
   connect(): Effect.Effect<void, SmtpError> {
-    return Effect.async<void, SmtpError>((resume) => {
-    const implicit = this.options.tls === "implicit"
-    const socket = implicit
-      ? Tls.connect({ ...this.tlsOptions, port: this.options.port })
-      : Net.connect({ host: this.options.host, port: this.options.port })
-    const onError = (error: Error) => {
-      socket.destroy()
-      resume(Effect.fail(connectError(this.options, error)))
-    }
-    socket.once("error", onError)
-    socket.once(implicit ? "secureConnect" : "connect", () => {
-      socket.removeListener("error", onError)
-      // Nagle's algorithm holds a write back while an earlier one is unacknowledged, and the server
-      // delays its ACK: a stall of up to 40 ms on exchanges this short.
-      socket.setNoDelay(true)
-      this.wire = new Wire(socket, this, this.metrics.countReply)
-      resume(Effect.void)
+    const timeout = Duration.toMillis(this.options.timeouts.connect)
+    const timedOut = () => new SmtpTimeoutError({ upstream: this.upstream, phase: "connect", timeoutMillis: timeout })
+    return inRealTime<void>(timeout, timedOut, (resume) => {
+      const implicit = this.options.tls === "implicit"
+      const socket = implicit
+        ? Tls.connect({ ...this.tlsOptions, port: this.options.port })
+        : Net.connect({ host: this.options.host, port: this.options.port })
+      const onError = (error: Error) => {
+        socket.destroy()
+        resume(Effect.fail(connectError(this.options, error)))
+      }
+      socket.once("error", onError)
+      socket.once(implicit ? "secureConnect" : "connect", () => {
+        socket.removeListener("error", onError)
+        // Nagle's algorithm holds a write back while an earlier one is unacknowledged, and the server
+        // delays its ACK: a stall of up to 40 ms on exchanges this short.
+        socket.setNoDelay(true)
+        this.wire = new Wire(socket, this, this.metrics.countReply)
+        resume(Effect.void)
+      })
+      return () => socket.destroy()
     })
-    return Effect.sync(() => socket.destroy())
-  }).pipe(
-    Effect.timeoutFail({
-      duration: this.options.timeouts.connect,
-      onTimeout: () =>
-        new SmtpTimeoutError({ upstream: this.upstream, phase: "connect", timeoutMillis: Duration.toMillis(this.options.timeouts.connect) })
-    })
-  )
   }
 
   /** The next reply within `timeout`; a drop, a timeout or a line that is no reply fails the set-up. */
   private expect(phase: Phase, timeout: Duration.Duration): Effect.Effect<Received, SmtpError> {
-    return Effect.async<Next>((resume) => {
+    const millis = Duration.toMillis(timeout)
+    return inRealTime<Next>(millis, () => new SmtpTimeoutError({ upstream: this.upstream, phase, timeoutMillis: millis }), (resume) => {
       const queued = this.replies.shift() ?? this.closed
-      if (queued !== undefined) return resume(Effect.succeed(queued))
-      this.waiter = (next) => resume(Effect.succeed(next))
-      return Effect.sync(() => {
+      if (queued !== undefined) resume(Effect.succeed(queued))
+      else this.waiter = (next) => resume(Effect.succeed(next))
+      return () => {
         this.waiter = undefined
-      })
+      }
     }).pipe(
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () => new SmtpTimeoutError({ upstream: this.upstream, phase, timeoutMillis: Duration.toMillis(timeout) })
-      }),
       Effect.flatMap((next) => {
         switch (next._tag) {
           case "Reply":
@@ -199,31 +193,31 @@ class Setup implements WireEvents {
   private readonly startTls: Effect.Effect<void, SmtpError> = Effect.gen(this, function*() {
     const reply = yield* this.command("tls", "STARTTLS")
     yield* this.expectCode("tls", reply, 220)
-    yield* this.upgrade.pipe(
-      Effect.timeoutFail({
-        duration: this.options.timeouts.command,
-        onTimeout: () =>
-          new SmtpTimeoutError({ upstream: this.upstream, phase: "tls", timeoutMillis: Duration.toMillis(this.options.timeouts.command) })
-      })
-    )
+    yield* this.upgrade
     this.isSecure = true
     // RFC 3207 §4.2: forget what was learned before TLS, and ask again.
     yield* this.hello
   })
 
   /** RFC 3207 §4: the TLS handshake on the same connection, after the server's 220 to STARTTLS. */
-  private readonly upgrade: Effect.Effect<void, SmtpError> = Effect.async<void, SmtpError>((resume) => {
-    const wire = this.wire!
-    const secure = Tls.connect({ ...this.tlsOptions, socket: wire.detach() })
-    wire.attach(secure)
-    const onError = (cause: Error) =>
-      resume(Effect.fail(new SmtpConnectionError({ upstream: this.upstream, phase: "tls", reason: "tls", text: cause.message, cause })))
-    secure.once("error", onError)
-    secure.once("secureConnect", () => {
-      secure.removeListener("error", onError)
-      resume(Effect.void)
+  private get upgrade(): Effect.Effect<void, SmtpError> {
+    const timeout = Duration.toMillis(this.options.timeouts.command)
+    const timedOut = () => new SmtpTimeoutError({ upstream: this.upstream, phase: "tls", timeoutMillis: timeout })
+    return inRealTime<void>(timeout, timedOut, (resume) => {
+      const wire = this.wire!
+      const secure = Tls.connect({ ...this.tlsOptions, socket: wire.detach() })
+      wire.attach(secure)
+      const onError = (cause: Error) =>
+        resume(Effect.fail(new SmtpConnectionError({ upstream: this.upstream, phase: "tls", reason: "tls", text: cause.message, cause })))
+      secure.once("error", onError)
+      secure.once("secureConnect", () => {
+        secure.removeListener("error", onError)
+        resume(Effect.void)
+      })
+      // A set-up that fails destroys the wire, and with it this socket.
+      return () => {}
     })
-  })
+  }
 
   private authenticate(auth: { readonly user: string; readonly pass: string }): Effect.Effect<void, SmtpError> {
     return Effect.gen(this, function*() {
@@ -248,6 +242,39 @@ class Setup implements WireEvents {
     })
   }
 }
+
+/**
+ * An asynchronous step with a limit in real time: the server answers in real time, so its replies are
+ * waited for on Node's clock whatever Effect Clock the caller runs on (see Timers). `register` starts
+ * the step, calls `resume` once, and returns its clean-up for a timeout or an interruption.
+ */
+const inRealTime = <A>(
+  millis: number,
+  onTimeout: () => SmtpError,
+  register: (resume: (effect: Effect.Effect<A, SmtpError>) => void) => () => void
+): Effect.Effect<A, SmtpError> =>
+  Effect.async<A, SmtpError>((resume) => {
+    let settled = false
+    let timer: NodeJS.Timeout | undefined
+    const finish = (effect: Effect.Effect<A, SmtpError>) => {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      resume(effect)
+    }
+    const cleanUp = register(finish)
+    if (!settled && millis !== Infinity) {
+      timer = setTimeout(() => {
+        cleanUp()
+        finish(Effect.fail(onTimeout()))
+      }, Math.min(millis, maxDelay))
+    }
+    return Effect.sync(() => {
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      cleanUp()
+    })
+  })
 
 /** A line from the server as it may be shown in an error: controls escaped, at most 100 characters. */
 export const printable = (line: string): string => JSON.stringify(line.length > 100 ? `${line.slice(0, 100)}…` : line)

@@ -1,17 +1,24 @@
 import type { Fiber } from "effect"
 import { Clock, Context, DefaultServices, Duration, Effect, FiberId, Runtime } from "effect"
 
-/**
- * Where a connection's one inactivity timer comes from. On the live clock these are Node timers; on
- * any other Clock (TestClock) they are sleeps on that clock, so tests drive idle and reply timeouts
- * with `TestClock.adjust` instead of waiting. A connection arms its timer rarely (see Connection), so
- * a fiber per arming costs nothing that matters on the test clock.
- */
-export interface Timers {
+/** A clock a connection's timer can be armed on. */
+export interface TimerClock {
   /** Milliseconds on this clock (monotonic on the live one). */
   readonly now: () => number
   readonly set: (millis: number, fire: () => void) => Handle
   readonly clear: (handle: Handle) => void
+}
+
+/**
+ * Where a connection's one inactivity timer is armed. Waiting for a reply is measured in real time,
+ * always: the server answers in real time, and a test that moves the Effect clock on (a retry, a
+ * cooldown) must not time out the transactions on the wire. Idleness is the pool's own policy and
+ * goes by the Effect Clock, as the rest of the engine's schedule: on the live clock both are Node
+ * timers; on a TestClock, idle connections close when the test clock passes their idle timeout.
+ */
+export interface Timers {
+  readonly reply: TimerClock
+  readonly idle: TimerClock
 }
 
 export type Handle = NodeJS.Timeout | Fiber.RuntimeFiber<void>
@@ -19,7 +26,7 @@ export type Handle = NodeJS.Timeout | Fiber.RuntimeFiber<void>
 // Node fires a timer longer than 2^31-1 ms at once; longer waits are armed in parts.
 export const maxDelay = 2 ** 31 - 1
 
-const native: Timers = {
+const native: TimerClock = {
   now: () => performance.now(),
   set: (millis, fire) => setTimeout(fire, millis),
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout)
@@ -27,7 +34,8 @@ const native: Timers = {
 
 const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
 
-const onClock = (clock: Clock.Clock, runtime: Runtime.Runtime<never>): Timers => {
+/** Sleeps on an Effect Clock: a fiber per arming, which only idle connections on a test clock use. */
+const onClock = (clock: Clock.Clock, runtime: Runtime.Runtime<never>): TimerClock => {
   const fork = Runtime.runFork(runtime)
   const now = () => clock.unsafeCurrentTimeMillis()
   return {
@@ -41,9 +49,11 @@ const onClock = (clock: Clock.Clock, runtime: Runtime.Runtime<never>): Timers =>
   }
 }
 
-/** The timers of the current Clock. */
+const live: Timers = { reply: native, idle: native }
+
+/** The timers for connections made now: idle ones on the current Effect Clock. */
 export const current: Effect.Effect<Timers> = Effect.gen(function*() {
   const clock = yield* Effect.clock
-  if (clock === liveClock) return native
-  return onClock(clock, yield* Effect.runtime<never>())
+  if (clock === liveClock) return live
+  return { reply: native, idle: onClock(clock, yield* Effect.runtime<never>()) }
 })

@@ -24,6 +24,8 @@ export interface RawConnection {
 export interface Script {
   /** The first reply; `null` accepts the connection and never says a word. Default "220 raw ESMTP". */
   readonly greeting?: string | null
+  /** Real milliseconds before the greeting (default 0). */
+  readonly greetingDelayMillis?: number
   /** Called for each command line (without its CRLF) outside DATA. */
   readonly onCommand: (line: string, connection: RawConnection) => void
   /** Called with every chunk received while reading DATA, before it is looked at. */
@@ -106,7 +108,10 @@ export const make = (script: Script): Effect.Effect<RawServer, never, Scope.Scop
           process()
         })
         const greeting = script.greeting === undefined ? "220 raw ESMTP" : script.greeting
-        if (greeting !== null) connection.reply(greeting)
+        if (greeting !== null) {
+          if (script.greetingDelayMillis === undefined) connection.reply(greeting)
+          else setTimeout(() => connection.reply(greeting), script.greetingDelayMillis)
+        }
       })
       net.listen(0, "127.0.0.1", () => {
         const { address, port } = net.address() as AddressInfo
