@@ -134,6 +134,23 @@ describe("SmtpPool lifecycle", () => {
       expect(pool.connections).toBe(0)
     }))
 
+  it.scopedLive("a server that answers QUIT and keeps the connection open: closed on the 221, not after a timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* RawServer.make({
+        onCommand: (line, connection) =>
+          RawServer.verb(line) === "QUIT" ? connection.reply("221 2.0.0 bye, but I stay") : RawServer.standard(["PIPELINING"])(line, connection)
+      })
+      const list = listSource([delivery(1)])
+      const scope = yield* Scope.make()
+      yield* started(options(server, { timeouts: { command: "10 seconds" } }), list.source).pipe(Scope.extend(scope))
+      yield* list.awaitEnded(1)
+      const closing = Date.now()
+      yield* Scope.close(scope, Exit.void)
+      expect(Date.now() - closing).toBeLessThan(2_000)
+      expect(server.commands.at(-1)).toBe("QUIT")
+      yield* eventually(() => server.open() === 0)
+    }))
+
   it.scopedLive("closing the scope while a connection is being set up ends its delivery with an error at once", () =>
     Effect.gen(function*() {
       const server = yield* RawServer.make({ greeting: null, onCommand: () => {} })

@@ -244,7 +244,12 @@ export class Connection<D extends Delivery> implements WireEvents {
   }
 
   onReply(code: number, line: string, more: ReadonlyArray<string> | undefined): void {
-    if (this.state !== "open") return // QUIT's answer, or what was still in the chunk when we closed
+    if (this.state !== "open") {
+      // RFC 5321 §4.1.1.10: QUIT's answer (221) ends the session; the socket need not wait for the
+      // server to close its side. Anything after we closed is dropped.
+      if (this.state === "quitting") this.closeNow()
+      return
+    }
     const tx = this.first
     if (tx === undefined || code === 0) {
       // RFC 5321 §3.8: a server may say 421 and close at any time. Any other reply nobody asked for,
