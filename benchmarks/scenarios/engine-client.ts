@@ -4,7 +4,7 @@
  *
  * The engine (the `Sluice` service) runs on the in-memory queue or on the durable spool, with one
  * upstream per target, the connections split evenly. After `warmup` messages (submitted and delivered,
- * untimed), the timed run submits `messages` messages in batches of `batch` through `submitBatch`
+ * untimed), the timed run submits `messages` typed messages in batches of `batch` through `submitValid`
  * (each validated, composed and queued as the HTTP adapter would) while the engine delivers, and
  * ends when the last is delivered. With `preload`, that many messages are put in the queue before the
  * engine starts (untimed), and the timed run drains them too: the memory test of a deep queue.
@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Chunk, Context, Effect, Exit, Layer, Logger, LogLevel, Metric, Queue, Scope } from "effect"
-import type { DeliveryEvent, DeliveryQueueShape } from "@sluice/engine"
+import type { DeliveryEvent, DeliveryQueueShape, SubmitMessage } from "@sluice/engine"
 import { Config, DeliveryQueue, EngineMetrics, MemoryQueue, messageId, Sluice } from "@sluice/engine"
 import { Spool } from "@sluice/spool"
 import { Latencies, round1, sampleRss } from "../harness/sampling.js"
@@ -30,7 +30,7 @@ export interface EngineClientConfig {
   readonly messages: number
   readonly warmup: number
   readonly size: number
-  /** Messages per submitBatch call. */
+  /** Messages per submitValid call. */
   readonly batch: number
   /** Messages queued before the engine starts (untimed), delivered within the timed run. */
   readonly preload: number
@@ -54,7 +54,8 @@ export interface EngineReport extends ClientReport {
 
 const config = JSON.parse(process.argv[2] ?? "{}") as EngineClientConfig
 const raw = makeMessage(config.size).toString("latin1")
-const input = { from: FROM, to: [TO], raw }
+// A typed message, as an embedder's code builds it: the engine does not decode it again.
+const input: SubmitMessage = { from: FROM, to: [TO], raw }
 const content = makeMessage(config.size)
 
 const sluiceConfig = Effect.runSync(Config.decode({
@@ -133,7 +134,7 @@ const main = Effect.gen(function*() {
     Effect.gen(function*() {
       for (let done = 0; done < count; done += config.batch) {
         const n = Math.min(config.batch, count - done)
-        const results = yield* sluice.submitBatch(Array.from({ length: n }, () => input))
+        const results = yield* sluice.submitValid(Array.from({ length: n }, () => input))
         for (const result of results) {
           if (result._tag === "Left") return yield* Effect.dieMessage(`submit refused: ${result.left.message}`)
         }

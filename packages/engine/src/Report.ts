@@ -71,7 +71,6 @@ export const make = (settings: {
     const suppressFor = config.suppressions.expireAfter === undefined ? undefined : Duration.toMillis(config.suppressions.expireAfter)
     let published: Array<DeliveryEvent> = []
     let lines: Array<Line> = []
-    let durations: Array<number> = []
     let suppressed: Array<{ readonly address: string; readonly reason: string; readonly until: number | undefined }> = []
     let circuits: Array<{ readonly upstream: string; readonly state: State }> = []
     const gathered = new Signal()
@@ -92,7 +91,8 @@ export const make = (settings: {
       const now = clock.unsafeCurrentTimeMillis()
       const durationMs = now - message.submittedAt
       count(status, () => EngineMetrics.outcome[status])
-      if (status !== "deferred") durations.push(durationMs / 1000)
+      // Straight into the histogram: an Effect per message would cost more than the update.
+      if (status !== "deferred") EngineMetrics.deliveryDuration.unsafeUpdate(durationMs / 1000, [])
       for (const r of Outcome.changed(message.recipients, recipients)) {
         const state = r.status as "delivered" | "deferred" | "bounced" | "failed"
         count(`r/${state}/${stream}`, () => EngineMetrics.recipients(state, stream))
@@ -139,18 +139,16 @@ export const make = (settings: {
     }
 
     const flush = Effect.suspend(() => {
-      const batch = { published, lines, durations, suppressed, circuits }
-      if (published.length + lines.length + durations.length + suppressed.length + circuits.length === 0) return Effect.void
+      const batch = { published, lines, suppressed, circuits }
+      if (published.length + lines.length + suppressed.length + circuits.length === 0) return Effect.void
       published = []
       lines = []
-      durations = []
       suppressed = []
       circuits = []
       return Effect.all([
         batch.published.length === 0 ? Effect.void : PubSub.publishAll(events, batch.published),
         Effect.forEach(batch.circuits, ({ state, upstream }) =>
           Metric.set(EngineMetrics.forUpstream(upstream).circuitState, stateCode(state)), { discard: true }),
-        Effect.forEach(batch.durations, (seconds) => Metric.update(EngineMetrics.deliveryDuration, seconds), { discard: true }),
         Effect.forEach(batch.lines, ({ annotations, level, message }) =>
           (level === "warn" ? Effect.logWarning(message) : Effect.logInfo(message)).pipe(Effect.annotateLogs(annotations)), {
           discard: true
