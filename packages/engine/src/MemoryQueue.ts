@@ -1,5 +1,5 @@
 import { Clock, Effect, Layer, Option } from "effect"
-import type { DeliveryQueueShape, Enqueued } from "./DeliveryQueue.js"
+import type { DeliveryQueueShape, Enqueued, Settlement } from "./DeliveryQueue.js"
 import { amendRecord, DeliveryQueue, QueueFull } from "./DeliveryQueue.js"
 import { Deque } from "./internal/deque.js"
 import { DueHeap } from "./internal/dueHeap.js"
@@ -34,6 +34,29 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
       for (const id of delayed.popDue(now)) {
         const message = messages.get(id)
         if (message !== undefined) readyOf(message.stream).push(id)
+      }
+    }
+
+    const settle = (id: string, settlement: Settlement, now: number) => {
+      const message = messages.get(id)
+      const record = records.get(id)
+      if (message === undefined || record === undefined) return
+      records.set(id, {
+        ...record,
+        status: settlement.status,
+        attempts: settlement.attempts,
+        updatedAt: now,
+        upstream: settlement.upstream,
+        lastReply: settlement.lastReply,
+        recipients: settlement.recipients,
+        nextAttemptAt: settlement.retryAt
+      })
+      if (settlement.status === "deferred") {
+        messages.set(id, { ...message, attempts: settlement.attempts, recipients: settlement.recipients })
+        delayed.push(settlement.retryAt ?? now, id)
+        changed.notify()
+      } else {
+        messages.delete(id)
       }
     }
 
@@ -91,32 +114,12 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
           }
         }),
 
-      settleAll: (entries) => Effect.forEach(entries, ({ id, settlement }) => queue.settle(id, settlement), { discard: true }),
-
-      settle: (id, settlement) =>
-        Effect.gen(function*() {
-          const message = messages.get(id)
-          const record = records.get(id)
-          if (message === undefined || record === undefined) return
-          const now = yield* Clock.currentTimeMillis
-          records.set(id, {
-            ...record,
-            status: settlement.status,
-            attempts: settlement.attempts,
-            updatedAt: now,
-            upstream: settlement.upstream,
-            lastReply: settlement.lastReply,
-            recipients: settlement.recipients,
-            nextAttemptAt: settlement.retryAt
-          })
-          if (settlement.status === "deferred") {
-            messages.set(id, { ...message, attempts: settlement.attempts, recipients: settlement.recipients })
-            delayed.push(settlement.retryAt ?? now, id)
-            changed.notify()
-          } else {
-            messages.delete(id)
-          }
+      settleAll: (entries) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          for (const { id, settlement } of entries) settle(id, settlement, now)
         }),
+
+      settle: (id, settlement) => Effect.map(Clock.currentTimeMillis, (now) => settle(id, settlement, now)),
 
       release: (ids) =>
         Effect.sync(() => {
