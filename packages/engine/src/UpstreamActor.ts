@@ -19,6 +19,8 @@ export class Job implements SmtpPool.Delivery {
   readonly to: ReadonlyArray<string>
   /** Upstreams that failed this message during this lease; failover skips them. */
   excluded: Set<string> | undefined
+  /** Times it went again after a cached session turned out stale. */
+  staleRetries = 0
 
   constructor(readonly message: QueuedMessage) {
     this.to = pendingRecipients(message.recipients)
@@ -83,6 +85,7 @@ export class UpstreamActor implements SmtpPool.Source<Job> {
   private pool!: SmtpPool.SmtpPool
   private gate: RateLimit.Gate | undefined
   private waitingForGate = false
+  private readonly maxStaleRetries: number
 
   constructor(
     upstream: Config.Upstream,
@@ -96,6 +99,7 @@ export class UpstreamActor implements SmtpPool.Source<Job> {
     this.spill = upstream.spill
     // More would hide jobs in the mailbox where the scheduler can no longer move them elsewhere.
     this.capacity = Math.ceil(upstream.maxConnections * 2.25)
+    this.maxStaleRetries = upstream.maxConnections
     this.breaker = new CircuitBreaker({ ...breaker, onChange: (state) => handlers.onCircuitChange(this, state) })
   }
 
@@ -141,9 +145,10 @@ export class UpstreamActor implements SmtpPool.Source<Job> {
 
   // SmtpPool.Source: a transaction ended.
   done(job: Job, outcome: SendOutcome, info: { readonly reused: boolean }): void {
-    if (Either.isLeft(outcome) && info.reused && SmtpPool.isStale(outcome.left)) {
+    if (Either.isLeft(outcome) && info.reused && SmtpPool.isStale(outcome.left) && job.staleRetries++ < this.maxStaleRetries) {
       // A cached session the server had closed while idle: nothing of the message was accepted, so
-      // it goes again at once, first in line, on another session.
+      // it goes again at once, first in line, on another session (as many times as there are
+      // connections: a server that refuses every reused session fails it for real).
       this.mailbox.unshift(job)
       this.pool.wake()
       return
