@@ -19,9 +19,10 @@ import { problemOf, reasonsOf, refusalOf, submit, submitBatch } from "./submit.j
  * ahead of the HttpApi app, with the same answers byte for byte. Per request there is no router, no
  * middleware, no trace span and no fiber per step: the body is read with the adapter's own reader
  * (body.ts), a common message is recognised by plain checks (common.ts) and handed to the engine
- * already decoded (`Sluice.submitValid`); the messages of the requests read in one turn of the event
- * loop go to the engine together, in one Effect run through the runtime captured here (one
- * recipient lookup, one queue commit), and each request is answered once its messages are durable.
+ * already decoded (`Sluice.submitValid`); requests read together go to the engine together (group
+ * commit: those read while a group commits form the next), in one Effect run through the runtime
+ * captured here (one recipient lookup, one queue commit), and each request is answered once its
+ * messages are durable.
  * Anything else — a template, an input that is not common (its problem is worded by the Schema
  * decode), a route with a query string — takes the Effect path: the same handler code, or the
  * HttpApi app itself.
@@ -50,6 +51,7 @@ interface Pending {
   readonly messages: ReadonlyArray<SubmitMessage>
   /** A batch's body: answered `{"results": [...]}`; else a single message, answered with its id or its problem. */
   readonly batch: boolean
+  readonly request: Http.IncomingMessage
   readonly response: Answerable
 }
 
@@ -59,6 +61,9 @@ type Answer = readonly [status: number, json: string] | Problem.Problem
 const healthy = JSON.stringify({ status: "ok" })
 const ready = JSON.stringify({ status: "ready" })
 const notReady = new Problem.Problem({ status: 503, detail: "the queue is closed or no upstream can take mail" })
+
+/** Groups the engine commits at once (the next waits for one of them to be done). */
+const maxCommitting = 1
 
 const queued = (submitted: Submitted) => ({ id: submitted.id, status: "queued" as const })
 
@@ -106,9 +111,13 @@ export const make = (options: Options): Effect.Effect<Handler, never, Sluice | R
         }
       })
 
-    // Coalescing: requests read in the same turn are submitted together once the turn's I/O is done.
+    // Group commit: the requests read while the engine commits a group wait, and go together as the
+    // next group once it is done. A commit costs the spool much more than a message (an LMDB write
+    // transaction and its fsync), so the busier the server, the larger the groups and the fewer the
+    // commits; an idle server commits a request in the turn it is read.
     let pending: Array<Pending> = []
-    let firstRequest: Http.IncomingMessage | undefined
+    let scheduled = false
+    let committing = 0
 
     /** The answers of a group of requests, in order; one recipient lookup and one engine call for all. */
     const submitGroup = (group: ReadonlyArray<Pending>): Effect.Effect<ReadonlyArray<Answer>> =>
@@ -158,24 +167,31 @@ export const make = (options: Options): Effect.Effect<Handler, never, Sluice | R
       })
 
     const flush = () => {
+      scheduled = false
+      if (pending.length === 0 || committing >= maxCommitting) return
       const group = pending
-      const request = firstRequest!
       pending = []
-      firstRequest = undefined
+      committing++
       run(submitGroup(group), {
         onExit: (exit) => {
-          if (exit._tag === "Failure") return failed(request, group.map((p) => p.response), exit.cause)
+          committing--
+          if (pending.length > 0) schedule()
+          if (exit._tag === "Failure") return failed(group[0]!.request, group.map((p) => p.response), exit.cause)
           exit.value.forEach((answer, i) => sendAnswer(group[i]!.response, answer))
         }
       })
     }
 
-    const enqueue = (request: Http.IncomingMessage, item: Pending) => {
-      if (pending.length === 0) {
-        firstRequest = request
-        setImmediate(flush)
-      }
+    // After the I/O of this turn of the event loop: the requests read in it go together.
+    const schedule = () => {
+      if (scheduled) return
+      scheduled = true
+      setImmediate(flush)
+    }
+
+    const enqueue = (item: Pending) => {
       pending.push(item)
+      if (committing < maxCommitting) schedule()
     }
 
     /** Authorization, Content-Type and the body, in the order the HttpApi endpoints check them; then `use` the JSON. */
@@ -192,14 +208,14 @@ export const make = (options: Options): Effect.Effect<Handler, never, Sluice | R
 
     const submitOne = (request: Http.IncomingMessage, response: Answerable) =>
       receive(request, response, (body) => {
-        if (isCommonMessage(body)) return enqueue(request, { messages: [body], batch: false, response })
+        if (isCommonMessage(body)) return enqueue({ messages: [body], batch: false, request, response })
         answerWith(request, response, submit(body), 202)
       })
 
     const submitMany = (request: Http.IncomingMessage, response: Answerable) =>
       receive(request, response, (body) => {
         const messages = commonBatch(body)
-        if (messages !== undefined) return enqueue(request, { messages, batch: true, response })
+        if (messages !== undefined) return enqueue({ messages, batch: true, request, response })
         answerWith(request, response, submitBatch(body), 202)
       })
 
