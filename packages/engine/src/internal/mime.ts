@@ -28,7 +28,7 @@ const isAscii = (value: string) => {
 export const canCompose = (parts: Parts): boolean =>
   isAscii(parts.from) && parts.to.every(isAscii) &&
   (parts.headers === undefined ||
-    Object.entries(parts.headers).every(([name, value]) => !structured.has(name.toLowerCase()) && isAscii(value)))
+    Object.entries(parts.headers).every(([name, value]) => !structured.has(name.toLowerCase()) && isAscii(name) && isAscii(value)))
 
 // Every line end CRLF; LF alone (the common case) by a plain search, twice as fast as the expression.
 const crlf = (text: string) => text.includes("\r") ? text.replace(/\r?\n|\r/g, "\r\n") : text.replaceAll("\n", "\r\n")
@@ -113,26 +113,35 @@ let boundaryCount = 0
  * Only for messages `canCompose` accepts.
  */
 export const compose = (parts: Parts, now: Date = new Date()): Buffer => {
-  const own = new Set(Object.keys(parts.headers ?? {}).map((name) => name.toLowerCase()))
+  const own = parts.headers === undefined ? undefined : new Set(Object.keys(parts.headers).map((name) => name.toLowerCase()))
   let head = ""
-  for (const [name, value] of Object.entries(ownHeaders(parts) ?? {})) head += header(name, value)
+  if (own === undefined) {
+    if (parts.id !== undefined) head += header(idHeader, parts.id)
+  } else {
+    for (const [name, value] of Object.entries(ownHeaders(parts) ?? {})) head += header(name, value)
+  }
   head += header("From", parts.from)
   head += header("To", parts.to.join(", "))
   if (parts.subject !== undefined) {
     head += header("Subject", isAscii(parts.subject) ? parts.subject : mimeFuncs.encodeWords(parts.subject, "Q", 52))
   }
-  if (!own.has("message-id")) head += `Message-ID: ${messageIdOf(parts, parts.id ?? randomUUID())}\r\n`
-  if (!own.has("date")) head += `Date: ${date(now)}\r\n`
+  if (own?.has("message-id") !== true) head += `Message-ID: ${messageIdOf(parts, parts.id ?? randomUUID())}\r\n`
+  if (own?.has("date") !== true) head += `Date: ${date(now)}\r\n`
   head += "MIME-Version: 1.0\r\n"
 
   const bodies = [
     ...(parts.text !== undefined ? [body("text/plain", parts.text)] : []),
     ...(parts.html !== undefined ? [body("text/html", parts.html)] : [])
   ]
-  if (bodies.length === 0) return Buffer.from(head + "Content-Type: text/plain; charset=utf-8\r\n\r\n", "utf8")
-  if (bodies.length === 1) return Buffer.from(head + bodies[0]!.headers + "\r\n" + bodies[0]!.content, "utf8")
+  if (bodies.length === 0) return ascii(head + "Content-Type: text/plain; charset=utf-8\r\n\r\n")
+  if (bodies.length === 1) return ascii(head + bodies[0]!.headers + "\r\n" + bodies[0]!.content)
   const boundary = boundaryBase + (++boundaryCount)
   let message = head + `Content-Type: multipart/alternative;\r\n boundary="${boundary}"\r\n\r\n`
   for (const part of bodies) message += `--${boundary}\r\n${part.headers}\r\n${part.content}`
-  return Buffer.from(message + `--${boundary}--\r\n`, "utf8")
+  return ascii(message + `--${boundary}--\r\n`)
 }
+
+// What `compose` builds is ASCII throughout: `canCompose` admits only ASCII addresses, header names
+// and values, a subject that is not is an encoded word, and a body is 7bit only when it is ASCII
+// (quoted-printable and base64 are). Latin-1 gives the bytes UTF-8 would, without transcoding.
+const ascii = (message: string) => Buffer.from(message, "latin1")
