@@ -98,8 +98,9 @@ const listen = (config: Config.SluiceConfig, options: Options) =>
 /**
  * The HTTP ingestion adapter (README, "HTTP API") on `config.http`: the `SluiceApi` endpoints, /openapi.json,
  * /docs, Prometheus /metrics. It gives the listening `HttpServer` (its `address` has the port when
- * `http.port` is 0). Closing its scope stops it before the services it uses, so a graceful shutdown
- * answers what it accepted before the engine drains.
+ * `http.port` is 0). Submits and health checks take the fast path (internal/fast.ts) unless
+ * `options.fastPath` is false; the answers are the same either way. Closing its scope stops it before
+ * the services it uses, so a graceful shutdown answers what it accepted before the engine drains.
  */
 export const layer = (
   config: Config.SluiceConfig,

@@ -1,7 +1,7 @@
 import type { QueueError, QueueFull, SubmitError, SubmitMessage, Submitted } from "@sluice/engine"
 import { Sluice } from "@sluice/engine"
-import type { Cause, Exit } from "effect"
-import { Effect, Either, Runtime } from "effect"
+import type { Exit } from "effect"
+import { Cause, Effect, Either, Option, Runtime } from "effect"
 import type * as Http from "node:http"
 import * as Problem from "../Problem.js"
 import { Recipients } from "../Recipients.js"
@@ -46,7 +46,7 @@ export interface Options {
 /** Handles the request and answers true, or answers false and leaves it alone (to the HttpApi app). */
 export type Handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => boolean
 
-/** The requests of one turn of the event loop whose messages go to the engine together. */
+/** A request whose messages wait to go to the engine with its group. */
 interface Pending {
   readonly messages: ReadonlyArray<SubmitMessage>
   /** A batch's body: answered `{"results": [...]}`; else a single message, answered with its id or its problem. */
@@ -105,8 +105,9 @@ export const make = (options: Options): Effect.Effect<Handler, never, Sluice | R
       run(effect, {
         onExit: (exit: Exit.Exit<A, Problem.Problem>) => {
           if (exit._tag === "Success") return sendJson(response, status, JSON.stringify(exit.value))
-          const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-          if (failure instanceof Problem.Problem) return sendProblem(response, failure)
+          // As renderProblems (errors.ts) tells a problem from a failure nobody foresaw.
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isSome(failure) && !Cause.isDie(exit.cause)) return sendProblem(response, failure.value)
           failed(request, [response], exit.cause)
         }
       })
