@@ -1,5 +1,5 @@
 import type { Scope } from "effect"
-import { Duration, Effect, FiberRef, LogLevel, Metric, PubSub, Schedule } from "effect"
+import { Duration, Effect, FiberRef, LogLevel, Metric, PubSub } from "effect"
 import type { SmtpError } from "@sluice/smtp"
 import { Counters } from "@sluice/smtp"
 import * as Bounce from "./Bounce.js"
@@ -12,7 +12,7 @@ import type { Settlement } from "./DeliveryQueue.js"
 import * as EngineMetrics from "./EngineMetrics.js"
 import type { QueuedMessage, RecipientStatus } from "./Message.js"
 import * as Outcome from "./Outcome.js"
-import { Signal } from "./Signal.js"
+import * as Batcher from "./internal/batcher.js"
 import type { SuppressionsShape } from "./Suppressions.js"
 import type { Job } from "./UpstreamActor.js"
 
@@ -73,15 +73,14 @@ export const make = (settings: {
     let lines: Array<Line> = []
     let suppressed: Array<{ readonly address: string; readonly reason: string; readonly until: number | undefined }> = []
     let circuits: Array<{ readonly upstream: string; readonly state: State }> = []
-    const gathered = new Signal()
 
     const publish = (event: DeliveryEvent) => {
       published.push(event)
-      gathered.notify()
+      batcher.schedule()
     }
     const log = (line: Line) => {
       lines.push(line)
-      gathered.notify()
+      batcher.schedule()
     }
 
     const outcome: Reporter["outcome"] = (message, settlement, category, reason) => {
@@ -102,6 +101,7 @@ export const make = (settings: {
         }
         if (r.status === "bounced" && r.category !== undefined && suppressions !== undefined && Bounce.suppresses(r.category)) {
           suppressed.push({ address: r.address, reason: Bounce.suppressionReason(r), until: suppressFor === undefined ? undefined : now + suppressFor })
+          batcher.schedule()
         }
       }
       if (listening()) {
@@ -159,19 +159,9 @@ export const make = (settings: {
       ], { discard: true })
     })
 
-    const loop = Effect.gen(function*() {
-      for (;;) {
-        const woken = gathered.next()
-        if (published.length + lines.length + suppressed.length + circuits.length === 0) yield* woken
-        yield* flush
-      }
-    })
-    yield* loop.pipe(
-      Effect.sandbox,
-      Effect.tapError((cause) => Effect.logError("reporting died; restarting", cause)),
-      Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
-      Effect.ignore,
-      Effect.forkScoped
+    const batcher = yield* Batcher.make(
+      flush.pipe(Effect.catchAllCause((cause) => Effect.logError("reporting failed", cause))),
+      () => published.length + lines.length + suppressed.length + circuits.length > 0
     )
     // What gathered during the last moments (a drain) is reported before the scope ends.
     yield* Effect.addFinalizer(() => flush)
@@ -188,6 +178,7 @@ export const make = (settings: {
         log({ level: "warn", message: "upstream failed; failing over", annotations: { messageId: job.message.id, upstream, error: error.message } }),
       circuit: (upstream, state) => {
         circuits.push({ upstream, state })
+        batcher.schedule()
         if (listening()) publish({ _tag: "CircuitChanged", upstream, state, at: clock.unsafeCurrentTimeMillis() })
         log({ level: "info", message: `circuit ${state}`, annotations: { upstream } })
       },

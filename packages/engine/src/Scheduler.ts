@@ -77,6 +77,8 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
     // Enough leased messages per stream to keep every connection busy, no more: memory stays
     // bounded whatever the queue depth.
     const prefetch = Math.max(8, 2 * connections)
+    const refill = Math.ceil(prefetch / 2)
+    const streams = [...weights.keys()]
     // Looks again when an open circuit's cooldown ends, if work is waiting for it.
     const cooldowns = yield* Alarm.make(() => dispatch())
 
@@ -154,7 +156,13 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
           hand(routed.target, routed.job, now)
         }
       }
-      room.notify() // the lease loops look whether their stream has room again
+      // A lease loop waits until its stream has room for a refill: wake it then, not per message.
+      for (const stream of streams) {
+        if (prefetch - fair.size(stream) >= refill) {
+          room.notify()
+          break
+        }
+      }
       // Work waits for a circuit to cool down: look again then.
       if (held !== undefined || router.queued > 0) {
         let reopens = Infinity
@@ -193,12 +201,13 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
     const lease = (stream: string) =>
       Effect.gen(function*() {
         while (!draining) {
-          const roomAgain = room.next()
-          const wanted = prefetch - fair.size(stream)
-          if (wanted <= 0) {
-            yield* roomAgain
+          // Refilled by halves: one take for many messages, not one per message delivered.
+          if (prefetch - fair.size(stream) < refill) {
+            const roomAgain = room.next()
+            if (prefetch - fair.size(stream) < refill) yield* roomAgain
             continue
           }
+          const wanted = prefetch - fair.size(stream)
           const messages = yield* queue.take(stream, wanted).pipe(
             Effect.tapError((error) => Effect.logError("queue take failed", error)),
             Effect.orElseSucceed(() => []),

@@ -1,7 +1,8 @@
 import type { Scope } from "effect"
-import { Duration, Effect, Schedule } from "effect"
+import { Duration, Effect } from "effect"
 import type * as Config from "./Config.js"
 import type { DeliveryQueueShape, Settlement } from "./DeliveryQueue.js"
+import * as Batcher from "./internal/batcher.js"
 import { statusOf } from "./Message.js"
 import * as Outcome from "./Outcome.js"
 import type { Reporter } from "./Report.js"
@@ -96,30 +97,23 @@ export const make = (settings: {
       )
     }))
 
-    const loop = Effect.gen(function*() {
-      for (;;) {
-        const woken = arrived.next()
-        if (pending.length === 0 && released.length === 0) yield* woken
-        yield* flush
-      }
-    })
-    // A defect here must not stop settling for good: logged, and the loop starts again.
-    yield* loop.pipe(
-      Effect.sandbox,
-      Effect.tapError((cause) => Effect.logError("settling died; restarting", cause)),
-      Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
-      Effect.ignore,
-      Effect.forkScoped
+    const waiting = () => pending.length > 0 || released.length > 0
+    // A defect in a flush is logged; the outcomes it held come back to the queue when their leases end.
+    const batcher = yield* Batcher.make(
+      flush.pipe(Effect.catchAllCause((cause) => Effect.logError("settling failed", cause))),
+      waiting
     )
 
     return {
       add: (job, upstream, judged) => {
         pending.push({ job, upstream, judged })
         arrived.notify()
+        batcher.schedule()
       },
       release: (job) => {
         released.push(job.message.id)
         arrived.notify()
+        batcher.schedule()
       },
       idle: (done) =>
         Effect.gen(function*() {

@@ -21,8 +21,6 @@ export interface SpoolQueue extends DeliveryQueueShape {
 }
 
 interface Lease {
-  readonly stream: string
-  readonly dueAt: number
   readonly until: number
   /** The record as `take` read it. */
   readonly record: Record.Stored
@@ -143,25 +141,26 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     yield* recover
     depth = yield* guard("open", "counting messages", () => countOf(store.db.due))
 
+    /**
+     * Leases live in memory only: a leased message keeps its key in the due index (scans skip what
+     * `leased` holds), so taking one writes nothing, and after a crash it is simply due again. A lease
+     * that ran out (its delivery hung past `leaseMs`) is dropped: the message is ready again.
+     */
     const expireLeases = (now: number) =>
       Effect.gen(function*() {
-        const expired = yield* guard("take", "reading leases", () => [...store.db.leases.getKeys({ end: [now + 1, ""], limit: 1000 })])
-        for (const key of expired) {
-          const id = key[1]
-          const lease = leased.get(id)
+        let next = Infinity
+        const expired: Array<string> = []
+        for (const [id, lease] of leased) {
+          if (lease.until <= now) expired.push(id)
+          else next = Math.min(next, lease.until)
+        }
+        for (const id of expired) {
           leased.delete(id)
-          const record = lease === undefined ? yield* read(id, () => store.db.leases.remove(key)) : Option.none()
-          const dueKey: DueKey | undefined = lease !== undefined
-            ? [lease.stream, lease.dueAt, id]
-            : Option.isSome(record) ? [record.value.stream, record.value.dueAt, id] : undefined
-          yield* write("take", "returning an expired lease", () => {
-            store.db.leases.remove(key)
-            if (dueKey !== undefined) store.db.due.put(dueKey, empty)
-          })
           yield* Effect.logWarning("lease expired; the message is ready again").pipe(
             Effect.annotateLogs({ spool: store.path, messageId: id })
           )
         }
+        return next
       })
 
     /** Up to `max` due messages of `stream` not leased already, and when the next one falls due. */
@@ -174,13 +173,11 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             nextDue = key[1]
             break
           }
-          // A lease whose commit is still on its way: the key is gone once it lands.
           if (leased.has(key[2])) continue
           found.push(key)
           if (found.length >= max) break
         }
-        const [firstLease] = store.db.leases.getKeys({ limit: 1 })
-        return { found, wakeAt: Math.min(nextDue ?? Infinity, firstLease?.[0] ?? Infinity) }
+        return { found, nextDue: nextDue ?? Infinity }
       })
 
     const lease = (keys: ReadonlyArray<DueKey>, now: number) =>
@@ -214,7 +211,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             yield* quarantine(id, "its content is missing", bytes, () => store.db.due.remove(key))
             continue
           }
-          leased.set(id, { stream: r.stream, dueAt: r.dueAt, until: now + settings.leaseMs, record: r })
+          leased.set(id, { until: now + settings.leaseMs, record: r })
           taken.push({
             id,
             from: r.from,
@@ -230,14 +227,6 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         if (stale.length > 0) {
           yield* write("take", "dropping stale index keys", () => stale.forEach((key) => store.db.due.remove(key)))
         }
-        if (taken.length === 0) return taken
-        yield* write("take", "leasing messages", () => {
-          for (const message of taken) {
-            const l = leased.get(message.id)!
-            store.db.due.remove([l.stream, l.dueAt, message.id])
-            store.db.leases.put([l.until, message.id], empty)
-          }
-        }).pipe(Effect.tapError(() => Effect.sync(() => taken.forEach((m) => leased.delete(m.id)))))
         return taken
       })
 
@@ -315,8 +304,9 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         for (;;) {
           const woken = changed.next()
           const now = yield* Clock.currentTimeMillis
-          yield* expireLeases(now)
-          const { found, wakeAt } = yield* scan(stream, now, Math.max(1, max))
+          const nextExpiry = yield* expireLeases(now)
+          const { found, nextDue } = yield* scan(stream, now, Math.max(1, max))
+          const wakeAt = Math.min(nextDue, nextExpiry)
           if (found.length > 0) {
             const taken = yield* lease(found, now)
             if (taken.length > 0) return taken
@@ -333,7 +323,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     const settleAll: DeliveryQueueShape["settleAll"] = (entries) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const writes: Array<{ readonly lease: Lease | undefined; readonly before: Record.Stored; readonly after: Record.Stored; readonly bytes: Buffer }> = []
+        const writes: Array<{ readonly before: Record.Stored; readonly after: Record.Stored; readonly bytes: Buffer }> = []
         for (const { id, settlement } of entries) {
           const lease = leased.get(id)
           let before = lease?.record
@@ -355,15 +345,12 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             nextAttemptAt: settlement.retryAt,
             dueAt: deferred ? Math.ceil(settlement.retryAt ?? now) : before.dueAt
           }
-          writes.push({ lease, before, after, bytes: Record.encode(after) })
-          leased.delete(id)
+          writes.push({ before, after, bytes: Record.encode(after) })
         }
         if (writes.length === 0) return
         yield* write("settle", "writing outcomes", () => {
-          for (const { after, before, bytes, lease } of writes) {
+          for (const { after, before, bytes } of writes) {
             const id = after.id
-            if (lease !== undefined) store.db.leases.remove([lease.until, id])
-            // Its lease may have run out meanwhile, putting it back in the due index.
             store.db.due.remove([before.stream, before.dueAt, id])
             store.db.messages.put(id, bytes)
             if (after.status === "deferred") {
@@ -374,30 +361,25 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             }
           }
         })
+        // Only now: until the commit lands, the message's key is still in the due index, and the lease
+        // is what keeps a scan from taking it again.
         let deferred = 0
-        for (const { after } of writes) if (after.status === "deferred") deferred++
+        for (const { after } of writes) {
+          leased.delete(after.id)
+          if (after.status === "deferred") deferred++
+        }
         depth -= writes.length - deferred
         if (deferred > 0) changed.notify()
       })
 
     const settle: DeliveryQueueShape["settle"] = (id, settlement: Settlement) => settleAll([{ id, settlement }])
 
+    // A released message's key never left the due index: forgetting the lease makes it ready again.
     const release: DeliveryQueueShape["release"] = (ids) =>
-      Effect.gen(function*() {
-        const back = ids.flatMap((id) => {
-          const lease = leased.get(id)
-          leased.delete(id)
-          return lease === undefined ? [] : [{ id, lease }]
-        })
-        if (back.length === 0) return
-        if (!open) return yield* new QueueError({ operation: "release", reason: `spool ${store.path} is closed` })
-        yield* write("release", "returning messages", () => {
-          for (const { id, lease } of back) {
-            store.db.leases.remove([lease.until, id])
-            store.db.due.put([lease.stream, lease.dueAt, id], empty)
-          }
-        })
-        changed.notify()
+      Effect.sync(() => {
+        let back = 0
+        for (const id of ids) if (leased.delete(id)) back++
+        if (back > 0) changed.notify()
       })
 
     const status: DeliveryQueueShape["status"] = (id) =>
