@@ -14,6 +14,7 @@ import type { Options, Scenario } from "./harness/scenario.js"
 import { BenchmarkError, UsageError } from "./harness/scenario.js"
 import { cluster } from "./scenarios/cluster.js"
 import { drain } from "./scenarios/drain.js"
+import { e2e } from "./scenarios/e2e.js"
 import { engine, engineSpool } from "./scenarios/engine.js"
 import { failover } from "./scenarios/failover.js"
 import { http } from "./scenarios/http.js"
@@ -22,7 +23,7 @@ import { spool } from "./scenarios/spool.js"
 import { transport } from "./scenarios/transport.js"
 
 /** Every scenario, in the order `npm run bench` runs them. */
-const scenarios: ReadonlyArray<Scenario> = [transport, engine, spool, engineSpool, scaling, failover, drain, http, cluster]
+const scenarios: ReadonlyArray<Scenario> = [transport, engine, spool, engineSpool, e2e, scaling, failover, drain, http, cluster]
 
 const usage = `usage: npm run bench [-- [scenario ...] [--option value ...]]
 

@@ -21,6 +21,8 @@ export interface HttpClientConfig {
   readonly textBytes: number
   /** What is requested: messages (the default), or GET /healthz. */
   readonly kind?: "submit" | "healthz"
+  /** When set, requests start at this steady rate (per second) instead of as fast as answers come. */
+  readonly requestsPerSecond?: number
 }
 
 export interface HttpReport {
@@ -45,12 +47,20 @@ let requests = 0
 let accepted = 0
 let firstError: string | undefined
 
+let started = 0
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
 const worker = async () => {
   while (next < config.messages && firstError === undefined) {
     const n = Math.min(config.batch, config.messages - next)
     const first = next
     next += n
+    const index = requests
     const pool = pools[requests++ % pools.length]!
+    if (config.requestsPerSecond !== undefined) {
+      const due = started + (index * 1000) / config.requestsPerSecond
+      if (due > performance.now()) await sleep(due - performance.now())
+    }
     if (config.kind === "healthz") {
       const t0 = performance.now()
       const response = await pool.request({ method: "GET", path: "/healthz" })
@@ -87,6 +97,7 @@ const worker = async () => {
 const main = async () => {
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
+  started = t0
   await Promise.all(Array.from({ length: config.concurrency }, worker))
   const elapsedMs = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)

@@ -51,7 +51,14 @@ describe("a cluster on one broker", () => {
             `submitted in ${submitted - started} ms, all delivered after ${Date.now() - started} ms`
         )
         expect(sink.duplicates()).toBe(0)
-        const counts = yield* Effect.forEach(nodes, (node) => node.metric(delivered))
+        // A node counts a delivery once it is settled, a moment after the sink has the message.
+        let counts: ReadonlyArray<number> = []
+        const deadline = Date.now() + 30_000
+        do {
+          counts = yield* Effect.forEach(nodes, (node) => node.metric(delivered))
+          if (counts.reduce((a, b) => a + b, 0) === total || Date.now() > deadline) break
+          yield* Effect.sleep("50 millis")
+        } while (true)
         expect(counts.reduce((a, b) => a + b, 0)).toBe(total)
         for (const count of counts) expect(count).toBeGreaterThan(0)
       }), 240_000)
