@@ -27,7 +27,8 @@ export interface Reporter {
   readonly attempt: (job: Job, upstream: string, at: number) => void
   readonly failover: (job: Job, upstream: string, error: SmtpError) => void
   readonly circuit: (upstream: string, state: State) => void
-  readonly outcome: (message: QueuedMessage, settlement: Settlement, category: Category | undefined, reason: string) => void
+  /** `repliedAt`: when the final reply came (epoch ms): a delivery's duration ends there, not at its settlement. */
+  readonly outcome: (message: QueuedMessage, settlement: Settlement, category: Category | undefined, reason: string, repliedAt: number) => void
   /** Publishes, logs and suppresses what has gathered (also done by the reporter's own fiber). */
   readonly flush: Effect.Effect<void>
 }
@@ -83,12 +84,12 @@ export const make = (settings: {
       batcher.schedule()
     }
 
-    const outcome: Reporter["outcome"] = (message, settlement, category, reason) => {
+    const outcome: Reporter["outcome"] = (message, settlement, category, reason, repliedAt) => {
       const { attempts, lastReply: reply, recipients, status } = settlement
       const upstream = settlement.upstream!
       const stream = message.stream
       const now = clock.unsafeCurrentTimeMillis()
-      const durationMs = now - message.submittedAt
+      const durationMs = repliedAt - message.submittedAt
       count(status, () => EngineMetrics.outcome[status])
       // Straight into the histogram: an Effect per message would cost more than the update.
       if (status !== "deferred") EngineMetrics.deliveryDuration.unsafeUpdate(durationMs / 1000, [])

@@ -14,6 +14,8 @@ interface Pending {
   readonly job: Job
   readonly upstream: string
   readonly judged: Outcome.Judged
+  /** When the outcome came (epoch ms). */
+  readonly at: number
 }
 
 export interface Settlements {
@@ -41,6 +43,7 @@ export const make = (settings: {
 }): Effect.Effect<Settlements, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { config, delivering, queue, reporter } = settings
+    const clock = yield* Effect.clock
     const policy: Retry.Policy = config.retry
     let pending: Array<Pending> = []
     let released: Array<string> = []
@@ -77,9 +80,9 @@ export const make = (settings: {
           Effect.ignore
         )
         for (let i = 0; i < batch.length; i++) {
-          const { job, judged } = batch[i]!
+          const { at, job, judged } = batch[i]!
           delivering.delete(job.message.id)
-          reporter.outcome(job.message, entries[i]!.settlement, judged.category, reasons[i]!)
+          reporter.outcome(job.message, entries[i]!.settlement, judged.category, reasons[i]!, at)
         }
       })
 
@@ -106,7 +109,7 @@ export const make = (settings: {
 
     return {
       add: (job, upstream, judged) => {
-        pending.push({ job, upstream, judged })
+        pending.push({ job, upstream, judged, at: clock.unsafeCurrentTimeMillis() })
         arrived.notify()
         batcher.schedule()
       },
