@@ -13,7 +13,7 @@ import type { Contestant } from "./comparison.js"
 import { runComparison } from "./comparison.js"
 import type { EngineClientConfig, EngineReport, Timeline } from "./engine-client.js"
 import type { Measurement } from "./peers.js"
-import { countAll, messageFile, settledCount, watch } from "./peers.js"
+import { countAll, messageFile, profileDirectory, settledCount, watch } from "./peers.js"
 import { chosenPeers, chosenSinks, peerContestants, peerParameters } from "./transport.js"
 
 export interface EngineRun {
@@ -35,6 +35,8 @@ export interface EngineRun {
    * its count dies with it; the engine's delivered counter still has to reach the total.
    */
   readonly countSinks?: boolean
+  /** Write a V8 CPU profile of the engine's process to benchmarks/results/tmp/profiles/ (git-ignored). */
+  readonly profile?: boolean
 }
 
 /** Runs the engine in a child process (engine-client.ts) against the sinks; checks every message arrived. */
@@ -58,7 +60,9 @@ export const runEngine = async (
     ...(run.timelineMs === undefined ? {} : { timelineMs: run.timelineMs })
   }
   const before = await countAll(sinks)
-  const child = await spawnClient(new URL("./engine-client.ts", import.meta.url).href, [JSON.stringify(config)], { flags: ["--expose-gc"] })
+  const flags = ["--expose-gc"]
+  if (run.profile === true) flags.push("--cpu-prof", `--cpu-prof-dir=${profileDirectory(`engine-${run.queue}`)}`)
+  const child = await spawnClient(new URL("./engine-client.ts", import.meta.url).href, [JSON.stringify(config)], { flags })
   if (run.onMessage) child.on("message", (message: { type?: string }) => message.type !== undefined && run.onMessage!(message as { type: string }))
   const report = nextMessage(child, (message: { type?: string }) => message.type === "result" ? message as EngineReport : undefined)
   const result = await watch([child], report, sinks, before, run.runTimeoutMs, context, onProgress)
@@ -119,7 +123,8 @@ const engineScenario = (queue: EngineClientConfig["queue"], target: number): Sce
           batch,
           preload: 0,
           rssEveryMs: 100,
-          runTimeoutMs: p.runTimeoutMs
+          runTimeoutMs: p.runTimeoutMs,
+          profile: p.profile
         }, context, onProgress)
     }
     try {

@@ -136,6 +136,9 @@ export const watch = async <A>(
   }
 }
 
+/** A fresh directory per profiled run: the tsx loader's worker thread writes a profile of its own beside it. */
+export const profileDirectory = (name: string): string => join(repoRoot, "benchmarks/results/tmp/profiles", `${name}-${Date.now()}`)
+
 /** Runs one Node client (Sluice's pool, Nodemailer, raw sockets) in a child process, timed inside the child. */
 export const runNodeClient = async (
   client: ClientConfig["client"],
@@ -155,8 +158,7 @@ export const runNodeClient = async (
   }
   const flags = ["--expose-gc"]
   if (p.profile && client === "sluice") {
-    // One directory per run: the tsx loader's worker thread writes a profile of its own beside it.
-    flags.push("--cpu-prof", `--cpu-prof-dir=${join(repoRoot, "benchmarks/results/tmp/profiles", `${client}-${Date.now()}`)}`)
+    flags.push("--cpu-prof", `--cpu-prof-dir=${profileDirectory(client)}`)
   }
   const before = await countAll(sinks)
   const child = await spawnClient(new URL("./transport-client.ts", import.meta.url).href, [JSON.stringify(config)], { flags })
