@@ -127,6 +127,26 @@ describe("Spool", () => {
       expect(yield* spool.depth).toBe(1)
     }))
 
+  it.scoped("a scan starts after what it handed out, and anything put back before that is found again", () =>
+    Effect.gen(function*() {
+      const spool = yield* Spool.temporary()
+      const ids = (yield* spool.enqueue([1, 2, 3, 4, 5, 6].map((n) => message(n)))).map((e) => e.id)
+      expect((yield* spool.take("default", 2)).map((m) => m.id)).toEqual(ids.slice(0, 2))
+      expect((yield* spool.take("default", 2)).map((m) => m.id)).toEqual(ids.slice(2, 4))
+      // Released: its key is before where the last scan stopped.
+      yield* spool.release([ids[0]!])
+      expect((yield* spool.take("default", 2)).map((m) => m.id)).toEqual([ids[0], ids[4]])
+      // Deferred, due at once: its new key sorts before the last one handed out.
+      yield* spool.settle(ids[1]!, deferredUntil(0))
+      expect((yield* spool.take("default", 10)).map((m) => m.id)).toEqual([ids[1], ids[5]])
+      // Enqueued at an earlier time than a retry already handed out (a batch that committed late).
+      yield* spool.settle(ids[2]!, deferredUntil(500))
+      yield* TestClock.adjust(500)
+      expect((yield* spool.take("default", 10)).map((m) => m.id)).toEqual([ids[2]])
+      const late = yield* spool.enqueue([message(7)])
+      expect((yield* spool.take("default", 10)).map((m) => m.id)).toEqual([late[0]!.id])
+    }))
+
   it.scoped("idempotency keys map to the first id: in a batch, across concurrent callers, and after a restart", () =>
     Effect.gen(function*() {
       const path = yield* tempDir

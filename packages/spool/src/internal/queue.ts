@@ -142,6 +142,17 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     depth = yield* guard("open", "counting messages", () => countOf(store.db.due))
 
     /**
+     * Where the next scan of a stream starts: every due key before it is leased or gone, so a scan
+     * does not walk the keys of everything in flight again. Anything that puts a key before it (a
+     * lease dropped, a deferral due at once, a batch committed out of order) rewinds it.
+     */
+    const cursors = new Map<string, DueKey>()
+    const rewindIfBehind = (stream: string, dueAt: number, id: string) => {
+      const cursor = cursors.get(stream)
+      if (cursor !== undefined && (dueAt < cursor[1] || (dueAt === cursor[1] && id < cursor[2]))) cursors.delete(stream)
+    }
+
+    /**
      * Leases live in memory only: a leased message keeps its key in the due index (scans skip what
      * `leased` holds), so taking one writes nothing, and after a crash it is simply due again. A lease
      * that ran out (its delivery hung past `leaseMs`) is dropped: the message is ready again.
@@ -154,6 +165,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
           if (lease.until <= now) expired.push(id)
           else next = Math.min(next, lease.until)
         }
+        if (expired.length > 0) cursors.clear()
         for (const id of expired) {
           leased.delete(id)
           yield* Effect.logWarning("lease expired; the message is ready again").pipe(
@@ -168,7 +180,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       guard("take", "reading the due index", () => {
         const found: Array<DueKey> = []
         let nextDue: number | undefined
-        for (const key of store.db.due.getKeys({ start: [stream], end: [stream, end] })) {
+        for (const key of store.db.due.getKeys({ start: cursors.get(stream) ?? [stream], end: [stream, end] })) {
           if (key[1] > now) {
             nextDue = key[1]
             break
@@ -290,6 +302,8 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
               for (const [key, id] of inBatch) if (committing.get(key)?.id === id) committing.delete(key)
             }))
           )
+          // Checked once the keys are visible: a scan that ran before then may have passed them.
+          for (const { record } of fresh) rewindIfBehind(record.stream, now, record.id)
           changed.notify()
         }
         // A duplicate of a message still being written is accepted only once that one is on disk.
@@ -309,9 +323,12 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
           const wakeAt = Math.min(nextDue, nextExpiry)
           if (found.length > 0) {
             const taken = yield* lease(found, now)
+            cursors.set(stream, found[found.length - 1]!)
             if (taken.length > 0) return taken
             continue
           }
+          // Nothing after the cursor: the next scan looks from the start again (cheap when idle).
+          cursors.delete(stream)
           yield* wakeAt === Infinity ? woken : Effect.race(woken, Effect.sleep(Math.max(1, wakeAt - now)))
         }
       })
@@ -366,7 +383,10 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         let deferred = 0
         for (const { after } of writes) {
           leased.delete(after.id)
-          if (after.status === "deferred") deferred++
+          if (after.status === "deferred") {
+            deferred++
+            rewindIfBehind(after.stream, after.dueAt, after.id)
+          }
         }
         depth -= writes.length - deferred
         if (deferred > 0) changed.notify()
@@ -379,7 +399,10 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       Effect.sync(() => {
         let back = 0
         for (const id of ids) if (leased.delete(id)) back++
-        if (back > 0) changed.notify()
+        if (back > 0) {
+          cursors.clear()
+          changed.notify()
+        }
       })
 
     const status: DeliveryQueueShape["status"] = (id) =>
