@@ -73,14 +73,18 @@ export class CircuitBreaker {
     }
   }
 
-  /** When an open circuit's cooldown ends (undefined unless open): when to look again. */
-  get reopensAt(): number | undefined {
-    return this.circuit._tag === "open" ? this.circuit.until : undefined
+  /**
+   * When a probe may go next (undefined while closed): an open circuit's cooldown end, or when a
+   * half-open circuit's probe is presumed lost. When to look again.
+   */
+  get probeAt(): number | undefined {
+    const circuit = this.circuit
+    return circuit._tag === "open" ? circuit.until : circuit._tag === "half-open" ? circuit.probeSince + this.probeTimeout : undefined
   }
 
   /**
-   * Whether a delivery may be sent now. Closed: yes. Open: no until the cooldown has passed, then it
-   * turns half-open and lets exactly ONE probe through until that probe reports.
+   * Whether traffic may pass now. Closed: yes. Open: no until the cooldown has passed, then it turns
+   * half-open and lets exactly ONE probe through until that probe reports.
    */
   tryPass(now: number): boolean {
     const circuit = this.circuit

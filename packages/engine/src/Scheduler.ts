@@ -22,7 +22,7 @@ export interface SchedulerShape {
   readonly buffered: number
   /** The upstream each message being delivered right now went to. */
   readonly delivering: ReadonlyMap<string, string>
-  /** True while at least one upstream can take mail (closed or probing circuit). */
+  /** True while at least one upstream can take mail (its circuit closed). */
   readonly canDeliver: () => boolean
   /**
    * Stops leasing and dispatching, hands back what no connection has taken, waits (up to `timeout`)
@@ -66,6 +66,14 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
       onResult: (job, actor, outcome) => result(job, actor, outcome),
       onCircuitChange: (actor, state) => {
         reporter.circuit(actor.name, state)
+        // What waits in its mailbox would wait for the cooldown, or fail on it in turn: it moves now.
+        if (state === "open") {
+          for (const job of actor.takeWaiting()) {
+            delivering.delete(job.message.id)
+            if (draining) settlements.release(job)
+            else failover.push(job)
+          }
+        }
         // A probe settled, or an upstream left: routes change.
         dispatch()
       }
@@ -90,27 +98,23 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
 
     // This round's view of the circuits, refilled on each round rather than allocated.
     const circuits: Circuits = { available: new Set(), probing: new Set() }
+    // A circuit that cooled down is probed here, with a connection and no message (UpstreamActor.probe):
+    // only a closed circuit takes mail.
     const look = (now: number) => {
       circuits.available.clear()
       circuits.probing.clear()
       for (const actor of actors) {
-        if (actor.breaker.available(now)) circuits.available.add(actor.name)
-        else if (actor.breaker.state === "half-open") circuits.probing.add(actor.name)
+        const breaker = actor.breaker
+        if (breaker.state === "closed") {
+          circuits.available.add(actor.name)
+          continue
+        }
+        if (breaker.available(now) && breaker.tryPass(now)) actor.probe()
+        if (breaker.state === "half-open") circuits.probing.add(actor.name)
       }
     }
 
-    // Taking a probe changes this round's view, so it is updated here: otherwise a job refused by a
-    // half-open circuit would be routed straight back to it, in a loop that never ends.
     const hand = (actor: UpstreamActor, job: Job, now: number) => {
-      const passed = actor.breaker.tryPass(now)
-      if (actor.breaker.state === "half-open") {
-        circuits.available.delete(actor.name)
-        circuits.probing.add(actor.name)
-      }
-      if (!passed) {
-        failover.push(job) // another job took the half-open probe; route this one again
-        return
-      }
       delivering.set(job.message.id, actor.name)
       reporter.attempt(job, actor.name, now)
       actor.offer(job)
@@ -163,12 +167,10 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
           break
         }
       }
-      // Work waits for a circuit to cool down: look again then.
-      if (held !== undefined || router.queued > 0) {
-        let reopens = Infinity
-        for (const actor of actors) reopens = Math.min(reopens, actor.breaker.reopensAt ?? Infinity)
-        if (reopens !== Infinity) cooldowns.set(reopens)
-      }
+      // A circuit cools down (or its probe is presumed lost): look again then, to probe it.
+      let probeAt = Infinity
+      for (const actor of actors) probeAt = Math.min(probeAt, actor.breaker.probeAt ?? Infinity)
+      if (probeAt !== Infinity) cooldowns.set(probeAt)
     }
 
     const result = (job: Job, actor: UpstreamActor, outcome: SendOutcome) => {
@@ -256,10 +258,7 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
         return fair.size() + failover.length + router.queued + (held === undefined ? 0 : 1)
       },
       delivering,
-      canDeliver: () => {
-        const now = clock.unsafeCurrentTimeMillis()
-        return actors.some((actor) => actor.breaker.available(now))
-      },
+      canDeliver: () => actors.some((actor) => actor.breaker.state === "closed"),
       drain
     }
   })

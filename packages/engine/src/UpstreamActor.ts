@@ -157,6 +157,18 @@ export class UpstreamActor implements SmtpPool.Source<Job> {
     this.handlers.onResult(job, this, outcome)
   }
 
+  /**
+   * The probe of a circuit that cooled down: a connection set up (connect, greeting, EHLO, STARTTLS,
+   * AUTH) with no message on it. Its outcome closes the circuit or opens it again; a connection that
+   * came up stays for the traffic that follows.
+   */
+  probe(): void {
+    this.pool.probe((error) => {
+      if (error === undefined) this.breaker.onSuccess()
+      else this.breaker.onFailure(this.clock.unsafeCurrentTimeMillis())
+    })
+  }
+
   /** Opens the pool and the rate gate in the scope. */
   start(upstream: Config.Upstream): Effect.Effect<void, never, Scope.Scope> {
     return Effect.gen(this, function*() {

@@ -62,7 +62,7 @@ describe("failover", () => {
 
       yield* b.start
       yield* TestClock.adjust("300 millis")
-      // The first message b's turn finds is its probe; it succeeds, and b is back in rotation.
+      // The next round probes b with a connection of its own (no message on it); it comes up, and b is back in rotation.
       let next = 400
       while (circuit(events, "b").at(-1) !== "closed" && next < 410) {
         yield* sluice.submit(message(next++))
@@ -104,8 +104,8 @@ describe("failover", () => {
       yield* TestClock.adjust("300 millis")
       yield* sluice.submitBatch(Array.from({ length: 40 }, (_, i) => message(40 + i)))
       yield* eventually(() => active.current.received + standby.received === 60, "the last 40")
-      // The first of them probes the active; while the probe is out the standby may take a few; once
-      // it closes, the active takes the rest.
+      // Their first round probes the active (a connection, no message); while the probe is out the
+      // standby may take a few; once it closes, the active takes the rest.
       expect(active.current.received).toBeGreaterThanOrEqual(30)
       expect(circuit(events, "active")).toEqual(["open", "half-open", "closed"])
     }))

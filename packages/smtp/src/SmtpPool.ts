@@ -26,6 +26,11 @@ export interface SmtpPool {
   readonly connections: number
   /** Transactions pulled and not yet done. */
   readonly inFlight: number
+  /**
+   * Opens one more connection, for no message: a circuit breaker's probe. `probed` hears how its
+   * set-up went (undefined: it is up, and now serves like any other).
+   */
+  readonly probe: (probed: (error: SmtpError | undefined) => void) => void
 }
 
 /**
@@ -59,6 +64,7 @@ export const make = <D extends Delivery>(options: SmtpPoolOptions, source: Sourc
   Effect.map(build(options, source), (pool) => ({
     upstream: pool.upstream,
     wake: pool.wake,
+    probe: (probed) => pool.probe(probed),
     get connections() {
       return pool.connections
     },

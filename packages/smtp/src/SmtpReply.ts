@@ -70,6 +70,9 @@ export const classifyError = (error: SmtpError): Classification => {
       // 421: the service is closing the channel (RFC 5321 §3.8), whatever the phase.
       if (error.code === 421 || sessionPhases.has(error.phase)) return { verdict: "transient", upstreamFault: true }
       const verdict = classifyReply(error, error.phase)
+      // A temporary refusal of MAIL FROM comes before any recipient or content: the upstream cannot
+      // take a transaction now, and another one may (CONTRACT.md: "on any upstream that can take it").
+      if (verdict === "transient" && error.phase === "mail") return { verdict, upstreamFault: true }
       return { verdict: verdict === "permanent" ? "permanent" : "transient", upstreamFault: false }
     }
   }

@@ -127,7 +127,7 @@ describe("SmtpReply.classifyError", () => {
     [
       "451 to MAIL",
       new SmtpReplyError({ upstream, phase: "mail", code: 451, enhanced: "4.3.0", text: "" }),
-      { verdict: "transient", upstreamFault: false }
+      { verdict: "transient", upstreamFault: true }
     ],
     [
       "550 to MAIL",

@@ -289,7 +289,8 @@ describe("SmtpSession errors", () => {
   for (const pipelining of [true, false]) {
     const variant = `PIPELINING ${pipelining ? "offered" : "hidden"}`
     const cases = [
-      [451, { verdict: "transient", upstreamFault: false }],
+      // A temporary refusal of MAIL is the upstream's: the message goes to another one at once.
+      [451, { verdict: "transient", upstreamFault: true }],
       [550, { verdict: "permanent", upstreamFault: false }],
       // 421: the server is closing the channel, and does (smtp-server closes after sending it).
       [421, { verdict: "transient", upstreamFault: true }]

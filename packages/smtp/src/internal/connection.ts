@@ -152,9 +152,12 @@ export class Connection<D extends Delivery> implements WireEvents {
     return first === undefined || (this.pipelining && this.second === undefined && first.stage === "body")
   }
 
-  /** Starts with a delivery already taken from the owner (the one a new connection was opened for). */
-  begin(delivery: D): void {
-    if (!this.start(delivery)) this.whenDone()
+  /**
+   * Starts with a delivery already taken from the owner (the one a new connection was opened for),
+   * or, with none (a probe's connection), pulls what there is or idles.
+   */
+  begin(delivery: D | undefined): void {
+    if (delivery === undefined || !this.start(delivery)) this.whenDone()
   }
 
   /**

@@ -23,9 +23,11 @@ export interface Source<D extends Delivery> {
 const reusedInfo = { reused: true } as const
 const freshInfo = { reused: false } as const
 
-/** A connection being set up, with the delivery it was opened for. */
+/** A connection being set up, with the delivery it was opened for (none for a probe). */
 interface Opening<D> {
-  readonly delivery: D
+  readonly delivery: D | undefined
+  /** A probe's report: how the set-up went. */
+  readonly probed: ((error: SmtpError | undefined) => void) | undefined
   fiber: Fiber.RuntimeFiber<void> | undefined
 }
 
@@ -131,8 +133,20 @@ export class Pool<D extends Delivery> implements Owner<D> {
     else this.wake() // a connection's place is free
   }
 
-  private open(delivery: D): void {
-    const opening: Opening<D> = { delivery, fiber: undefined }
+  /**
+   * Opens a connection for no delivery: the probe of a circuit that cooled down, so that no message
+   * is risked on an upstream that just failed. `probed` hears how the set-up (connect, greeting,
+   * EHLO, STARTTLS, AUTH) went; a connection set up stays, and serves like any other.
+   */
+  probe(probed: (error: SmtpError | undefined) => void): void {
+    if (this.closing) {
+      return probed(new SmtpConnectionError({ upstream: this.upstream, phase: "connect", reason: "dropped", text: "the pool is closing" }))
+    }
+    this.open(undefined, probed)
+  }
+
+  private open(delivery: D | undefined, probed?: (error: SmtpError | undefined) => void): void {
+    const opening: Opening<D> = { delivery, probed, fiber: undefined }
     this.openings.add(opening)
     opening.fiber = this.fork(
       Handshake.open(this.options, this.metrics).pipe(
@@ -149,6 +163,7 @@ export class Pool<D extends Delivery> implements Owner<D> {
       // Closing: the delivery it was opened for is in flight already; it goes, then QUIT.
       if (this.closing) connection.retiring = true
       connection.begin(opening.delivery)
+      opening.probed?.(undefined)
       return
     }
     // A set-up that fails ends the delivery it was opened for with the error, so the engine's circuit
@@ -160,7 +175,8 @@ export class Pool<D extends Delivery> implements Owner<D> {
         reason: "dropped",
         text: Cause.isInterruptedOnly(exit.cause) ? "the pool closed before the connection was set up" : Cause.pretty(exit.cause)
       }))
-    this.done(opening.delivery, E.left(error), false)
+    if (opening.delivery !== undefined) this.done(opening.delivery, E.left(error), false)
+    opening.probed?.(error)
     if (this.closing) this.checkEmpty()
     else this.wake()
   }
