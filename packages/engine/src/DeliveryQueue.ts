@@ -7,6 +7,11 @@ import type { FinalStatus, MessageRecord, NewMessage, QueuedMessage, RecipientSt
 export class QueueError extends Data.TaggedError("QueueError")<{
   readonly operation: "enqueue" | "take" | "settle" | "release" | "status" | "amend" | "open"
   readonly reason: string
+  /**
+   * The store has no room left (a full disk): it takes messages again by itself once room is made,
+   * and what it holds is still read, delivered and settled meanwhile.
+   */
+  readonly outOfSpace?: boolean
   readonly cause?: unknown
 }> {
   override get message() {

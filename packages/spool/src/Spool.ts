@@ -4,9 +4,10 @@ import * as nodePath from "node:path"
 import type { Scope } from "effect"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import type { Config, DeliveryQueueShape } from "@sluice/engine"
-import { DeliveryQueue } from "@sluice/engine"
+import { DeliveryQueue, QueueError } from "@sluice/engine"
 import { acquire } from "./internal/lock.js"
 import { makeQueue } from "./internal/queue.js"
+import { bytesToStore, freeBytes } from "./internal/space.js"
 import { openStore, prepareDirectory, reopen } from "./internal/store.js"
 import { fromCause, SpoolError } from "./SpoolError.js"
 
@@ -30,6 +31,14 @@ export interface Options {
    * the last reopen, where Linux's /proc tells it (elsewhere the spool never reopens by itself).
    */
   readonly maxMappedBytes?: number
+  /**
+   * Room kept free on the spool's file system (default 4 MiB): a submit that would leave less is
+   * refused (QueueError with `outOfSpace`), so that what is already accepted can still be settled
+   * (each outcome is a write) and the process, its lock and its logs are not left without a byte. It
+   * takes submits again by itself once room is made (by deliveries, compaction or an operator).
+   * 0 turns the check off: a submit is refused only when LMDB's commit fails for want of room.
+   */
+  readonly minFreeBytes?: number
 }
 
 /** The spool's queue, plus what an operator or a test may want of it. */
@@ -46,8 +55,39 @@ export const defaults = {
   maxDepth: 1_000_000,
   leaseTimeout: Duration.minutes(5),
   retention: Duration.hours(24),
-  maxMappedBytes: 16 * 2 ** 20
+  maxMappedBytes: 16 * 2 ** 20,
+  minFreeBytes: 4 * 2 ** 20
 } as const
+
+/**
+ * `enqueue`, refused before it writes when it would leave less than `minFree` bytes on the disk, and
+ * telling a full disk (`outOfSpace`) when LMDB's commit fails for want of room anyway (another
+ * process filled the disk meanwhile).
+ */
+const keepingRoom = (
+  path: string,
+  minFree: number,
+  enqueue: DeliveryQueueShape["enqueue"]
+): DeliveryQueueShape["enqueue"] =>
+(messages) =>
+  Effect.suspend(() => {
+    const free = minFree > 0 ? freeBytes(path) : undefined
+    const needed = bytesToStore(messages)
+    if (free !== undefined && free - needed < minFree) {
+      return Effect.fail(
+        new QueueError({
+          operation: "enqueue",
+          reason: `spool ${path}: no space left on the device (${free} bytes free, ${needed} needed, ${minFree} kept free to settle what is accepted)`,
+          outOfSpace: true
+        })
+      )
+    }
+    return enqueue(messages).pipe(Effect.mapError((error) =>
+      error._tag === "QueueError" && error.outOfSpace !== true && fromCause(path, "", error.cause).reason === "DiskFull"
+        ? new QueueError({ operation: error.operation, reason: error.reason, outOfSpace: true, cause: error.cause })
+        : error
+    ))
+  })
 
 /**
  * Opens the spool at `options.path`, for the scope: takes its lock, opens LMDB, hands the leases of a
@@ -81,7 +121,8 @@ export const make = (options: Options): Effect.Effect<SpoolShape, SpoolError, Sc
     const remap = Effect.promise(() => reopen(store)).pipe(
       Effect.flatMap(() => store.broken === undefined ? Effect.void : Effect.fail(store.broken))
     )
-    return { ...queue, path, compact, remap }
+    const enqueue = keepingRoom(path, options.minFreeBytes ?? defaults.minFreeBytes, queue.enqueue)
+    return { ...queue, enqueue, path, compact, remap }
   })
 
 /** The spool as the engine's DeliveryQueue. */

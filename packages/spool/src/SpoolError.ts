@@ -1,5 +1,5 @@
 import { Data } from "effect"
-import { statfsSync } from "node:fs"
+import { freeBytes } from "./internal/space.js"
 
 /**
  * Why a spool could not be opened or written:
@@ -57,14 +57,7 @@ const wording: Record<SpoolErrorReason, string> = {
  * written back) rather than ENOSPC. An I/O error on a file system with (next to) no room left is
  * taken for what it is.
  */
-const isAlmostFull = (path: string): boolean => {
-  try {
-    const stats = statfsSync(path)
-    return stats.bavail * stats.bsize < 1024 * 1024
-  } catch {
-    return false
-  }
-}
+const isAlmostFull = (path: string): boolean => (freeBytes(path) ?? Infinity) < 1024 * 1024
 
 /** The errno name in an error from Node or LMDB, if there is one. */
 export const errorCode = (error: unknown): string | undefined => {

@@ -1,3 +1,6 @@
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as nodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { Spool } from "../src/index.js"
@@ -40,4 +43,17 @@ describe("one process at a time per spool", () => {
       expect(said).toMatchObject({ error: { reason: "Locked", path } })
       expect(String((said.error as { message: string }).message)).toContain(`process ${process.pid}`)
     })), 60_000)
+
+  it.scoped("drafts of the lock file left by a process that died (a full disk, a kill) are removed at open; a live one's are not", () =>
+    Effect.gen(function*() {
+      const path = yield* tempDir
+      const dead = spawnSync(process.execPath, ["-e", ""]).pid
+      const left = [`spool.lock.${dead}.0badcafe`, `spool.lock.${process.pid}.00c0ffee`]
+      // The parent of this test process runs: its draft may be in use.
+      const live = `spool.lock.${process.ppid}.5afe5afe`
+      for (const name of [...left, live]) fs.writeFileSync(nodePath.join(path, name), "")
+      const spool = yield* Spool.make({ path })
+      expect(yield* spool.isOpen).toBe(true)
+      expect(fs.readdirSync(path).filter((name) => name.startsWith("spool.lock")).sort()).toEqual(["spool.lock", live])
+    }))
 })

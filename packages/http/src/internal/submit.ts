@@ -14,6 +14,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 // How long a client should wait when the queue cannot take messages: it drains in seconds.
 const retryAfterFull = 2
 const retryAfterError = 5
+// A full disk takes deliveries, compaction or an operator to make room: longer.
+const retryAfterOutOfSpace = 30
 
 /** What the engine says about a message or a batch, as the problem the client gets. */
 export const problemOf = (error: SubmitError, prefix = ""): Problem.Problem => {
@@ -23,7 +25,9 @@ export const problemOf = (error: SubmitError, prefix = ""): Problem.Problem => {
     case "QueueFull":
       return Problem.unavailable(error.message, retryAfterFull)
     case "QueueError":
-      return Problem.unavailable(`the queue is unavailable: ${error.message}`, retryAfterError)
+      return error.outOfSpace === true
+        ? Problem.unavailable(`the spool's disk is full; try again later: ${error.message}`, retryAfterOutOfSpace)
+        : Problem.unavailable(`the queue is unavailable: ${error.message}`, retryAfterError)
   }
 }
 

@@ -26,13 +26,18 @@ const startedOf = (pid: number): string | undefined => {
 
 const self: Holder = { pid: process.pid, started: startedOf(process.pid) ?? "" }
 
+const pidRuns = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
 const isAlive = (holder: Holder, file: string): boolean => {
   if (holder.pid === process.pid) return held.has(file)
-  try {
-    process.kill(holder.pid, 0)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false
-  }
+  if (!pidRuns(holder.pid)) return false
   const started = startedOf(holder.pid)
   return started === undefined || holder.started === "" || started === holder.started
 }
@@ -43,6 +48,31 @@ const readHolder = (file: string): Holder | undefined => {
     return typeof parsed.pid === "number" ? { pid: parsed.pid, started: String(parsed.started ?? "") } : undefined
   } catch {
     return undefined
+  }
+}
+
+const draftName = /^spool\.lock\.(\d+)\.[0-9a-f]+$/
+const asideName = /^spool\.lock\.stale\.[0-9a-f]+$/
+
+/**
+ * Removes what an earlier try at the lock left behind: the draft of a process that died before it
+ * removed it (or failed to, on a full disk), and a stale lock moved aside by a process that died
+ * before it removed that (left a minute, so as not to pull it from under a process taking over now).
+ * This process's drafts go too: taking the lock is one synchronous step, so none of them is in use.
+ */
+const sweep = (dir: string) => {
+  for (const name of fs.readdirSync(dir)) {
+    const draft = draftName.exec(name)
+    const file = path.join(dir, name)
+    try {
+      if (draft !== null && (Number(draft[1]) === process.pid || !pidRuns(Number(draft[1])))) {
+        fs.rmSync(file, { force: true })
+      } else if (asideName.test(name) && Date.now() - fs.statSync(file).ctimeMs > 60_000) {
+        fs.rmSync(file, { force: true })
+      }
+    } catch {
+      // Gone meanwhile, or not ours to remove: it does not stand in the way of the lock.
+    }
   }
 }
 
@@ -57,11 +87,13 @@ export const acquire = (dir: string): Effect.Effect<void, SpoolError, Scope.Scop
   const take = Effect.try({
     try: () => {
       if (held.has(file)) {
-        throw new SpoolError({ path: dir, reason: "Locked", detail: "already open in this process" })
+        throw new SpoolError({ path: dir, reason: "Locked", detail: `already open in this process (${process.pid})` })
       }
+      sweep(dir)
       const draft = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`
-      fs.writeFileSync(draft, JSON.stringify(self), { flush: true })
       try {
+        // Inside the try: on a full disk the draft is created and then its write fails.
+        fs.writeFileSync(draft, JSON.stringify(self), { flush: true })
         for (let attempt = 0; attempt < 3; attempt++) {
           try {
             fs.linkSync(draft, file)
@@ -90,7 +122,11 @@ export const acquire = (dir: string): Effect.Effect<void, SpoolError, Scope.Scop
           const moved = readHolder(aside)
           if (moved !== undefined && holder !== undefined && moved.pid !== holder.pid && isAlive(moved, file)) {
             fs.renameSync(aside, file)
-            throw new SpoolError({ path: dir, reason: "Locked", detail: `already open in process ${moved.pid}` })
+            throw new SpoolError({
+              path: dir,
+              reason: "Locked",
+              detail: `already open in process ${moved.pid} (${file}); one process at a time may use a spool`
+            })
           }
           fs.rmSync(aside, { force: true })
         }

@@ -99,6 +99,21 @@ const checkHeader = (path: string) => {
   throw new SpoolError({ path, reason: "Corrupt", detail: `${file} is not an LMDB data file; move it away or point the spool elsewhere` })
 }
 
+const ignore = () => {}
+
+/**
+ * LMDB batches each event turn's writes into one transaction, whose first instruction it writes
+ * itself, at the end of the turn, and it drops that instruction's commit promise. When the commit
+ * fails (ENOSPC on a full disk), that promise rejects with nobody listening, and Node ends the
+ * process on the unhandled rejection, although every write of ours was answered. `committed` hands
+ * out the current transaction's promise: listening to it right after LMDB wrote that instruction (its
+ * `beforecommit` turn, which a microtask follows) and after each of our writes leaves no promise of a
+ * failed commit unheard. The failure itself reaches the writes it failed (see `whenWritable`).
+ */
+const claimCommit = (root: RootDatabase): void => {
+  root.committed.then(ignore, ignore)
+}
+
 const openDatabases = (path: string): Databases => {
   checkHeader(path)
   const root = open({
@@ -109,6 +124,7 @@ const openDatabases = (path: string): Databases => {
     overlappingSync: false,
     noMemInit: true
   })
+  root.on("beforecommit", () => queueMicrotask(() => claimCommit(root)))
   const binary = (name: string) => root.openDB<Buffer, never>(name, { encoding: "binary" })
   return {
     root,
@@ -187,7 +203,10 @@ const whenWritable = async <A>(store: Store, write: (db: Databases) => Promise<A
   noteAccess(store)
   // Checked again after each wait, in the same step as the write: a reopen may start meanwhile.
   for (let waiting = whenUsable(store); waiting !== undefined; waiting = whenUsable(store)) await waiting
-  return write(store.db).then(
+  const db = store.db
+  const written = write(db)
+  claimCommit(db.root)
+  return written.then(
     (value) => value,
     async (error: unknown) => {
       const inner = (error as { commitError?: Promise<unknown> } | null)?.commitError
