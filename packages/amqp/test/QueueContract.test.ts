@@ -102,7 +102,7 @@ for (const backend of backends) {
       }))
 
     const onClock = backend.clock === "effect" ? it.scoped : it.scopedLive
-    onClock("deferred: not before its time, then again with its attempts and its recipients' categories", () =>
+    onClock("deferred: not before its time, then again with its attempts, its recipients' categories and the upstream that deferred it", () =>
       Effect.gen(function*() {
         const queue = yield* open(100)
         const { id } = (yield* queue.enqueue([message(1)]))[0]!
@@ -127,7 +127,7 @@ for (const backend of backends) {
           back = (yield* takeAll(queue, 1))[0]!
           expect(yield* Clock.currentTimeMillis).toBeGreaterThanOrEqual(retryAt - brokerEarlyMs)
         }
-        expect(back).toMatchObject({ id, attempts: 1, recipients: [later] })
+        expect(back).toMatchObject({ id, attempts: 1, recipients: [later], lastUpstream: "relay" })
       }))
 
     it.scopedLive("partial is final: each recipient keeps its own status, reply and category", () =>

@@ -52,7 +52,7 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
         nextAttemptAt: settlement.retryAt
       })
       if (settlement.status === "deferred") {
-        messages.set(id, { ...message, attempts: settlement.attempts, recipients: settlement.recipients })
+        messages.set(id, { ...message, attempts: settlement.attempts, recipients: settlement.recipients, lastUpstream: settlement.upstream })
         delayed.push(settlement.retryAt ?? now, id)
         changed.notify()
       } else {

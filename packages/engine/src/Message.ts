@@ -46,6 +46,8 @@ export interface QueuedMessage extends NewMessage {
   /** Delivery attempts made so far. */
   readonly attempts: number
   readonly recipients: ReadonlyArray<RecipientStatus>
+  /** The upstream of the last attempt, which deferred it: its retry goes to another when one can take it. */
+  readonly lastUpstream?: string | undefined
 }
 
 /** What `GET /v1/messages/{id}` answers. */

@@ -42,5 +42,6 @@ export const Queued = Schema.Struct({
   idempotencyKey: Schema.optional(Schema.String),
   submittedAt: Schema.Number,
   attempts: Schema.Number,
-  recipients: Schema.Array(Recipient)
+  recipients: Schema.Array(Recipient),
+  lastUpstream: Schema.optional(Schema.String)
 })

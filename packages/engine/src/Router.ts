@@ -30,9 +30,12 @@ export interface Circuits {
   readonly probing: Set<string>
 }
 
-/** Upstreams that already failed a job during its lease: routing skips them. */
+/** What routing needs to know of a job. */
 export interface Routable {
+  /** Upstreams that already failed it during its lease: routing skips them. */
   readonly excluded: ReadonlySet<string> | undefined
+  /** The upstream that deferred its last attempt: another is chosen when one can take it. */
+  readonly avoid: string | undefined
 }
 
 /**
@@ -97,16 +100,20 @@ export class Router<J extends Routable, T extends Target = Target> {
     const excluded = job.excluded
     let candidates = 0
     let allExcluded = true
+    let elsewhere = false
     for (const target of this.targets) {
       if (target.role !== tier || !circuits.available.has(target.name)) continue
       candidates++
-      if (excluded?.has(target.name) !== true) allExcluded = false
+      if (excluded?.has(target.name) === true) continue
+      allExcluded = false
+      if (target.name !== job.avoid) elsewhere = true
     }
     if (candidates === 0) return "unavailable"
     if (allExcluded) return "excluded"
     const balancer = tier === "active" ? this.actives : this.standbys
     this.circuits = circuits
     this.excluded = excluded
+    this.avoid = elsewhere ? job.avoid : undefined
     // A spilling upstream that is busy sits this turn out; if every candidate is one, the turn goes on
     // as usual and the job waits in a line after all.
     const name = balancer.pick(this.openAndNotSpilling) ?? balancer.pick(this.open)
@@ -121,8 +128,9 @@ export class Router<J extends Routable, T extends Target = Target> {
   // The balancer's eligibility tests for the job being routed, made once rather than per route.
   private circuits: Circuits | undefined
   private excluded: ReadonlySet<string> | undefined
+  private avoid: string | undefined
   private readonly open = (name: string): boolean =>
-    this.circuits!.available.has(name) && this.excluded?.has(name) !== true
+    this.circuits!.available.has(name) && this.excluded?.has(name) !== true && name !== this.avoid
   private readonly openAndNotSpilling = (name: string): boolean => {
     if (!this.open(name)) return false
     const target = this.byName.get(name)!

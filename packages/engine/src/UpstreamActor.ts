@@ -21,9 +21,12 @@ export class Job implements SmtpPool.Delivery {
   excluded: Set<string> | undefined
   /** Times it went again after a cached session turned out stale. */
   staleRetries = 0
+  /** A retry goes to another upstream than the one that deferred it, when another can take it. */
+  readonly avoid: string | undefined
 
   constructor(readonly message: QueuedMessage) {
     this.to = pendingRecipients(message.recipients)
+    this.avoid = message.lastUpstream
   }
 
   get from(): string {

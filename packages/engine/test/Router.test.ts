@@ -5,6 +5,7 @@ import { Router } from "../src/Router.js"
 interface Job {
   readonly n: number
   readonly excluded: Set<string>
+  readonly avoid: string | undefined
 }
 
 type Upstream = { -readonly [K in keyof Target]: Target[K] }
@@ -24,7 +25,7 @@ const open = (...names: ReadonlyArray<string>): Circuits => ({ available: new Se
 const routeAll = (router: Router<Job, Upstream>, count: number, circuits: Circuits) => {
   let sequence = ""
   for (let n = 0; n < count; n++) {
-    const routed = router.route({ n, excluded: new Set() }, circuits)
+    const routed = router.route({ n, excluded: new Set(), avoid: undefined }, circuits)
     if (routed === "queued") sequence += "."
     else if (typeof routed === "string") sequence += "!"
     else {
@@ -146,9 +147,24 @@ describe("Router", () => {
 
   it("skips upstreams that already failed the job", () => {
     const router = new Router<Job, Upstream>([upstream("A", 1), upstream("B", 1)], 100)
-    const routed = router.route({ n: 0, excluded: new Set(["A"]) }, open("A", "B"))
+    const routed = router.route({ n: 0, excluded: new Set(["A"]), avoid: undefined }, open("A", "B"))
     expect(typeof routed === "object" && routed.target.name).toBe("B")
-    expect(router.route({ n: 1, excluded: new Set(["A", "B"]) }, open("A", "B"))).toBe("excluded")
+    expect(router.route({ n: 1, excluded: new Set(["A", "B"]), avoid: undefined }, open("A", "B"))).toBe("excluded")
+  })
+
+  it("sends a retry elsewhere than the upstream that deferred it, while another can take it", () => {
+    const router = new Router<Job, Upstream>([upstream("A", 1), upstream("B", 1), upstream("C", 1, { role: "standby" })], 100)
+    const targets = Array.from({ length: 6 }, (_, n) => {
+      const routed = router.route({ n, excluded: new Set(), avoid: "A" }, open("A", "B", "C"))
+      return typeof routed === "object" ? routed.target.name : routed
+    })
+    expect(targets).toEqual(["B", "B", "B", "B", "B", "B"])
+    // Only A can take it: it goes there after all (a standby is no alternative while an active can).
+    const routed = router.route({ n: 6, excluded: new Set(), avoid: "A" }, open("A", "C"))
+    expect(typeof routed === "object" && routed.target.name).toBe("A")
+    // Failed by the others during this lease, and A deferred it last time: A is still a place to try.
+    const last = router.route({ n: 7, excluded: new Set(["B"]), avoid: "A" }, open("A", "B"))
+    expect(typeof last === "object" && last.target.name).toBe("A")
   })
 
   it("is full when the lines hold its capacity", () => {

@@ -100,6 +100,8 @@ describe("Spool", () => {
       const first = yield* Fiber.join(waiting)
       expect(first.map((m) => m.id)).toEqual([ids[1]])
       expect(first[0]!.attempts).toBe(1)
+      // Its retry is to go elsewhere than the upstream that deferred it.
+      expect(first[0]!.lastUpstream).toBe("relay")
       yield* TestClock.adjust(5000)
       expect((yield* spool.take("default", 10)).map((m) => m.id)).toEqual([ids[2], ids[0]])
     }))

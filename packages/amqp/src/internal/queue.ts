@@ -421,7 +421,12 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
           const lease = leased.get(id)
           if (lease === undefined) return // settled or released already
           const now = yield* Clock.currentTimeMillis
-          const message: QueuedMessage = { ...lease.message, attempts: settlement.attempts, recipients: settlement.recipients }
+          const message: QueuedMessage = {
+            ...lease.message,
+            attempts: settlement.attempts,
+            recipients: settlement.recipients,
+            lastUpstream: settlement.upstream
+          }
           if (settlement.status === "deferred") {
             yield* publish("settle", [toDue(message, settlement.retryAt ?? now, now)])
           } else if (settlement.status === "failed") {

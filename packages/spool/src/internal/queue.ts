@@ -233,7 +233,8 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             idempotencyKey: r.idempotencyKey,
             submittedAt: r.submittedAt,
             attempts: r.attempts,
-            recipients: r.recipients
+            recipients: r.recipients,
+            lastUpstream: r.upstream
           })
         }
         if (stale.length > 0) {
