@@ -14,6 +14,33 @@ export interface WireEvents {
 const noop = () => {}
 
 /**
+ * Up to this size the parts of a write are copied into one buffer: a plain write of one buffer costs
+ * less than a writev of several (each string part encoded on its own, an iovec each). Past it, a
+ * large body is not copied for the few bytes of commands around it.
+ */
+const joinBelow = 64 * 1024
+
+const sizeOf = (parts: ReadonlyArray<string | Uint8Array>): number => {
+  let size = 0
+  for (const part of parts) size += typeof part === "string" ? Buffer.byteLength(part) : part.byteLength
+  return size
+}
+
+const join = (parts: ReadonlyArray<string | Uint8Array>): Buffer => {
+  const out = Buffer.allocUnsafe(sizeOf(parts))
+  let at = 0
+  for (const part of parts) {
+    if (typeof part === "string") {
+      at += out.write(part, at)
+    } else {
+      out.set(part, at)
+      at += part.byteLength
+    }
+  }
+  return out
+}
+
+/**
  * One socket to an SMTP server, owned outright: its bytes go through our ReplyParser to whoever
  * listens, and writes made while a chunk of replies is being handled are held and leave together
  * when it has been handled — so the body answering a 354, its end and the next transaction's
@@ -112,6 +139,8 @@ export class Wire implements ReplyHandler {
       if (this.isOpen) {
         if (held.length === 1) {
           this.socket.write(held[0]!)
+        } else if (sizeOf(held) <= joinBelow) {
+          this.socket.write(join(held))
         } else {
           // One writev: the parts leave in one system call, and on loopback in one segment.
           this.socket.cork()
