@@ -105,11 +105,14 @@ describe("AmqpQueue", () => {
       const storeLayer = Layer.succeedContext(yield* Layer.build(StatusStore.layerMemory()))
       const a = yield* open(prefix, {}, storeLayer)
       const b = yield* open(prefix, {}, storeLayer)
-      const [first, repeat] = yield* a.enqueue([message(1, { idempotencyKey: "order-1" }), message(2, { idempotencyKey: "order-1" })])
+      const [first, repeat] = yield* a.enqueue([message(1, { idempotencyKey: "order-1" }), message(1, { idempotencyKey: "order-1" })])
       expect(first!.duplicate).toBe(false)
       expect(repeat).toEqual({ id: first!.id, duplicate: true })
-      const [elsewhere] = yield* b.enqueue([message(3, { idempotencyKey: "order-1" })])
+      const [elsewhere] = yield* b.enqueue([message(1, { idempotencyKey: "order-1" })])
       expect(elsewhere).toEqual({ id: first!.id, duplicate: true })
+      // Another message under the key, on the other node: a conflict naming the first id, not published.
+      const [other] = yield* b.enqueue([message(3, { idempotencyKey: "order-1" })])
+      expect(other).toEqual({ id: first!.id, duplicate: true, conflict: true })
       expect(yield* readyIn(`${prefix}.work.default`)).toBe(1)
     }))
 

@@ -94,11 +94,35 @@ for (const backend of backends) {
     it.scopedLive("released comes back; an idempotency key answers the first id", () =>
       Effect.gen(function*() {
         const queue = yield* open(100)
-        const [first, repeat] = yield* queue.enqueue([message(1, { idempotencyKey: "k" }), message(2, { idempotencyKey: "k" })])
+        const [first, repeat] = yield* queue.enqueue([message(1, { idempotencyKey: "k" }), message(1, { idempotencyKey: "k" })])
         expect(repeat).toEqual({ id: first!.id, duplicate: true })
         const [m] = yield* takeAll(queue, 1)
         yield* queue.release([m!.id])
         expect((yield* takeAll(queue, 1))[0]!.id).toBe(first!.id)
+      }))
+
+    it.scopedLive("an idempotency key repeated with another message: a conflict naming the first id, never queued", () =>
+      Effect.gen(function*() {
+        const queue = yield* open(100)
+        // In one batch: the other message is a conflict, the same one again a duplicate.
+        const [first, other, same] = yield* queue.enqueue([
+          message(1, { idempotencyKey: "k" }),
+          message(2, { idempotencyKey: "k" }),
+          message(1, { idempotencyKey: "k" })
+        ])
+        expect(first!.duplicate).toBe(false)
+        expect(other).toEqual({ id: first!.id, duplicate: true, conflict: true })
+        expect(same).toEqual({ id: first!.id, duplicate: true })
+        // Later, the engine's fingerprint of what was submitted decides, not the bytes (which carry a
+        // Message-ID of their own each time).
+        const keyed = { idempotencyKey: "order-9", fingerprint: "fp-order-9" }
+        const [a] = yield* queue.enqueue([message(3, keyed)])
+        expect(yield* queue.enqueue([message(4, keyed)])).toEqual([{ id: a!.id, duplicate: true }])
+        expect(yield* queue.enqueue([message(3, { ...keyed, fingerprint: "fp-other" })])).toEqual([{ id: a!.id, duplicate: true, conflict: true }])
+        const taken = yield* takeAll(queue, 2)
+        expect(taken.map((m) => m.id).sort()).toEqual([first!.id, a!.id].sort())
+        // Nothing else was queued: what comes next is only a message enqueued now.
+        yield* onlyNewcomer(queue)
       }))
 
     const onClock = backend.clock === "effect" ? it.scoped : it.scopedLive

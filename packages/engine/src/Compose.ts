@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import MailComposer from "nodemailer/lib/mail-composer/index.js"
+import * as Headers from "./internal/headers.js"
 import * as Mime from "./internal/mime.js"
 
 export interface Parts {
@@ -19,13 +20,18 @@ export interface Parts {
 export { idHeader } from "./internal/mime.js"
 
 // MailComposer, for what `Mime.compose` leaves to it (non-ASCII addresses, structured custom headers).
+// Free-text values too long to fold go to it as encoded words already (which it keeps as they are):
+// it would write them on one line (internal/headers.ts).
 const composeElsewhere = (parts: Parts): Effect.Effect<Buffer> =>
   Effect.promise(() => {
-    const headers = Mime.ownHeaders(parts)
+    const given = Mime.ownHeaders(parts)
+    const headers = given === undefined ? undefined : Object.fromEntries(
+      Object.entries(given).map(([name, value]) => [name, Headers.isUnstructured(name) ? Headers.foldable(name, value) : value])
+    )
     return new MailComposer({
       from: parts.from,
       to: [...parts.to],
-      ...(parts.subject !== undefined ? { subject: parts.subject } : {}),
+      ...(parts.subject !== undefined ? { subject: Headers.canFold("Subject", parts.subject) ? parts.subject : Mime.subjectOf(parts.subject) } : {}),
       ...(parts.text !== undefined ? { text: parts.text } : {}),
       ...(parts.html !== undefined ? { html: parts.html } : {}),
       ...(headers !== undefined ? { headers } : {}),

@@ -51,6 +51,11 @@ export interface Enqueued {
   readonly id: string
   /** True when the idempotency key was seen before: `id` is the first message's. */
   readonly duplicate: boolean
+  /**
+   * With `duplicate`: the key was first used for another message (its fingerprint differs), so this
+   * one was not queued; the engine answers it with an IdempotencyConflict naming `id`.
+   */
+  readonly conflict?: boolean | undefined
 }
 
 /** What became of one delivery attempt, written back to the queue. */

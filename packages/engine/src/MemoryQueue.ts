@@ -1,6 +1,7 @@
 import { Clock, Effect, Layer, Option } from "effect"
 import type { DeliveryQueueShape, Enqueued, Settlement } from "./DeliveryQueue.js"
 import { amendRecord, DeliveryQueue, QueueFull } from "./DeliveryQueue.js"
+import * as Idempotency from "./Idempotency.js"
 import { Deque } from "./internal/deque.js"
 import { DueHeap } from "./internal/dueHeap.js"
 import { Signal } from "./Signal.js"
@@ -22,7 +23,8 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
     const records = new Map<string, MessageRecord>()
     const ready = new Map<string, Deque<string>>()
     const delayed = new DueHeap()
-    const idempotency = new Map<string, string>()
+    /** Idempotency key → the first message's id and fingerprint. */
+    const idempotency = new Map<string, { readonly id: string; readonly fingerprint: string }>()
     const changed = new Signal()
 
     const readyOf = (stream: string) => {
@@ -69,9 +71,12 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
           const now = yield* Clock.currentTimeMillis
           const results: Array<Enqueued> = []
           for (const message of batch) {
-            const first = message.idempotencyKey === undefined ? undefined : idempotency.get(message.idempotencyKey)
+            const key = message.idempotencyKey
+            const fingerprint = key === undefined ? undefined : Idempotency.fingerprintOf(message)
+            const first = key === undefined ? undefined : idempotency.get(key)
             if (first !== undefined) {
-              results.push({ id: first, duplicate: true })
+              const conflict = !Idempotency.sameMessage(first.fingerprint, fingerprint!)
+              results.push(conflict ? { id: first.id, duplicate: true, conflict } : { id: first.id, duplicate: true })
               continue
             }
             const id = message.id
@@ -86,7 +91,7 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
               updatedAt: now,
               recipients
             })
-            if (message.idempotencyKey !== undefined) idempotency.set(message.idempotencyKey, id)
+            if (key !== undefined) idempotency.set(key, { id, fingerprint: fingerprint! })
             readyOf(message.stream).push(id)
             results.push({ id, duplicate: false })
           }

@@ -36,6 +36,11 @@ export interface NewMessage {
   readonly content: Uint8Array
   readonly stream: string
   readonly idempotencyKey?: string | undefined
+  /**
+   * With an idempotency key: what the message was made of (Idempotency.ts), kept with the key so that
+   * the key repeated with another message is told from a retry of the same one.
+   */
+  readonly fingerprint?: string | undefined
 }
 
 /** A message in the queue, as a worker gets it. */

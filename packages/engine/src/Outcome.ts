@@ -49,11 +49,29 @@ export const fromError = (
   verdict: "transient" | "permanent",
   classify: Classifier
 ): Judged => {
+  if (error._tag === "SmtpAddressError") return unsendable(recipients, error.phase === "rcpt" ? error.address : undefined, error.message)
   const reply = error._tag === "SmtpReplyError" ? { code: error.code, enhanced: error.enhanced, text: error.text } : undefined
   // Refused before anything was sent (an address or an extension this upstream cannot carry): a
   // matter of protocol, never a reason to suppress the address.
   const category = reply !== undefined ? classify(reply) : verdict === "permanent" ? "protocol" : classify({ text: error.message })
   return all(recipients, verdict === "permanent" ? "bounced" : "deferred", reply, category, error.message)
+}
+
+/**
+ * An address the SMTP client would not put in the envelope (a message queued before submits checked
+ * addresses as they now do, Address.ts), answered with a reply that says so — Sluice's own, with
+ * RFC 5321 §4.2.2's 553 "mailbox name not allowed" and RFC 3463's 5.1.3 (5.1.7 for the sender). A bad
+ * recipient bounces alone, and the others, never tried, are deferred: the next attempt goes without
+ * it. A bad sender (`address` undefined) bounces every recipient.
+ */
+const unsendable = (recipients: ReadonlyArray<RecipientStatus>, address: string | undefined, why: string): Judged => {
+  const reply: Reply = { code: 553, enhanced: address === undefined ? "5.1.7" : "5.1.3", text: `not sent by Sluice: ${why}` }
+  const judged = recipients.map((r): RecipientStatus =>
+    !isOpen(r) ? r : address === undefined || r.address === address
+      ? { address: r.address, status: "bounced", reply, category: "protocol" }
+      : { address: r.address, status: "deferred", category: "protocol" }
+  )
+  return { recipients: judged, reply, category: "protocol", reason: reply.text }
 }
 
 /** Every open recipient deferred without a reply of its own (every upstream that could take it failed it). */

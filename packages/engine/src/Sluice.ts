@@ -7,6 +7,7 @@ import type { QueueError, QueueFull } from "./DeliveryQueue.js"
 import { DeliveryQueue } from "./DeliveryQueue.js"
 import * as EngineMetrics from "./EngineMetrics.js"
 import * as Feedback from "./Feedback.js"
+import { IdempotencyConflict } from "./Idempotency.js"
 import type { MessageRecord, NewMessage } from "./Message.js"
 import { isFinal, messageId } from "./Message.js"
 import * as Report from "./Report.js"
@@ -22,7 +23,7 @@ export interface Submitted {
   readonly duplicate: boolean
 }
 
-export type SubmitError = InvalidMessage | QueueFull | QueueError
+export type SubmitError = InvalidMessage | IdempotencyConflict | QueueFull | QueueError
 
 export interface SluiceShape {
   /** Validates, composes and durably queues one message. */
@@ -102,6 +103,9 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
         return prepared.map((p): Either.Either<Submitted, SubmitError> => {
           if (Either.isLeft(p)) return Either.left(p.left)
           const result = enqueued[next++]!
+          if (result.conflict === true) {
+            return Either.left(new IdempotencyConflict({ idempotencyKey: p.right.idempotencyKey!, firstId: result.id }))
+          }
           if (!result.duplicate) reporter.accepted(result.id, p.right.stream, p.right.to.length, now)
           return Either.right({ id: result.id, status: "queued", duplicate: result.duplicate })
         })

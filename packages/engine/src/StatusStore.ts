@@ -1,10 +1,16 @@
 import { Clock, Context, Duration, Effect, Layer } from "effect"
+import type * as Idempotency from "./Idempotency.js"
 import type { MessageRecord } from "./Message.js"
 
 export interface Claim {
   readonly key: string
   readonly id: string
+  /** What the message is made of (Idempotency.ts), kept with the key. */
+  readonly fingerprint?: string | undefined
 }
+
+/** Whom a key already belongs to: the first message's id, and its fingerprint when one was kept. */
+export type Claimed = Idempotency.Holder
 
 /**
  * Message status records and idempotency keys kept beside a queue that holds only the messages
@@ -16,8 +22,8 @@ export interface StatusStoreShape {
   readonly put: (records: ReadonlyArray<MessageRecord>) => Effect.Effect<void>
   /** The records of `ids`, in order; undefined for unknown ones. */
   readonly get: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<MessageRecord | undefined>>
-  /** For each claim: the id the key already belonged to, or undefined when this claim took the key. */
-  readonly claim: (claims: ReadonlyArray<Claim>) => Effect.Effect<ReadonlyArray<string | undefined>>
+  /** For each claim: whom the key already belonged to, or undefined when this claim took the key. */
+  readonly claim: (claims: ReadonlyArray<Claim>) => Effect.Effect<ReadonlyArray<Claimed | undefined>>
   /** Gives keys back (their messages were not stored after all), if they still belong to these ids. */
   readonly unclaim: (claims: ReadonlyArray<Claim>) => Effect.Effect<void>
 }
@@ -39,7 +45,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<StatusSto
   Effect.sync(() => {
     const ttl = Duration.toMillis(options.ttl ?? Duration.days(7))
     const records = new Map<string, Entry<MessageRecord>>()
-    const keys = new Map<string, Entry<string>>()
+    const keys = new Map<string, Entry<Claimed>>()
     let writes = 0
     // Expired entries are swept now and then on writes, so the maps stay bounded by the TTL.
     const sweep = (now: number) => {
@@ -59,16 +65,16 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<StatusSto
       get: (ids) => Effect.map(Clock.currentTimeMillis, (now) => ids.map((id) => live(records.get(id), now))),
       claim: (claims) =>
         Effect.map(Clock.currentTimeMillis, (now) =>
-          claims.map(({ id, key }) => {
+          claims.map(({ fingerprint, id, key }) => {
             const first = live(keys.get(key), now)
             if (first !== undefined) return first
-            keys.set(key, { value: id, expires: now + ttl })
+            keys.set(key, { value: { id, fingerprint }, expires: now + ttl })
             sweep(now)
             return undefined
           })),
       unclaim: (claims) =>
         Effect.sync(() => {
-          for (const { id, key } of claims) if (keys.get(key)?.value === id) keys.delete(key)
+          for (const { id, key } of claims) if (keys.get(key)?.value.id === id) keys.delete(key)
         })
     }
     return store

@@ -1,6 +1,8 @@
 import { Data, Effect, Either, ParseResult, Schema } from "effect"
 import { Address } from "./Address.js"
 import { compose, composeNow } from "./Compose.js"
+import * as Idempotency from "./Idempotency.js"
+import * as Headers from "./internal/headers.js"
 import type { NewMessage } from "./Message.js"
 
 /** No CR, LF or NUL: a header value with them could inject headers of its own. */
@@ -73,7 +75,58 @@ const check = (
   if (message.raw === undefined && !hasParts) {
     return Either.left(new InvalidMessage({ field: "text", reason: "a message needs raw, or at least one of subject, text and html" }))
   }
-  return Either.right(stream)
+  const refused = message.raw !== undefined ? rawProblem(message.raw) : message.headers !== undefined ? headersProblem(message) : undefined
+  return refused !== undefined ? Either.left(refused) : Either.right(stream)
+}
+
+/** A custom header Sluice writes itself, or one too long to go out folded (internal/headers.ts). */
+const headersProblem = (message: SubmitMessage): InvalidMessage | undefined => {
+  for (const name in message.headers) {
+    const lower = name.toLowerCase()
+    const reserved = Headers.reserved.get(lower)
+    if (reserved !== undefined) return new InvalidMessage({ field: `headers.${name}`, reason: reserved })
+    if (lower === "subject" && message.subject !== undefined) {
+      return new InvalidMessage({ field: `headers.${name}`, reason: "is given twice, here and as `subject`; give it once, as `subject`" })
+    }
+    if (!Headers.isUnstructured(name) && !Headers.canFold(name, message.headers[name]!)) {
+      return new InvalidMessage({
+        field: `headers.${name}`,
+        reason: `has a run of more than ${Headers.maxLine - name.length - 2} octets without whitespace, so its line cannot be folded ` +
+          `within the ${Headers.maxLine} octets RFC 5322 §2.1.1 allows`
+      })
+    }
+  }
+  return undefined
+}
+
+/** A raw message goes out as it is: one with a header line SMTP may not carry is refused, not rewritten. */
+const rawProblem = (raw: string): InvalidMessage | undefined => {
+  const long = Headers.longHeaderLine(raw)
+  if (long === undefined) return undefined
+  return new InvalidMessage({
+    field: "raw",
+    reason: `has a header line of ${long.octets} octets (${JSON.stringify(long.name)}); RFC 5322 §2.1.1 allows ` +
+      `${Headers.maxLine}: fold it (a line that goes on starts with a space or tab)`
+  })
+}
+
+/**
+ * What was composed, checked once more: a header line longer than SMTP carries is refused, named by
+ * its field, rather than sent (a structure MailComposer writes on one line).
+ */
+const composedProblem = (message: SubmitMessage, content: Uint8Array): InvalidMessage | undefined => {
+  const buffer = Buffer.isBuffer(content) ? content : Buffer.from(content.buffer, content.byteOffset, content.byteLength)
+  const end = buffer.indexOf("\r\n\r\n")
+  const long = Headers.longHeaderLine(buffer.toString("utf8", 0, end === -1 ? buffer.length : end))
+  if (long === undefined) return undefined
+  const lower = long.name.toLowerCase()
+  const own = Object.keys(message.headers ?? {}).find((name) => name.toLowerCase() === lower)
+  const field = own !== undefined ? `headers.${own}` : lower === "from" || lower === "to" || lower === "subject" ? lower : "headers"
+  return new InvalidMessage({
+    field,
+    reason: `would go out as a header line of ${long.octets} octets (${JSON.stringify(long.name)}); ` +
+      `RFC 5322 §2.1.1 allows ${Headers.maxLine}`
+  })
 }
 
 const newMessage = (message: SubmitMessage, stream: string, id: string, content: Uint8Array): NewMessage => ({
@@ -82,8 +135,28 @@ const newMessage = (message: SubmitMessage, stream: string, id: string, content:
   to: message.to,
   content,
   stream,
-  ...(message.idempotencyKey !== undefined ? { idempotencyKey: message.idempotencyKey } : {})
+  ...(message.idempotencyKey !== undefined
+    ? {
+      idempotencyKey: message.idempotencyKey,
+      // What the message is made of as submitted: the composed bytes differ per submit (Message-ID, Date).
+      fingerprint: Idempotency.ofSubmitted([
+        message.from,
+        message.to,
+        stream,
+        message.subject,
+        message.text,
+        message.html,
+        message.headers === undefined ? undefined : Object.entries(message.headers),
+        message.raw
+      ])
+    }
+    : {})
 })
+
+const composed = (message: SubmitMessage, stream: string, id: string, content: Uint8Array) => {
+  const problem = composedProblem(message, content)
+  return problem === undefined ? Either.right(newMessage(message, stream, id, content)) : Either.left(problem)
+}
 
 /**
  * A decoded message checked and composed: at once when it is raw or of a shape `Compose` builds
@@ -102,8 +175,8 @@ const prepareNow = (
   const parts = { ...message, id }
   const content = composeNow(parts)
   return content !== undefined
-    ? Either.right(newMessage(message, stream, id, content))
-    : Effect.map(compose(parts), (content) => newMessage(message, stream, id, content))
+    ? composed(message, stream, id, content)
+    : Effect.flatMap(compose(parts), (content) => composed(message, stream, id, content))
 }
 
 /**

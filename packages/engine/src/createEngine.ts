@@ -11,7 +11,7 @@ import type { SubmitMessage } from "./Submission.js"
 
 /** The engine for code that does not use Effect: Promises and an async iterable. */
 export interface Engine {
-  /** Resolves once the message is queued; rejects with the reason (InvalidMessage, QueueFull, QueueError). */
+  /** Resolves once the message is queued; rejects with the reason (InvalidMessage, IdempotencyConflict, QueueFull, QueueError). */
   readonly submit: (message: SubmitMessage) => Promise<Submitted>
   readonly status: (id: string) => Promise<MessageRecord | undefined>
   /** Delivery events from the moment of this call, until the loop stops or `close()`. */

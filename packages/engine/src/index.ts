@@ -20,6 +20,9 @@ export * as EngineMetrics from "./EngineMetrics.js"
 export * as Feedback from "./Feedback.js"
 /** Weighted fair queuing across streams. */
 export * as FairQueue from "./FairQueue.js"
+/** Idempotency keys: a message's fingerprint, and the conflict of a key used for another message. */
+export * as Idempotency from "./Idempotency.js"
+export { IdempotencyConflict } from "./Idempotency.js"
 /** An in-memory DeliveryQueue. */
 export * as MemoryQueue from "./MemoryQueue.js"
 /** Upstream rate limits: local by default, pluggable for a cluster. */

@@ -172,7 +172,7 @@ describe("delivery outcomes", () => {
       const sink = yield* Sink.make()
       const { sluice } = yield* startEngine(config(sink))
       const first = yield* sluice.submit({ ...message(1), idempotencyKey: "order-1" })
-      const again = yield* sluice.submit({ ...message(2), idempotencyKey: "order-1" })
+      const again = yield* sluice.submit({ ...message(1), idempotencyKey: "order-1" })
       expect(again).toEqual({ id: first.id, status: "queued", duplicate: true })
       yield* statusUntil(sluice, first.id, (r) => r.status === "delivered", "delivered")
       expect(sink.received).toBe(1)

@@ -122,6 +122,7 @@ const problems = {
   notFound: Problem.schema(404, "No such message, template or suppression"),
   tooLarge: Problem.schema(413, "The body is larger than http.maxBodyBytes"),
   notJson: Problem.schema(415, "The body is not application/json"),
+  conflict: Problem.schema(409, "The idempotencyKey was first used for another message (`id` names it)"),
   refused: Problem.schema(422, "A refused recipient or an unknown template (`field` names it)"),
   unavailable: Problem.schema(503, "The queue is full or unavailable; try again after `Retry-After` seconds"),
   internal: Problem.schema(500, "An unexpected failure")
@@ -146,6 +147,7 @@ export const messages = v1("messages")
     HttpApiEndpoint.post("submit", "/v1/messages")
       .setPayload(SubmitMessage)
       .addSuccess(Submitted, { status: 202 })
+      .addError(problems.conflict)
       .addError(problems.refused)
       .addError(problems.unavailable)
       .annotate(OpenApi.Summary, "Submit one message")

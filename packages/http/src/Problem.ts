@@ -6,6 +6,7 @@ const titles: Record<number, string> = {
   401: "Unauthorized",
   404: "Not Found",
   405: "Method Not Allowed",
+  409: "Conflict",
   413: "Content Too Large",
   415: "Unsupported Media Type",
   422: "Unprocessable Content",
@@ -31,6 +32,8 @@ export class Problem extends Data.TaggedError("Problem")<{
   readonly errors?: ReadonlyArray<ProblemItem> | undefined
   /** Seconds the client should wait before trying again (also sent as `Retry-After`). */
   readonly retryAfter?: number | undefined
+  /** The message the problem is about: for a 409, the one an idempotency key was first used for. */
+  readonly id?: string | undefined
 }> {
   override get message() {
     return this.field === undefined ? this.detail : `${this.field}: ${this.detail}`
@@ -44,6 +47,9 @@ export const unprocessable = (detail: string, field: string, errors?: ReadonlyAr
 
 export const notFound = (detail: string) => new Problem({ status: 404, detail })
 
+/** An idempotency key repeated with another message: `id` names the one the key was first used for. */
+export const conflict = (detail: string, field: string, id: string) => new Problem({ status: 409, detail, field, id })
+
 export const unavailable = (detail: string, retryAfter: number) => new Problem({ status: 503, detail, retryAfter })
 
 const Item = Schema.Struct({ field: Schema.String, detail: Schema.String })
@@ -56,7 +62,8 @@ export const Document = Schema.Struct({
   detail: Schema.String,
   field: Schema.optional(Schema.String),
   errors: Schema.optional(Schema.Array(Item)),
-  retryAfter: Schema.optional(Schema.Int)
+  retryAfter: Schema.optional(Schema.Int),
+  id: Schema.optional(Schema.String)
 }).annotations({ identifier: "Problem", description: "RFC 9457 problem details" })
 export type Document = typeof Document.Type
 
@@ -68,7 +75,8 @@ export const toDocument = (problem: Problem): Document => ({
   detail: problem.detail,
   ...(problem.field !== undefined ? { field: problem.field } : {}),
   ...(problem.errors !== undefined ? { errors: problem.errors } : {}),
-  ...(problem.retryAfter !== undefined ? { retryAfter: problem.retryAfter } : {})
+  ...(problem.retryAfter !== undefined ? { retryAfter: problem.retryAfter } : {}),
+  ...(problem.id !== undefined ? { id: problem.id } : {})
 })
 
 export const contentType = "application/problem+json"
@@ -97,7 +105,7 @@ export const schema = (status: number, description: string) =>
     Schema.declare((u): u is Problem => u instanceof Problem && u.status === status),
     {
       strict: true,
-      decode: ({ detail, errors, field, retryAfter }) => new Problem({ status, detail, field, errors, retryAfter }),
+      decode: ({ detail, errors, field, id, retryAfter }) => new Problem({ status, detail, field, errors, retryAfter, id }),
       encode: toDocument
     }
   ).pipe(

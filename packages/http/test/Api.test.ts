@@ -75,9 +75,13 @@ describe("the HTTP API", () => {
     Effect.gen(function*() {
       const api = yield* start()
       const first = yield* api.call("POST", "/v1/messages", { json: message(1, { idempotencyKey: "order-1" }) })
-      const again = yield* api.call("POST", "/v1/messages", { json: message(2, { idempotencyKey: "order-1" }) })
+      const again = yield* api.call("POST", "/v1/messages", { json: message(1, { idempotencyKey: "order-1" }) })
       expect(again.status).toBe(202)
       expect(again.body.id).toBe(first.body.id)
+      // Another message under the same key: 409, naming the first.
+      const other = yield* api.call("POST", "/v1/messages", { json: message(2, { idempotencyKey: "order-1" }) })
+      expect(other.status).toBe(409)
+      expect(problemOf(other)).toMatchObject({ status: 409, title: "Conflict", field: "idempotencyKey", id: first.body.id })
       yield* statusUntil(api, first.body.id, "delivered")
       expect(api.sink.messages.map((m) => seqOf(m.data))).toEqual([1])
     }))

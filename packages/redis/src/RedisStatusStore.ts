@@ -1,4 +1,4 @@
-import { MessageSchema, StatusStore } from "@sluice/engine"
+import { Idempotency, MessageSchema, StatusStore } from "@sluice/engine"
 import { Duration, Effect, Either, Layer, Schema } from "effect"
 import { Redis } from "./Redis.js"
 
@@ -9,8 +9,11 @@ export interface Options {
 
 const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(MessageSchema.Record))
 
-// Deletes an idempotency key only if it still names the message that claimed it.
-const unclaimScript = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`
+// Deletes an idempotency key only if it still names the message that claimed it: its id, alone or
+// followed by a space and its fingerprint (Idempotency.encodeHolder).
+const unclaimScript = `local held = redis.call("GET", KEYS[1])
+if held == ARGV[1] or (held and string.sub(held, 1, #ARGV[1] + 1) == ARGV[1] .. " ") then return redis.call("DEL", KEYS[1]) end
+return 0`
 
 /**
  * Status records as JSON strings and idempotency keys as `SET NX`, both with a TTL, so every node
@@ -73,8 +76,10 @@ export const make = (options: Options = {}): Effect.Effect<StatusStore.StatusSto
           async (client) => {
             const pipeline = client.pipeline()
             // SET NX GET (Redis 7): sets the key if free and answers what it held before, in one step.
-            for (const { id, key } of claims) pipeline.call("SET", claimKey(key), id, "PX", ttl, "NX", "GET")
-            return (await exec(pipeline)).map((value) => value === null ? undefined : String(value))
+            for (const { fingerprint, id, key } of claims) {
+              pipeline.call("SET", claimKey(key), Idempotency.encodeHolder({ id, fingerprint }), "PX", ttl, "NX", "GET")
+            }
+            return (await exec(pipeline)).map((value) => value === null ? undefined : Idempotency.decodeHolder(String(value)))
           },
           local.claim(claims)
         ),

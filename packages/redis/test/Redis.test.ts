@@ -98,11 +98,16 @@ describe("Redis status store", () => {
       const prefix = yield* freshPrefix
       const a = yield* service(prefix, StatusStore.StatusStore)
       const b = yield* service(prefix, StatusStore.StatusStore)
-      expect(yield* a.claim([{ key: "order-1", id: "m1" }, { key: "order-2", id: "m2" }])).toEqual([undefined, undefined])
-      expect(yield* b.claim([{ key: "order-1", id: "m3" }])).toEqual(["m1"])
+      expect(yield* a.claim([{ key: "order-1", id: "m1", fingerprint: "f1" }, { key: "order-2", id: "m2" }])).toEqual([undefined, undefined])
+      // The holder comes back with the fingerprint it claimed with (none for a key claimed without).
+      expect(yield* b.claim([{ key: "order-1", id: "m3", fingerprint: "f3" }, { key: "order-2", id: "m6" }])).toEqual([
+        { id: "m1", fingerprint: "f1" },
+        { id: "m2", fingerprint: undefined }
+      ])
       // Giving back a key held by another id does nothing.
       yield* b.unclaim([{ key: "order-1", id: "m3" }])
-      expect(yield* b.claim([{ key: "order-1", id: "m4" }])).toEqual(["m1"])
+      expect(yield* b.claim([{ key: "order-1", id: "m4" }])).toEqual([{ id: "m1", fingerprint: "f1" }])
+      // Its holder gives it back by id alone.
       yield* a.unclaim([{ key: "order-1", id: "m1" }])
       expect(yield* b.claim([{ key: "order-1", id: "m5" }])).toEqual([undefined])
     }))
@@ -219,7 +224,7 @@ describe("Redis down", () => {
       const status = yield* store
       // Nothing listens on the port: every call is answered locally and nothing fails.
       expect(yield* status.claim([{ key: "k", id: "m1" }])).toEqual([undefined])
-      expect(yield* status.claim([{ key: "k", id: "m2" }])).toEqual(["m1"])
+      expect(yield* status.claim([{ key: "k", id: "m2" }])).toEqual([{ id: "m1", fingerprint: undefined }])
       yield* status.put([record("m1")])
       expect(yield* status.get(["m1"])).toEqual([record("m1")])
       expect(yield* (yield* redis).degraded).toBe(true)

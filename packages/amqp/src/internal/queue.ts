@@ -1,7 +1,7 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options as AmqpOptions } from "amqplib"
 import * as amqp from "amqplib"
 import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, StatusStore } from "@sluice/engine"
-import { amendRecord, QueueError, QueueFull, Signal } from "@sluice/engine"
+import { amendRecord, Idempotency, QueueError, QueueFull, Signal } from "@sluice/engine"
 import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Either, Exit, Option, Schedule } from "effect"
 import * as Codec from "./codec.js"
@@ -352,22 +352,30 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
           if (depth + batch.length > settings.maxDepth) return yield* new QueueFull({ depth, maxDepth: settings.maxDepth })
           yield* current("enqueue")
           const now = yield* Clock.currentTimeMillis
-          // Under the id the engine gave each message (its headers carry it already).
-          const fresh = batch.map((message): QueuedMessage => ({
+          // Under the id the engine gave each message (its headers carry it already). The fingerprint
+          // stays with the key in the store; the broker's copy has no use for it.
+          const fresh = batch.map(({ fingerprint: _, ...message }): QueuedMessage => ({
             ...message,
             submittedAt: now,
             attempts: 0,
             recipients: message.to.map((address) => ({ address, status: "pending" as const }))
           }))
-          const claims = fresh.flatMap((m) => m.idempotencyKey === undefined ? [] : [{ key: m.idempotencyKey, id: m.id }])
-          const firsts = new Map<string, string | undefined>()
-          for (const [i, first] of (yield* store.claim(claims)).entries()) firsts.set(claims[i]!.id, first)
+          const claims = batch.flatMap((m): Array<StatusStore.Claim> =>
+            m.idempotencyKey === undefined ? [] : [{ key: m.idempotencyKey, id: m.id, fingerprint: Idempotency.fingerprintOf(m) }]
+          )
+          const firsts = new Map<string, { readonly claimed: StatusStore.Claimed; readonly conflict: boolean }>()
+          for (const [i, first] of (yield* store.claim(claims)).entries()) {
+            const claim = claims[i]!
+            if (first !== undefined) {
+              firsts.set(claim.id, { claimed: first, conflict: !Idempotency.sameMessage(first.fingerprint, claim.fingerprint!) })
+            }
+          }
           const results: Array<Enqueued> = []
           const accepted: Array<QueuedMessage> = []
           for (const message of fresh) {
             const first = firsts.get(message.id)
             if (first !== undefined) {
-              results.push({ id: first, duplicate: true })
+              results.push(first.conflict ? { id: first.claimed.id, duplicate: true, conflict: true } : { id: first.claimed.id, duplicate: true })
             } else {
               results.push({ id: message.id, duplicate: false })
               accepted.push(message)

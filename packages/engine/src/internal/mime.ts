@@ -3,6 +3,7 @@ import base64 from "nodemailer/lib/base64/index.js"
 import mimeFuncs from "nodemailer/lib/mime-funcs/index.js"
 import qp from "nodemailer/lib/qp/index.js"
 import type { Parts } from "../Compose.js"
+import * as Headers from "./headers.js"
 
 /** The header that carries the engine's message id in what it composes. */
 export const idHeader = "X-Sluice-Id"
@@ -85,6 +86,17 @@ export const ownHeaders = (parts: Parts): Record<string, string> | undefined => 
   return given.length === 0 ? undefined : Object.fromEntries(given)
 }
 
+/**
+ * The Subject as it is written: encoded words for what is not ASCII (RFC 2047), and all of it encoded
+ * when a run without whitespace is too long to fold (headers.ts).
+ */
+export const subjectOf = (subject: string): string =>
+  !Headers.canFold("Subject", subject)
+    ? mimeFuncs.encodeWord(subject, "Q", 52)
+    : isAscii(subject)
+    ? subject
+    : mimeFuncs.encodeWords(subject, "Q", 52)
+
 // foldLines leaves a line shorter than 76 characters as it is.
 const header = (name: string, value: string) => {
   const line = `${name}: ${value}`
@@ -118,13 +130,13 @@ export const compose = (parts: Parts, now: Date = new Date()): Buffer => {
   if (own === undefined) {
     if (parts.id !== undefined) head += header(idHeader, parts.id)
   } else {
-    for (const [name, value] of Object.entries(ownHeaders(parts) ?? {})) head += header(name, value)
+    for (const [name, value] of Object.entries(ownHeaders(parts) ?? {})) {
+      head += header(name, Headers.isUnstructured(name) ? Headers.foldable(name, value) : value)
+    }
   }
   head += header("From", parts.from)
   head += header("To", parts.to.join(", "))
-  if (parts.subject !== undefined) {
-    head += header("Subject", isAscii(parts.subject) ? parts.subject : mimeFuncs.encodeWords(parts.subject, "Q", 52))
-  }
+  if (parts.subject !== undefined) head += header("Subject", subjectOf(parts.subject))
   if (own?.has("message-id") !== true) head += `Message-ID: ${messageIdOf(parts, parts.id ?? randomUUID())}\r\n`
   if (own?.has("date") !== true) head += `Date: ${date(now)}\r\n`
   head += "MIME-Version: 1.0\r\n"

@@ -22,6 +22,8 @@ export const problemOf = (error: SubmitError, prefix = ""): Problem.Problem => {
   switch (error._tag) {
     case "InvalidMessage":
       return Problem.badRequest(error.reason, `${prefix}${error.field}` || undefined)
+    case "IdempotencyConflict":
+      return Problem.conflict(error.message, `${prefix}idempotencyKey`, error.firstId)
     case "QueueFull":
       return Problem.unavailable(error.message, retryAfterFull)
     case "QueueError":

@@ -1,6 +1,6 @@
 import { Clock, Effect, Either, Option } from "effect"
 import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, Settlement } from "@sluice/engine"
-import { amendRecord, isFinal, QueueError, QueueFull, Signal } from "@sluice/engine"
+import { amendRecord, Idempotency, isFinal, QueueError, QueueFull, Signal } from "@sluice/engine"
 import { fromCause } from "../SpoolError.js"
 import * as Record from "./record.js"
 import type { DueKey, Store } from "./store.js"
@@ -50,7 +50,7 @@ const toRecord = (r: Record.Stored): MessageRecord => ({
 export const makeQueue = (store: Store, settings: Settings): Effect.Effect<SpoolQueue, QueueError> =>
   Effect.gen(function*() {
     const leased = new Map<string, Lease>()
-    const committing = new Map<string, { readonly id: string; readonly done: Promise<void> }>()
+    const committing = new Map<string, { readonly holder: Idempotency.Holder; readonly done: Promise<void> }>()
     const changed = new Signal()
     let open = true
     /** Messages accepted and not final: counted at open, then kept up to date. */
@@ -249,22 +249,28 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         const results: Array<Enqueued> = []
         const fresh: Array<{ readonly record: Record.Stored; readonly bytes: Buffer; readonly content: Uint8Array }> = []
         const waitFor = new Set<Promise<void>>()
-        const inBatch = new Map<string, string>()
+        const inBatch = new Map<string, Idempotency.Holder>()
         yield* guard("enqueue", "reading idempotency keys", () => {
           for (const message of batch) {
             const key = message.idempotencyKey
+            const fingerprint = key === undefined ? undefined : Idempotency.fingerprintOf(message)
             if (key !== undefined) {
               const pending = committing.get(key)
               if (pending !== undefined) waitFor.add(pending.done)
-              const first = inBatch.get(key) ?? pending?.id ?? store.db.idempotency.get(idempotencyKey(key))
-              if (first !== undefined) {
-                results.push({ id: first, duplicate: true })
+              const stored = inBatch.get(key) ?? pending?.holder ?? store.db.idempotency.get(idempotencyKey(key))
+              if (stored !== undefined) {
+                const first = typeof stored === "string" ? Idempotency.decodeHolder(stored) : stored
+                results.push(
+                  Idempotency.sameMessage(first.fingerprint, fingerprint!)
+                    ? { id: first.id, duplicate: true }
+                    : { id: first.id, duplicate: true, conflict: true }
+                )
                 continue
               }
             }
             // The engine's id (it is in the message's headers already): sortable by acceptance time.
             const id = message.id
-            if (key !== undefined) inBatch.set(key, id)
+            if (key !== undefined) inBatch.set(key, { id, fingerprint })
             const record: Record.Stored = {
               id,
               stream: message.stream,
@@ -293,14 +299,15 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
               store.db.messages.put(record.id, bytes)
               store.db.contents.put(record.id, content as Buffer)
               store.db.due.put([record.stream, now, record.id], empty)
-              if (record.idempotencyKey !== undefined) store.db.idempotency.put(idempotencyKey(record.idempotencyKey), record.id)
             }
+            // The key's holder with its fingerprint, so that the key repeated with another message is told apart.
+            for (const [key, holder] of inBatch) store.db.idempotency.put(idempotencyKey(key), Idempotency.encodeHolder(holder))
           })
-          for (const [key, id] of inBatch) committing.set(key, { id, done })
+          for (const [key, holder] of inBatch) committing.set(key, { holder, done })
           yield* Effect.tryPromise({ try: () => done, catch: failure("enqueue", "writing messages") }).pipe(
             Effect.tapError(() => Effect.sync(() => depth -= fresh.length)),
             Effect.ensuring(Effect.sync(() => {
-              for (const [key, id] of inBatch) if (committing.get(key)?.id === id) committing.delete(key)
+              for (const [key, { id }] of inBatch) if (committing.get(key)?.holder.id === id) committing.delete(key)
             }))
           )
           // Checked once the keys are visible: a scan that ran before then may have passed them.
@@ -450,7 +457,8 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
           for (const key of expired) store.db.expiries.remove(key)
           for (const { id, key } of keys) {
             store.db.messages.remove(id)
-            if (key !== undefined && store.db.idempotency.get(key) === id) store.db.idempotency.remove(key)
+            const holder = key === undefined ? undefined : store.db.idempotency.get(key)
+            if (holder !== undefined && Idempotency.decodeHolder(holder).id === id) store.db.idempotency.remove(key!)
           }
         })
         dropped += expired.length
