@@ -57,6 +57,16 @@ export const make = (stores: Stores, options: Options) =>
         Effect.flatMap((stored) => Option.isNone(stored) ? Effect.succeed(undefined) : inForce(key, stored.value))
       )
 
+    // The key of an address (`normalize`), and the key a suppression of this very spelling was stored
+    // under before local parts were compared without case, when that is another.
+    const keysOf = (normalized: { readonly address: string; readonly key: string }) =>
+      normalized.key === normalized.address ? [keyOf(normalized.key)] : [keyOf(normalized.key), keyOf(normalized.address)]
+
+    const suppressionOf = (normalized: { readonly address: string; readonly key: string }) => {
+      const [key, legacy] = keysOf(normalized)
+      return Effect.flatMap(current(key!), (found) => found !== undefined || legacy === undefined ? Effect.succeed(found) : current(legacy))
+    }
+
     const refusal = (address: string, suppression: typeof Suppression.Type): Refused => {
       const until = suppression.until === undefined ? "" : ` until ${new Date(suppression.until).toISOString()}`
       return { address, reason: `${address} is suppressed${until}: ${suppression.reason}` }
@@ -68,7 +78,7 @@ export const make = (stores: Stores, options: Options) =>
       const normalized = normalize(address)
       if (Either.isLeft(normalized)) return Effect.succeed({ address, reason: `"${address}" ${normalized.left.reason}` })
       const { domain } = normalized.right
-      return Effect.map(current(keyOf(normalized.right.address)), (suppression) =>
+      return Effect.map(suppressionOf(normalized.right), (suppression) =>
         suppression === undefined ? domain : refusal(address, suppression))
     }
 
@@ -107,15 +117,18 @@ export const make = (stores: Stores, options: Options) =>
           at,
           ...(until === undefined ? {} : { until })
         }).pipe(Effect.orDie)
-        yield* suppressions.set(keyOf(normalized.address), json).pipe(Effect.orDie)
+        yield* suppressions.set(keyOf(normalized.key), json).pipe(Effect.orDie)
       })
 
     const unsuppress: RecipientsShape["unsuppress"] = (address) =>
       Effect.gen(function*() {
         const normalized = yield* normalize(address)
-        const key = keyOf(normalized.address)
-        const was = (yield* current(key)) !== undefined
-        if (was) yield* suppressions.remove(key).pipe(Effect.orDie)
+        let was = false
+        for (const key of keysOf(normalized)) {
+          if ((yield* current(key)) === undefined) continue
+          was = true
+          yield* suppressions.remove(key).pipe(Effect.orDie)
+        }
         return was
       })
 
