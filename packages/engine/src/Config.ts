@@ -83,7 +83,11 @@ export const Http = Schema.Struct({
   host: withDefault(Schema.NonEmptyTrimmedString, () => "127.0.0.1"),
   port: withDefault(Port, () => 8025),
   maxBodyBytes: withDefault(Positive, () => 10 * 1024 * 1024),
-  apiKeys: Schema.optional(Schema.Array(Schema.NonEmptyString))
+  apiKeys: Schema.optional(Schema.Array(Schema.NonEmptyString)),
+  /** UTF-8 bytes of a template's sources together (PUT /v1/templates/{id}); more is refused with 413. */
+  maxTemplateBytes: withDefault(Positive, () => 256 * 1024),
+  /** How long compiling a template (at PUT), or rendering one message from it, may take; longer is refused. */
+  templateTimeout: withDefault(DurationFromInput, () => Duration.seconds(10))
 })
 
 // What node:dns `setServers` takes: an IP address, "v4:port" or "[v6]:port".

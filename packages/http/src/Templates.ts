@@ -1,7 +1,9 @@
 import { KeyValueStore } from "@effect/platform"
 import type { Config } from "@sluice/engine"
+import type { Duration } from "effect"
 import { Context, Data, Effect, Layer } from "effect"
-import type { Field } from "./internal/templates/handlebars.js"
+import { availableParallelism } from "node:os"
+import type { Field } from "./internal/templates/renderer.js"
 import * as storage from "./internal/templates/storage.js"
 import { make } from "./internal/templates/templates.js"
 
@@ -42,13 +44,59 @@ export class TemplateInvalid extends Data.TaggedError("TemplateInvalid")<{
 }> {
   override get message() {
     const where = this.line === undefined ? "" : ` (line ${this.line}${this.column === undefined ? "" : `, column ${this.column}`})`
-    return `template "${this.id}" ${this.field}${where}: ${this.reason}`
+    return `template "${this.id}"${this.field === "template" ? "" : ` ${this.field}`}${where}: ${this.reason}`
   }
 }
 
+/** Sources over `http.maxTemplateBytes` (their UTF-8 bytes together), refused at `put`. */
+export class TemplateTooLarge extends Data.TaggedError("TemplateTooLarge")<{
+  readonly id: string
+  readonly bytes: number
+  readonly limit: number
+}> {
+  override get message() {
+    return `template "${this.id}" has ${this.bytes} bytes of sources; the limit (http.maxTemplateBytes) is ${this.limit}`
+  }
+}
+
+/**
+ * Bounds on what a template may cost. Compiling and rendering happen in worker threads, never on
+ * the event loop; a compile or a render over `timeout` is stopped and refused (TemplateInvalid).
+ */
+export interface Options {
+  /** Compiled versions remembered (default 10,000). */
+  readonly capacity?: number
+  /** UTF-8 bytes of a template's sources together (default 256 KiB). */
+  readonly maxBytes?: number
+  /** How long compiling a template, or rendering one message from it, may take (default 10 seconds). */
+  readonly timeout?: Duration.DurationInput
+  /** UTF-8 bytes a render may produce, its fields together (default 10 MiB, the default http.maxBodyBytes). */
+  readonly maxRenderedBytes?: number
+  /** Worker threads that compile and render (default 2, or 1 on a single CPU). */
+  readonly workers?: number
+}
+
+export const defaults = {
+  maxBytes: 256 * 1024,
+  timeout: "10 seconds" as Duration.DurationInput,
+  maxRenderedBytes: 10 * 1024 * 1024,
+  workers: Math.min(2, availableParallelism()),
+  // A worker compiling a 256 KiB template of nothing but {{a}} peaks under 400 MB; past this it is stopped.
+  maxHeapMb: 512,
+  // The generated code a worker keeps compiled templates for (a 256 KiB template can make 20 MB of it).
+  maxCodeBytes: 64 * 1024 * 1024
+} as const
+
+/** The options `config.http` sets: its template limits, and its body limit as the most a render may produce. */
+export const optionsFromConfig = (config: Config.SluiceConfig): Options => ({
+  maxBytes: config.http.maxTemplateBytes,
+  timeout: config.http.templateTimeout,
+  maxRenderedBytes: config.http.maxBodyBytes
+})
+
 export interface TemplatesShape {
   /** Validates (compiles) the sources and stores them as the template's next version. */
-  readonly put: (id: string, source: TemplateSource) => Effect.Effect<{ id: string; version: number }, TemplateInvalid>
+  readonly put: (id: string, source: TemplateSource) => Effect.Effect<{ id: string; version: number }, TemplateInvalid | TemplateTooLarge>
   /** Renders the template's latest version; compiled once per id and version, then cached. */
   readonly render: (id: string, vars: unknown) => Effect.Effect<Rendered, TemplateNotFound | TemplateInvalid>
 }
@@ -56,15 +104,20 @@ export interface TemplatesShape {
 /** Email templates: Handlebars sources in a KeyValueStore, compiled templates cached in memory. */
 export class Templates extends Context.Tag("@sluice/http/Templates")<Templates, TemplatesShape>() {
   /** On the KeyValueStore in context (a shared one, e.g. Redis, lets every process see every put). */
-  static readonly layer: Layer.Layer<Templates, never, KeyValueStore.KeyValueStore> = Layer.scoped(
-    Templates,
-    KeyValueStore.KeyValueStore.pipe(Effect.flatMap((store) => make(KeyValueStore.prefix(store, "templates/"))))
-  )
+  static readonly layerWith = (options: Options): Layer.Layer<Templates, never, KeyValueStore.KeyValueStore> =>
+    Layer.scoped(
+      Templates,
+      KeyValueStore.KeyValueStore.pipe(Effect.flatMap((store) => make(KeyValueStore.prefix(store, "templates/"), options)))
+    )
 
-  /** In memory for a memory queue, else in a `templates` directory beside the spool. */
+  /** `layerWith` the default options. */
+  static readonly layer: Layer.Layer<Templates, never, KeyValueStore.KeyValueStore> = Templates.layerWith({})
+
+  /** With the options of `config.http`: in memory for a memory queue, else in a `templates` directory beside the spool. */
   static readonly layerFromConfig = (config: Config.SluiceConfig): Layer.Layer<Templates, storage.StorageUnavailable> =>
-    Templates.layer.pipe(Layer.provide(storage.layerFromConfig(config, "templates")))
+    Templates.layerWith(optionsFromConfig(config)).pipe(Layer.provide(storage.layerFromConfig(config, "templates")))
 }
 
 export const layer = Templates.layer
+export const layerWith = Templates.layerWith
 export const layerFromConfig = Templates.layerFromConfig

@@ -36,7 +36,7 @@ const serve = (config: Config.SluiceConfig, flags: ServeConfig.ServeFlags & { re
     const cache = CacheLayer.layer(config.cache)
     // With Redis, templates and suppressions are shared by every node through the cache's store.
     const stores = config.cache?.kind === "redis"
-      ? Layer.mergeAll(Templates.Templates.layer, Recipients.Recipients.layer(Recipients.optionsFromConfig(config))).pipe(
+      ? Layer.mergeAll(Templates.layerWith(Templates.optionsFromConfig(config)), Recipients.Recipients.layer(Recipients.optionsFromConfig(config))).pipe(
         Layer.provide(cache)
       )
       : Layer.mergeAll(Templates.layerFromConfig(config), Recipients.layerFromConfig(config))

@@ -43,7 +43,11 @@ const templates = (maxBodyBytes: number) =>
         const source = yield* decodeBody(request, Api.TemplateSource, maxBodyBytes)
         const templates = yield* Templates
         return yield* templates.put(path.id, source).pipe(
-          Effect.mapError((error) => Problem.badRequest(error.message, error.field === "template" ? undefined : error.field))
+          Effect.mapError((error) =>
+            error._tag === "TemplateTooLarge"
+              ? new Problem.Problem({ status: 413, detail: error.message })
+              : Problem.badRequest(error.message, error.field === "template" ? undefined : error.field)
+          )
         )
       })))
 

@@ -13,6 +13,8 @@ const bin = fileURLToPath(new URL("../../../../node_modules/.bin/sluice", import
 export type LogLine = Record<string, unknown> & { readonly msg: string; readonly level: string }
 
 export interface Serve {
+  /** Everything it wrote to stdout so far. */
+  readonly stdout: () => string
   readonly stderr: () => string
   readonly logs: () => ReadonlyArray<LogLine>
   readonly kill: (signal: NodeJS.Signals) => Effect.Effect<void>
@@ -71,6 +73,7 @@ export const serve = (args: ReadonlyArray<string>, cwd?: string): Effect.Effect<
       yield* realSleep(20)
     }
     return {
+      stdout: () => output.stdout,
       stderr: () => output.stderr,
       logs,
       kill: (signal) => Effect.sync(() => void child.kill(signal)),
