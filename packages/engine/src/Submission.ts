@@ -111,8 +111,8 @@ const rawProblem = (raw: string): InvalidMessage | undefined => {
 }
 
 /**
- * What was composed, checked once more: a header line longer than SMTP carries is refused, named by
- * its field, rather than sent (a structure MailComposer writes on one line).
+ * What MailComposer composed, checked once more: a header line longer than SMTP carries is refused,
+ * named by its field, rather than sent (a structure it writes on one line).
  */
 const composedProblem = (message: SubmitMessage, content: Uint8Array): InvalidMessage | undefined => {
   const buffer = Buffer.isBuffer(content) ? content : Buffer.from(content.buffer, content.byteOffset, content.byteLength)
@@ -174,8 +174,10 @@ const prepareNow = (
   if (message.raw !== undefined) return Either.right(newMessage(message, stream, id, Buffer.from(message.raw, "utf8")))
   const parts = { ...message, id }
   const content = composeNow(parts)
+  // What `Mime.compose` builds folds or encodes every header line by construction (and its tests say
+  // so); MailComposer's is checked.
   return content !== undefined
-    ? composed(message, stream, id, content)
+    ? Either.right(newMessage(message, stream, id, content))
     : Effect.flatMap(compose(parts), (content) => composed(message, stream, id, content))
 }
 

@@ -90,6 +90,7 @@ const refused: ReadonlyArray<readonly [name: string, input: Record<string, unkno
   ["a Subject header beside subject", { ...ok, headers: { Subject: "other" } }, "headers.Subject", "given twice"],
   // Item 5: a structured header that cannot be folded (encoded words would break its structure).
   ["a Message-ID of 2,000 octets", { ...ok, headers: { "Message-ID": `<${long(2000)}@example.com>` } }, "headers.Message-ID", "cannot be folded"],
+  ["a Message-ID one octet longer than folds", { ...ok, headers: { "Message-ID": `<${long(973)}@example.com>` } }, "headers.Message-ID", "more than 986 octets"],
   ["a References header with one id of 1,500 octets", { ...ok, headers: { References: `<a@x> <${long(1500)}@example.com>` } }, "headers.References", "cannot be folded"],
   ["a Reply-To of one long address (MailComposer's path)", { ...ok, headers: { "Reply-To": `${long(1200)}@example.com` } }, "headers.Reply-To", "cannot be folded"],
   // Item 5, raw: refused, never rewritten.
@@ -154,6 +155,12 @@ const folded: ReadonlyArray<readonly [name: string, input: Record<string, unknow
     "a structured header beside a long one, through MailComposer",
     { ...ok, subject: `${long(1200, "S")} tail`, headers: { "Reply-To": "help@example.com", "X-Long": `${long(2000)} é` } },
     { subject: `${long(1200, "S")} tail`, "x-long": `${long(2000)} é` }
+  ],
+  // 998 - "Message-ID: ".length: the longest run a structured header may have, on a line of its own.
+  [
+    "a Message-ID of the longest run that folds",
+    { ...ok, headers: { "Message-ID": `<${long(986 - 14)}@example.com>` } },
+    { "message-id": `<${long(986 - 14)}@example.com>` }
   ],
   ["a raw header line of exactly 998 octets", { from: ok.from, to: ok.to, raw: rawWith(`X-Edge: ${long(990)}`) }, { "x-edge": long(990) }]
 ]
