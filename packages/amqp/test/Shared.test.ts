@@ -34,6 +34,9 @@ describe("nodes sharing Redis", () => {
       expect(first.status).toBe(202)
       const again = yield* call(b!, "POST", "/v1/messages", message)
       expect(again.body.id).toBe(first.body.id)
+      // The key's fingerprint is in Redis too: another message under it, on either node, is a 409.
+      const other = yield* call(b!, "POST", "/v1/messages", { ...message, text: "another" })
+      expect([other.status, other.body.id]).toEqual([409, first.body.id])
       yield* waitFor("the message", () => sink.received === 1, 30_000)
       const status = yield* call(b!, "GET", `/v1/messages/${first.body.id}`)
       expect(status.status).toBe(200)
