@@ -15,6 +15,8 @@ export interface Judged {
 
 const isOpen = (r: RecipientStatus) => r.status === "pending" || r.status === "deferred"
 
+const nonAscii = /[^\x00-\x7f]/
+
 /** The recipients a transaction answered one by one (RCPT and DATA replies). */
 export const fromResult = (
   recipients: ReadonlyArray<RecipientStatus>,
@@ -42,14 +44,29 @@ export const fromResult = (
   }
 }
 
-/** Every open recipient alike: the transaction failed as a whole (a refused MAIL, a drop, a timeout). */
+/**
+ * Every open recipient alike: the transaction failed as a whole (a refused MAIL, a drop, a timeout);
+ * but an address the client would not send is its recipient's alone (`unsendable`).
+ */
 export const fromError = (
   recipients: ReadonlyArray<RecipientStatus>,
   error: SmtpError,
   verdict: "transient" | "permanent",
   classify: Classifier
 ): Judged => {
-  if (error._tag === "SmtpAddressError") return unsendable(recipients, error.phase === "rcpt" ? error.address : undefined, error.message)
+  if (error._tag === "SmtpAddressError") {
+    // RFC 3463: 5.1.3 a bad destination address, 5.1.7 a bad sender's.
+    return error.phase === "rcpt"
+      ? unsendable(recipients, (address) => address === error.address, "5.1.3", error.message)
+      : unsendable(recipients, undefined, "5.1.7", error.message)
+  }
+  if (error._tag === "SmtpUnsupportedError" && error.extension === "SMTPUTF8") {
+    // RFC 6531 §3.7.4.1: 5.6.7, non-ASCII addresses not permitted. The ASCII recipients may go without
+    // SMTPUTF8 (unless the sender needs it: then their next attempt bounces them); when every one is
+    // ASCII, it is the sender that needs it, and nobody can go.
+    const anyNonAscii = recipients.some((r) => isOpen(r) && nonAscii.test(r.address))
+    return unsendable(recipients, anyNonAscii ? (address) => nonAscii.test(address) : undefined, "5.6.7", error.message)
+  }
   const reply = error._tag === "SmtpReplyError" ? { code: error.code, enhanced: error.enhanced, text: error.text } : undefined
   // Refused before anything was sent (an address or an extension this upstream cannot carry): a
   // matter of protocol, never a reason to suppress the address.
@@ -58,16 +75,22 @@ export const fromError = (
 }
 
 /**
- * An address the SMTP client would not put in the envelope (a message queued before submits checked
- * addresses as they now do, Address.ts), answered with a reply that says so — Sluice's own, with
- * RFC 5321 §4.2.2's 553 "mailbox name not allowed" and RFC 3463's 5.1.3 (5.1.7 for the sender). A bad
- * recipient bounces alone, and the others, never tried, are deferred: the next attempt goes without
- * it. A bad sender (`address` undefined) bounces every recipient.
+ * Addresses the SMTP client would not put in the envelope — one it cannot send as it is (only a
+ * message queued before submits checked addresses as they now do can hold one, Address.ts), or a
+ * non-ASCII one for an upstream without SMTPUTF8 — answered with a reply that says so: Sluice's own,
+ * with RFC 5321 §4.2.2's 553 and the enhanced code `enhanced`. The recipients `refused` picks bounce
+ * alone, and the others, never tried, are deferred: the next attempt goes without them. Without
+ * `refused` (the sender is the one), every recipient bounces.
  */
-const unsendable = (recipients: ReadonlyArray<RecipientStatus>, address: string | undefined, why: string): Judged => {
-  const reply: Reply = { code: 553, enhanced: address === undefined ? "5.1.7" : "5.1.3", text: `not sent by Sluice: ${why}` }
+const unsendable = (
+  recipients: ReadonlyArray<RecipientStatus>,
+  refused: ((address: string) => boolean) | undefined,
+  enhanced: string,
+  why: string
+): Judged => {
+  const reply: Reply = { code: 553, enhanced, text: `not sent by Sluice: ${why}` }
   const judged = recipients.map((r): RecipientStatus =>
-    !isOpen(r) ? r : address === undefined || r.address === address
+    !isOpen(r) ? r : refused === undefined || refused(r.address)
       ? { address: r.address, status: "bounced", reply, category: "protocol" }
       : { address: r.address, status: "deferred", category: "protocol" }
   )

@@ -255,6 +255,33 @@ describe("an address refused on the wire is that recipient's alone", () => {
     }))
 })
 
+describe("a non-ASCII address and an upstream without SMTPUTF8", () => {
+  it.scoped("the non-ASCII recipient bounces alone with a reply that says why; the ASCII one goes on the next attempt", () =>
+    Effect.gen(function*() {
+      const sink = yield* Sink.make({ hide: ["SMTPUTF8"] })
+      const { sluice } = yield* startEngine(config(sink))
+      const { id } = yield* sluice.submit({ ...ok, to: ["ok@example.net", "josé@example.net"] })
+      const first = yield* statusUntil(sluice, id, (r) => r.status === "deferred", "deferred")
+      expect(first.recipients.map((r) => [r.address, r.status])).toEqual([["ok@example.net", "deferred"], ["josé@example.net", "bounced"]])
+      expect(first.recipients[1]!.reply).toMatchObject({ code: 553, enhanced: "5.6.7", text: expect.stringContaining("SMTPUTF8") })
+      yield* TestClock.setTime(first.nextAttemptAt!)
+      const done = yield* statusUntil(sluice, id, (r) => r.status === "partial", "partial")
+      expect(done.recipients.map((r) => r.status)).toEqual(["delivered", "bounced"])
+      expect(sink.messages.map((m) => m.to)).toEqual([["ok@example.net"]])
+    }))
+
+  it.scoped("a non-ASCII sender: every recipient bounces with that reply, none with lastReply null", () =>
+    Effect.gen(function*() {
+      const sink = yield* Sink.make({ hide: ["SMTPUTF8"] })
+      const { sluice } = yield* startEngine(config(sink))
+      const { id } = yield* sluice.submit({ ...ok, from: "josé@example.com", to: ["a@example.net", "b@example.net"] })
+      const bounced = yield* statusUntil(sluice, id, (r) => r.status === "bounced", "bounced")
+      expect(bounced.lastReply).toMatchObject({ code: 553, enhanced: "5.6.7" })
+      expect(bounced.recipients.map((r) => r.reply?.code)).toEqual([553, 553])
+      expect(sink.received).toBe(0)
+    }))
+})
+
 describe("a repeated idempotency key", () => {
   it.scoped("with the same message: the first id, sent once; with another: IdempotencyConflict naming the first, never sent", () =>
     Effect.gen(function*() {
