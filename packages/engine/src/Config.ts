@@ -84,6 +84,10 @@ export const Http = Schema.Struct({
   port: withDefault(Port, () => 8025),
   maxBodyBytes: withDefault(Positive, () => 10 * 1024 * 1024),
   apiKeys: Schema.optional(Schema.Array(Schema.NonEmptyString)),
+  /** With `apiKeys`, /metrics, /openapi.json and /docs need a key too, unless this is true. */
+  publicMetrics: withDefault(Schema.Boolean, () => false),
+  /** How long a request's body may take to arrive; a slower one is answered 408 and its connection closed. */
+  bodyTimeout: withDefault(DurationFromInput, () => Duration.seconds(30)),
   /** UTF-8 bytes of a template's sources together (PUT /v1/templates/{id}); more is refused with 413. */
   maxTemplateBytes: withDefault(Positive, () => 256 * 1024),
   /** How long compiling a template (at PUT), or rendering one message from it, may take; longer is refused. */

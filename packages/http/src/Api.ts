@@ -120,6 +120,7 @@ const problems = {
   badRequest: Problem.schema(400, "Malformed JSON, or a missing or invalid field (`field` names it)"),
   unauthorized: Problem.schema(401, "No or wrong `Authorization: Bearer <key>`"),
   notFound: Problem.schema(404, "No such message, template or suppression"),
+  timeout: Problem.schema(408, "The body did not arrive within http.bodyTimeout; the connection is closed"),
   tooLarge: Problem.schema(413, "The body is larger than http.maxBodyBytes"),
   notJson: Problem.schema(415, "The body is not application/json"),
   conflict: Problem.schema(409, "The idempotencyKey was first used for another message (`id` names it)"),
@@ -138,6 +139,7 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@slui
 const v1 = <const Name extends string>(name: Name) =>
   HttpApiGroup.make(name)
     .addError(problems.badRequest)
+    .addError(problems.timeout)
     .addError(problems.tooLarge)
     .addError(problems.notJson)
     .middleware(Authorization)
@@ -243,6 +245,10 @@ export const operations = HttpApiGroup.make("operations")
     HttpApiEndpoint.get("metrics", "/metrics")
       .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
       .annotate(OpenApi.Summary, "Prometheus text exposition")
+      .annotate(
+        OpenApi.Description,
+        "With http.apiKeys set, this (like /openapi.json and /docs) needs `Authorization: Bearer <key>` too, unless http.publicMetrics is true"
+      )
   )
 
 /**

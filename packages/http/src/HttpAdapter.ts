@@ -1,11 +1,11 @@
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { Config, Sluice } from "@sluice/engine"
-import type { Duration } from "effect"
-import { Data, Effect, Layer } from "effect"
+import { Data, Duration, Effect, Layer } from "effect"
 import * as Http from "node:http"
 import { SluiceApi } from "./Api.js"
 import * as auth from "./internal/auth.js"
+import * as body from "./internal/body.js"
 import * as fast from "./internal/fast.js"
 import { renderProblems } from "./internal/errors.js"
 import * as handlers from "./internal/handlers.js"
@@ -22,6 +22,9 @@ export interface Options {
    */
   readonly fastPath?: boolean
 }
+
+// Node's default: the headers of a request must arrive within a minute.
+const headersTimeout = 60_000
 
 /** Why the listener could not take its address, from the system's error code. */
 export type ListenReason = "address-in-use" | "permission-denied" | "address-not-available" | "unknown-host" | "other"
@@ -66,10 +69,17 @@ const listenError = (config: Config.SluiceConfig, cause: unknown) => {
   })
 }
 
-const listen = (config: Config.SluiceConfig, options: Options) =>
+const listen = (config: Config.SluiceConfig, options: Options, limits: body.Limits) =>
   Layer.scoped(HttpServer.HttpServer, Effect.gen(function*() {
-    const app = yield* HttpApiBuilder.httpApp
-    const node = Http.createServer()
+    const api = yield* HttpApiBuilder.httpApp
+    // /metrics, /openapi.json and /docs say much about the server: behind the keys unless made public.
+    const app = config.http.publicMetrics ? api : auth.guard(config.http.apiKeys, auth.operatorPaths)(api)
+    const node = Http.createServer({
+      // Node's own bound on a whole request, headers and body (300 s by default), for bodies nobody
+      // reads (an unknown route): a body being read gets its 408 at http.bodyTimeout (body.ts).
+      requestTimeout: headersTimeout + Duration.toMillis(limits.deadlines.timeout),
+      headersTimeout
+    })
     const server = yield* NodeHttpServer.make(() => node, { host: config.http.host, port: config.http.port }).pipe(
       Effect.mapError((error) => listenError(config, error.cause))
     )
@@ -78,7 +88,7 @@ const listen = (config: Config.SluiceConfig, options: Options) =>
     if (options.fastPath !== false) {
       // The HttpApi app's handler, just attached by `serve`, becomes the fallback of the fast path's.
       const [slow] = node.listeners("request") as Array<(request: Http.IncomingMessage, response: Http.ServerResponse) => void>
-      const handle = yield* fast.make({ maxBodyBytes: config.http.maxBodyBytes, apiKeys: config.http.apiKeys, closing })
+      const handle = yield* fast.make({ limits, apiKeys: config.http.apiKeys, closing })
       const either = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
         if (!handle(request, response)) slow!(request, response)
       }
@@ -105,15 +115,17 @@ const listen = (config: Config.SluiceConfig, options: Options) =>
 export const layer = (
   config: Config.SluiceConfig,
   options: Options = {}
-): Layer.Layer<HttpServer.HttpServer, ListenError, Sluice | Templates | Recipients> =>
-  listen(config, options).pipe(
+): Layer.Layer<HttpServer.HttpServer, ListenError, Sluice | Templates | Recipients> => {
+  const limits: body.Limits = { maxBytes: config.http.maxBodyBytes, deadlines: body.deadlines(config.http.bodyTimeout) }
+  return listen(config, options, limits).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(HttpApiBuilder.api(SluiceApi).pipe(
-      Layer.provide(handlers.layer({ maxBodyBytes: config.http.maxBodyBytes })),
+      Layer.provide(handlers.layer(limits)),
       Layer.provide(auth.layer(config.http.apiKeys))
     )),
     Layer.provide(HttpApiBuilder.middleware(renderProblems)),
     Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]),
     Layer.provide(NodeHttpServer.layerContext)
   )
+}

@@ -1,11 +1,13 @@
 import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
 import { Data, Schema } from "effect"
+import { cap } from "./internal/json.js"
 
 const titles: Record<number, string> = {
   400: "Bad Request",
   401: "Unauthorized",
   404: "Not Found",
   405: "Method Not Allowed",
+  408: "Request Timeout",
   409: "Conflict",
   413: "Content Too Large",
   415: "Unsupported Media Type",
@@ -67,14 +69,22 @@ export const Document = Schema.Struct({
 }).annotations({ identifier: "Problem", description: "RFC 9457 problem details" })
 export type Document = typeof Document.Type
 
+// A detail says what is wrong in a sentence or two; what it quotes of the request is already cut
+// short where it is worded (internal/errors.ts), and these bound whatever else a detail or a path
+// repeats of the input (a header name of a megabyte, an address, a suppression's reason).
+const maxDetail = 500
+const maxField = 200
+
+const capItem = (item: ProblemItem): ProblemItem => ({ field: cap(item.field, maxField), detail: cap(item.detail, maxDetail) })
+
 export const toDocument = (problem: Problem): Document => ({
   // "about:blank": the status code says what kind of problem it is; `detail` and `field` say the rest.
   type: "about:blank",
   title: titles[problem.status] ?? "Error",
   status: problem.status,
-  detail: problem.detail,
-  ...(problem.field !== undefined ? { field: problem.field } : {}),
-  ...(problem.errors !== undefined ? { errors: problem.errors } : {}),
+  detail: cap(problem.detail, maxDetail),
+  ...(problem.field !== undefined ? { field: cap(problem.field, maxField) } : {}),
+  ...(problem.errors !== undefined ? { errors: problem.errors.map(capItem) } : {}),
   ...(problem.retryAfter !== undefined ? { retryAfter: problem.retryAfter } : {}),
   ...(problem.id !== undefined ? { id: problem.id } : {})
 })
@@ -89,6 +99,8 @@ export const headersOf = (problem: Problem): Record<string, string> => {
   // The rest of a refused body is read and discarded, then the connection closed (internal/body.ts):
   // a client still sending learns it cannot reuse it.
   if (problem.status === 413) headers.connection = "close"
+  // A body too slow to arrive: the rest of it is not waited for, nor the connection kept.
+  if (problem.status === 408) headers.connection = "close"
   return headers
 }
 

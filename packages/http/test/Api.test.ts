@@ -283,7 +283,7 @@ describe("the HTTP API", () => {
       expect(docs.text).toContain("/v1/messages/batch")
     }))
 
-  it.scopedLive("with http.apiKeys, /v1/ calls need a Bearer key; health, readiness and metrics stay open", () =>
+  it.scopedLive("with http.apiKeys, /v1/ calls need a Bearer key; health and readiness stay open", () =>
     Effect.gen(function*() {
       const api = yield* start({ http: { apiKeys: ["key-one", "key-two"] } })
       const none = yield* api.call("POST", "/v1/messages", { json: message(1) })
@@ -298,9 +298,34 @@ describe("the HTTP API", () => {
       expect(right.status).toBe(202)
       const status = yield* api.call("GET", `/v1/messages/${right.body.id}`, { headers: { authorization: "Bearer key-one" } })
       expect(status.status).toBe(200)
-      for (const path of ["/healthz", "/readyz", "/metrics"]) {
+      for (const path of ["/healthz", "/readyz"]) {
         expect((yield* api.call("GET", path)).status).toBe(200)
       }
       expect(api.sink.messages.length).toBeLessThanOrEqual(1)
+    }))
+
+  it.scopedLive("with http.apiKeys, /metrics, /openapi.json and /docs need a key too, unless http.publicMetrics", () =>
+    Effect.gen(function*() {
+      for (const fastPath of [true, false]) {
+        const closed = yield* start({ http: { apiKeys: ["key-one"] } }, {}, { fastPath })
+        for (const path of ["/metrics", "/openapi.json", "/docs", "/metrics?x=1"]) {
+          const none = yield* closed.call("GET", path)
+          expect([none.status, none.headers["content-type"], none.headers["www-authenticate"]], path).toEqual([
+            401,
+            "application/problem+json",
+            "Bearer"
+          ])
+          expect(problemOf(none).detail).toContain("http.apiKeys")
+          const wrong = yield* closed.call("GET", path, { headers: { authorization: "Bearer key-two" } })
+          expect(wrong.status, path).toBe(401)
+          const right = yield* closed.call("GET", path, { headers: { authorization: "Bearer key-one" } })
+          expect(right.status, path).toBe(200)
+        }
+        for (const path of ["/healthz", "/readyz"]) expect((yield* closed.call("GET", path)).status).toBe(200)
+
+        const open = yield* start({ http: { apiKeys: ["key-one"], publicMetrics: true } }, {}, { fastPath })
+        for (const path of ["/metrics", "/openapi.json", "/docs"]) expect((yield* open.call("GET", path)).status, path).toBe(200)
+        expect((yield* open.call("POST", "/v1/messages", { json: message(1) })).status).toBe(401)
+      }
     }))
 })

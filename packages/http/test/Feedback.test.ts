@@ -154,7 +154,7 @@ describe("POST /v1/feedback", () => {
       expect((yield* api.call("POST", "/v1/feedback", report)).status).toBe(401)
       const authorized = yield* api.call("POST", "/v1/feedback", { ...report, headers: { ...report.headers, authorization: "Bearer key-one" } })
       expect(authorized.status).toBe(202)
-      const spec = (yield* api.call("GET", "/openapi.json")).body
+      const spec = (yield* api.call("GET", "/openapi.json", { headers: { authorization: "Bearer key-one" } })).body
       const operation = spec.paths["/v1/feedback"].post
       expect(Object.keys(operation.requestBody.content).sort()).toEqual(["application/json", "message/rfc822", "multipart/report", "text/plain"])
       expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(["202", "400", "401", "413", "415", "503"]))

@@ -1,8 +1,8 @@
-import { HttpServerRequest } from "@effect/platform"
+import { HttpMiddleware, HttpServerRequest } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { Authorization } from "../Api.js"
-import { Problem } from "../Problem.js"
+import { Problem, toResponse } from "../Problem.js"
 
 // Hashing first gives equal lengths, so timingSafeEqual never leaks a key's length either.
 const digest = (text: string) => createHash("sha256").update(text, "utf8").digest()
@@ -27,6 +27,26 @@ export const make = (apiKeys: ReadonlyArray<string> | undefined): (header: strin
     for (const key of keys) matched = timingSafeEqual(key, given) || matched
     return matched ? undefined : unauthorized("the API key in the Authorization header is not one of http.apiKeys")
   }
+}
+
+/** The paths that tell about the server rather than take mail: with `http.apiKeys`, behind them too unless `http.publicMetrics`. */
+export const operatorPaths: ReadonlyArray<string> = ["/metrics", "/openapi.json", "/docs"]
+
+/**
+ * Answers 401 to a request for one of `paths` without a key (when keys are configured), as the
+ * Authorization middleware does for /v1/; everything else goes on to `app`. These paths are not
+ * endpoints of one group (the OpenAPI document and its page are middleware of their own), so the check
+ * wraps the whole app.
+ */
+export const guard = (apiKeys: ReadonlyArray<string> | undefined, paths: ReadonlyArray<string>) => {
+  const check = make(apiKeys)
+  const guarded = new Set(paths)
+  return HttpMiddleware.make((app) =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const problem = guarded.has(request.url.split("?")[0]!) ? check(request.headers.authorization) : undefined
+      return problem === undefined ? app : Effect.succeed(toResponse(problem))
+    })
+  )
 }
 
 /** The Authorization middleware of the HttpApi endpoints, on the same check. */

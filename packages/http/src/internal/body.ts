@@ -1,9 +1,65 @@
 import type { HttpServerRequest } from "@effect/platform"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
-import { Effect, Either } from "effect"
+import { Duration, Effect, Either } from "effect"
 import { isUtf8 } from "node:buffer"
 import type * as Http from "node:http"
 import { badRequest, Problem } from "../Problem.js"
+
+/**
+ * When the bodies being read are due. One coarse timer sweeps them all (at a quarter of the timeout,
+ * at most a second) and runs only while some body is being read: a body costs a set entry, not a
+ * timer. A body that arrives in its first read, as nearly all do, is never looked at.
+ */
+export interface Deadlines {
+  readonly timeout: Duration.Duration
+  /** `expire` is called once the body has taken longer than `timeout`, unless `unwatch` came first. */
+  readonly watch: (expire: () => void) => Watch
+  readonly unwatch: (watch: Watch) => void
+}
+
+interface Watch {
+  readonly due: number
+  readonly expire: () => void
+}
+
+export const deadlines = (timeout: Duration.DurationInput): Deadlines => {
+  const duration = Duration.decode(timeout)
+  const millis = Duration.toMillis(duration)
+  const period = Math.max(10, Math.min(1000, Math.floor(millis / 4)))
+  const watched = new Set<Watch>()
+  let timer: NodeJS.Timeout | undefined
+  const sweep = () => {
+    const now = Date.now()
+    for (const watch of watched) {
+      if (watch.due > now) continue
+      watched.delete(watch)
+      watch.expire()
+    }
+    if (watched.size === 0) {
+      clearInterval(timer)
+      timer = undefined
+    }
+  }
+  return {
+    timeout: duration,
+    watch: (expire) => {
+      const watch = { due: Date.now() + millis, expire }
+      watched.add(watch)
+      if (timer === undefined) {
+        timer = setInterval(sweep, period)
+        timer.unref()
+      }
+      return watch
+    },
+    unwatch: (watch) => void watched.delete(watch)
+  }
+}
+
+/** What a request body may be: at most `maxBytes` (http.maxBodyBytes), arrived within `deadlines`' timeout (http.bodyTimeout). */
+export interface Limits {
+  readonly maxBytes: number
+  readonly deadlines: Deadlines
+}
 
 const jsonType = /^application\/(?:[\w.+-]+\+)?json$/
 
@@ -64,13 +120,22 @@ const discardRest = (source: Http.IncomingMessage, maxBytes: number) => {
   }
 }
 
+const tooSlow = (timeout: Duration.Duration, size: number) =>
+  new Problem({
+    status: 408,
+    detail: `the body did not arrive within ${Duration.format(timeout)} (http.bodyTimeout); ${size} bytes of it came`
+  })
+
 /**
  * Reads the body of `source`, refused with 413 as soon as it passes `maxBytes`: a declared
  * Content-Length over the limit before anything is read, an undeclared (chunked) one while reading.
- * The rest is never buffered, only read and discarded so that the client gets the answer. `done` is
- * called once, with the bytes or the problem; the function returned stops reading without calling it.
+ * The rest is never buffered, only read and discarded so that the client gets the answer. One that
+ * takes longer than the timeout of `deadlines` (a client trickling it) is refused with 408, and its
+ * connection closed once that is sent. `done` is called once, with the bytes or the problem; the
+ * function returned stops reading without calling it.
  */
-export const read = (source: Http.IncomingMessage, maxBytes: number, done: (result: Buffer | Problem) => void): () => void => {
+export const read = (source: Http.IncomingMessage, limits: Limits, done: (result: Buffer | Problem) => void): () => void => {
+  const { deadlines, maxBytes } = limits
   const declared = source.headers["content-length"]
   if (declared !== undefined && Number(declared) > maxBytes) {
     discardRest(source, maxBytes)
@@ -79,7 +144,15 @@ export const read = (source: Http.IncomingMessage, maxBytes: number, done: (resu
   }
   const chunks: Array<Buffer> = []
   let size = 0
+  const watch = deadlines.watch(() => {
+    stop()
+    chunks.length = 0
+    // What still comes is read into nothing until the answer's Connection: close ends the socket.
+    source.resume()
+    done(tooSlow(deadlines.timeout, size))
+  })
   const stop = () => {
+    deadlines.unwatch(watch)
     source.off("data", onData)
     source.off("end", onEnd)
     source.off("error", onError)
@@ -109,16 +182,16 @@ export const read = (source: Http.IncomingMessage, maxBytes: number, done: (resu
   return stop
 }
 
-const readBytes = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<Buffer, Problem> =>
+const readBytes = (request: HttpServerRequest.HttpServerRequest, limits: Limits): Effect.Effect<Buffer, Problem> =>
   Effect.async<Buffer, Problem>((resume) => {
-    const stop = read(NodeHttpServerRequest.toIncomingMessage(request), maxBytes, (result) =>
+    const stop = read(NodeHttpServerRequest.toIncomingMessage(request), limits, (result) =>
       resume(result instanceof Problem ? Effect.fail(result) : Effect.succeed(result)))
     return Effect.sync(stop)
   })
 
-/** The body's bytes, whatever they are (413 over `maxBytes`): for the endpoints that take more than JSON. */
-export const readRaw = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<Buffer, Problem> =>
-  readBytes(request, maxBytes)
+/** The body's bytes, whatever they are (413 over `maxBytes`, 408 too slow): for the endpoints that take more than JSON. */
+export const readRaw = (request: HttpServerRequest.HttpServerRequest, limits: Limits): Effect.Effect<Buffer, Problem> =>
+  readBytes(request, limits)
 
 /** The offset of the first byte that does not start a well-formed UTF-8 sequence (called once isUtf8 said no). */
 const firstInvalidUtf8 = (bytes: Buffer): number => {
@@ -143,9 +216,9 @@ export const parseJson = (bytes: Buffer): Either.Either<unknown, Problem> => {
   }
 }
 
-/** The request's JSON body, or the problem with it: 415 not JSON, 413 too large, or what `parseJson` says. */
-export const readJson = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<unknown, Problem> =>
+/** The request's JSON body, or the problem with it: 415 not JSON, 413 too large, 408 too slow, or what `parseJson` says. */
+export const readJson = (request: HttpServerRequest.HttpServerRequest, limits: Limits): Effect.Effect<unknown, Problem> =>
   Effect.suspend(() => {
     const problem = contentTypeProblem(request.headers["content-type"])
-    return problem !== undefined ? Effect.fail(problem) : Effect.flatMap(readBytes(request, maxBytes), parseJson)
+    return problem !== undefined ? Effect.fail(problem) : Effect.flatMap(readBytes(request, limits), parseJson)
   })

@@ -1,16 +1,55 @@
 import type { HttpApp } from "@effect/platform"
 import { HttpApiError, HttpServerError, HttpServerRequest } from "@effect/platform"
-import type { ParseResult } from "effect"
-import { Cause, Effect, Option } from "effect"
-import { ArrayFormatter } from "effect/ParseResult"
+import { Cause, Effect, Option, ParseResult } from "effect"
 import * as Problem from "../Problem.js"
+import { maxDepth, pathOf, preview, tooDeep } from "./json.js"
 
-const pathOf = (path: ReadonlyArray<PropertyKey>) =>
-  path.map((key, i) => typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`).join("")
+/** A refused value as Schema's messages show it ("actual ..."): its `preview`, never the whole of it. */
+class Echo {
+  constructor(readonly value: unknown) {}
+  toString() {
+    return preview(this.value)
+  }
+}
 
-/** The first thing wrong with a decoded input, as a 400 naming its path. */
+/** The issue with every value a message would show replaced by its Echo. */
+const withEchoes = (issue: ParseResult.ParseIssue): ParseResult.ParseIssue => {
+  switch (issue._tag) {
+    case "Type":
+      return issue.message === undefined ? new ParseResult.Type(issue.ast, new Echo(issue.actual)) : issue
+    case "Pointer":
+      return new ParseResult.Pointer(issue.path, issue.actual, withEchoes(issue.issue))
+    case "Refinement":
+      return new ParseResult.Refinement(issue.ast, issue.actual, issue.kind, withEchoes(issue.issue))
+    case "Transformation":
+      return new ParseResult.Transformation(issue.ast, issue.actual, issue.kind, withEchoes(issue.issue))
+    case "Composite": {
+      const issues = Array.isArray(issue.issues)
+        ? issue.issues.map(withEchoes) as unknown as readonly [ParseResult.ParseIssue, ...Array<ParseResult.ParseIssue>]
+        : withEchoes(issue.issues as ParseResult.ParseIssue)
+      return new ParseResult.Composite(issue.ast, issue.actual, issues, issue.output)
+    }
+    default:
+      return issue
+  }
+}
+
+/**
+ * A 400 naming where `body` nests too deep to be decoded, or undefined: checked before any Schema
+ * decode of a body, whose recursion (and its messages') such a body would overflow.
+ */
+export const depthProblem = (body: unknown): Problem.Problem | undefined => {
+  const path = tooDeep(body)
+  if (path === undefined) return undefined
+  return Problem.badRequest(
+    `is nested more than ${maxDepth} levels deep; JSON in a request may nest at most ${maxDepth} levels`,
+    pathOf(path)
+  )
+}
+
+/** The first thing wrong with a decoded input, as a 400 naming its path; what it shows of the input is short. */
 export const problemOfParse = (error: ParseResult.ParseError): Problem.Problem => {
-  const [issue] = ArrayFormatter.formatErrorSync(error)
+  const [issue] = ParseResult.ArrayFormatter.formatIssueSync(withEchoes(error.issue))
   return Problem.badRequest(issue?.message ?? "is invalid", pathOf(issue?.path ?? []) || undefined)
 }
 

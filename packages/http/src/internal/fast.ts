@@ -7,6 +7,7 @@ import * as Problem from "../Problem.js"
 import { Recipients } from "../Recipients.js"
 import type { Templates } from "../Templates.js"
 import * as auth from "./auth.js"
+import type { Limits } from "./body.js"
 import { contentTypeProblem, parseJson, read } from "./body.js"
 import { commonBatch, isCommonMessage } from "./common.js"
 import { logUnexpected, unexpected } from "./errors.js"
@@ -38,7 +39,7 @@ export interface Closing {
 }
 
 export interface Options {
-  readonly maxBodyBytes: number
+  readonly limits: Limits
   readonly apiKeys: ReadonlyArray<string> | undefined
   readonly closing: Closing
 }
@@ -74,7 +75,7 @@ export const make = (options: Options): Effect.Effect<Handler, never, Sluice | R
     const sluice = yield* Sluice
     const recipients = yield* Recipients
     const authorize = auth.make(options.apiKeys)
-    const { closing, maxBodyBytes } = options
+    const { closing, limits } = options
 
     const send = (response: Answerable, status: number, contentType: string, body: string, headers?: Record<string, string>) => {
       const head: Record<string, string | number> = { ...headers, "content-type": contentType, "content-length": Buffer.byteLength(body) }
@@ -199,7 +200,7 @@ export const make = (options: Options): Effect.Effect<Handler, never, Sluice | R
     const receive = (request: Http.IncomingMessage, response: Answerable, use: (body: unknown) => void) => {
       const problem = authorize(request.headers.authorization) ?? contentTypeProblem(request.headers["content-type"])
       if (problem !== undefined) return sendProblem(response, problem)
-      read(request, maxBodyBytes, (bytes) => {
+      read(request, limits, (bytes) => {
         if (bytes instanceof Problem.Problem) return sendProblem(response, bytes)
         const body = parseJson(bytes)
         if (Either.isLeft(body)) return sendProblem(response, body.left)

@@ -8,23 +8,25 @@ import * as HttpMetrics from "../HttpMetrics.js"
 import * as Problem from "../Problem.js"
 import { Recipients } from "../Recipients.js"
 import { Templates } from "../Templates.js"
+import type { Limits } from "./body.js"
 import { readJson, readRaw } from "./body.js"
-import { problemOfParse } from "./errors.js"
+import { depthProblem, problemOfParse } from "./errors.js"
 import * as prometheus from "./prometheus.js"
 import { problemOf, statusOf, submit, submitBatch } from "./submit.js"
 
 /** Reads the body and decodes it with `schema`; unknown fields are refused, not ignored. */
-const decodeBody = <A, I>(request: HttpServerRequest.HttpServerRequest, schema: Schema.Schema<A, I>, maxBodyBytes: number) =>
-  readJson(request, maxBodyBytes).pipe(
+const decodeBody = <A, I>(request: HttpServerRequest.HttpServerRequest, schema: Schema.Schema<A, I>, limits: Limits) =>
+  readJson(request, limits).pipe(
+    Effect.filterOrElse((body) => depthProblem(body) === undefined, (body) => Effect.fail(depthProblem(body)!)),
     Effect.flatMap(Schema.decodeUnknown(schema, { onExcessProperty: "error" })),
     Effect.mapError((error) => ParseResult.isParseError(error) ? problemOfParse(error) : error)
   )
 
-const messages = (maxBodyBytes: number) =>
+const messages = (limits: Limits) =>
   HttpApiBuilder.group(Api.SluiceApi, "messages", (handlers) =>
     handlers
-      .handleRaw("submit", ({ request }) => readJson(request, maxBodyBytes).pipe(Effect.flatMap(submit)))
-      .handleRaw("submitBatch", ({ request }) => readJson(request, maxBodyBytes).pipe(Effect.flatMap(submitBatch)))
+      .handleRaw("submit", ({ request }) => readJson(request, limits).pipe(Effect.flatMap(submit)))
+      .handleRaw("submitBatch", ({ request }) => readJson(request, limits).pipe(Effect.flatMap(submitBatch)))
       .handle("status", ({ path }) =>
         Sluice.pipe(
           Effect.flatMap((sluice) => sluice.status(path.id)),
@@ -36,11 +38,11 @@ const messages = (maxBodyBytes: number) =>
         ))
   )
 
-const templates = (maxBodyBytes: number) =>
+const templates = (limits: Limits) =>
   HttpApiBuilder.group(Api.SluiceApi, "templates", (handlers) =>
     handlers.handleRaw("put", ({ path, request }) =>
       Effect.gen(function*() {
-        const source = yield* decodeBody(request, Api.TemplateSource, maxBodyBytes)
+        const source = yield* decodeBody(request, Api.TemplateSource, limits)
         const templates = yield* Templates
         return yield* templates.put(path.id, source).pipe(
           Effect.mapError((error) =>
@@ -51,12 +53,12 @@ const templates = (maxBodyBytes: number) =>
         )
       })))
 
-const suppressions = (maxBodyBytes: number) =>
+const suppressions = (limits: Limits) =>
   HttpApiBuilder.group(Api.SluiceApi, "suppressions", (handlers) =>
     handlers
       .handleRaw("suppress", ({ request }) =>
         Effect.gen(function*() {
-          const { address, reason } = yield* decodeBody(request, Api.Suppression, maxBodyBytes)
+          const { address, reason } = yield* decodeBody(request, Api.Suppression, limits)
           const recipients = yield* Recipients
           yield* recipients.suppress(address, reason).pipe(
             Effect.mapError((error) => Problem.badRequest(error.message, "address"))
@@ -73,11 +75,11 @@ const suppressions = (maxBodyBytes: number) =>
         }))
   )
 
-const complaints = (maxBodyBytes: number) =>
+const complaints = (limits: Limits) =>
   HttpApiBuilder.group(Api.SluiceApi, "complaints", (handlers) =>
     handlers.handleRaw("complain", ({ request }) =>
       Effect.gen(function*() {
-        const { address, id } = yield* decodeBody(request, Api.Complaint, maxBodyBytes)
+        const { address, id } = yield* decodeBody(request, Api.Complaint, limits)
         const problem = address === undefined ? undefined : Address.problem(address)
         if (problem !== undefined) return yield* Problem.badRequest(`"${address}" ${problem}`, "address")
         const sluice = yield* Sluice
@@ -96,12 +98,12 @@ const jsonType = /^application\/(?:[\w.+-]+\+)?json$/
  * multipart/report's body under a head rebuilt from the request's Content-Type (its boundary), or
  * the `report` of a JSON body. `field` is where it was, for the problem if it is no report.
  */
-const readReport = (request: HttpServerRequest.HttpServerRequest, maxBodyBytes: number) =>
+const readReport = (request: HttpServerRequest.HttpServerRequest, limits: Limits) =>
   Effect.gen(function*() {
     const header = request.headers["content-type"]
     const type = (header ?? "").split(";")[0]!.trim().toLowerCase()
     if (jsonType.test(type)) {
-      const { report } = yield* decodeBody(request, Api.FeedbackReport, maxBodyBytes)
+      const { report } = yield* decodeBody(request, Api.FeedbackReport, limits)
       return { bytes: Buffer.from(report, "utf8"), field: "report" }
     }
     if (!(Api.reportTypes as ReadonlyArray<string>).includes(type)) {
@@ -112,7 +114,7 @@ const readReport = (request: HttpServerRequest.HttpServerRequest, maxBodyBytes: 
         }, or as JSON {"report": "..."}`
       })
     }
-    const body = yield* readRaw(request, maxBodyBytes)
+    const body = yield* readRaw(request, limits)
     if (body.length === 0) return yield* Problem.badRequest("the body is empty; expected a report")
     const head = type === "multipart/report" ? `Content-Type: ${header}\r\nMIME-Version: 1.0\r\n\r\n` : ""
     return { bytes: head === "" ? body : Buffer.concat([Buffer.from(head, "latin1"), body]), field: undefined }
@@ -136,11 +138,11 @@ const feedbackAnswer = (result: Feedback.FeedbackResult) => ({
   ...(result.note === undefined ? {} : { note: result.note })
 })
 
-const feedback = (maxBodyBytes: number) =>
+const feedback = (limits: Limits) =>
   HttpApiBuilder.group(Api.SluiceApi, "feedback", (handlers) =>
     handlers.handleRaw("feedback", ({ request }) =>
       Effect.gen(function*() {
-        const { bytes, field } = yield* readReport(request, maxBodyBytes)
+        const { bytes, field } = yield* readReport(request, limits)
         const sluice = yield* Sluice
         const result = yield* sluice.feedback(bytes).pipe(Effect.mapError((error) =>
           error._tag === "InvalidReport" ? Problem.badRequest(error.message, field) : problemOf(error)
@@ -169,12 +171,12 @@ const operations = HttpApiBuilder.group(Api.SluiceApi, "operations", (handlers) 
   }))
 
 /** The handlers of every endpoint of `SluiceApi`. */
-export const layer = (options: { readonly maxBodyBytes: number }) =>
+export const layer = (limits: Limits) =>
   Layer.mergeAll(
-    messages(options.maxBodyBytes),
-    templates(options.maxBodyBytes),
-    suppressions(options.maxBodyBytes),
-    complaints(options.maxBodyBytes),
-    feedback(options.maxBodyBytes),
+    messages(limits),
+    templates(limits),
+    suppressions(limits),
+    complaints(limits),
+    feedback(limits),
     operations
   )

@@ -6,7 +6,7 @@ import * as Problem from "../Problem.js"
 import type { Refused } from "../Recipients.js"
 import { Recipients } from "../Recipients.js"
 import { Templates } from "../Templates.js"
-import { problemOfParse } from "./errors.js"
+import { depthProblem, problemOfParse } from "./errors.js"
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
@@ -127,6 +127,8 @@ const resolve = (input: unknown, prefix: string) =>
 
 export const submit = (input: unknown) =>
   Effect.gen(function*() {
+    const tooDeep = depthProblem(input)
+    if (tooDeep !== undefined) return yield* tooDeep
     const message = yield* resolve(input, "")
     const sluice = yield* Sluice
     const { id } = yield* sluice.submit(message).pipe(Effect.mapError((error) => problemOf(error)))
@@ -146,8 +148,12 @@ const BatchShape = Schema.Struct({
  * queue that cannot take the batch fails it as a whole.
  */
 export const submitBatch = (body: unknown) =>
-  Schema.decodeUnknown(BatchShape, { onExcessProperty: "error" })(body).pipe(
-    Effect.mapError(problemOfParse),
+  Effect.suspend(() => {
+    const tooDeep = depthProblem(body)
+    return tooDeep !== undefined
+      ? Effect.fail(tooDeep)
+      : Effect.mapError(Schema.decodeUnknown(BatchShape, { onExcessProperty: "error" })(body), problemOfParse)
+  }).pipe(
     Effect.flatMap(({ messages }) => submitEach(messages)),
     Effect.map((results) => ({ results }))
   )
