@@ -84,8 +84,11 @@ export const Http = Schema.Struct({
   port: withDefault(Port, () => 8025),
   maxBodyBytes: withDefault(Positive, () => 10 * 1024 * 1024),
   apiKeys: Schema.optional(Schema.Array(Schema.NonEmptyString)),
-  /** With `apiKeys`, /metrics, /openapi.json and /docs need a key too, unless this is true. */
-  publicMetrics: withDefault(Schema.Boolean, () => false),
+  /**
+   * /metrics, /openapi.json and /docs stay open with `apiKeys` set (CONTRACT.md: a Prometheus scrapes
+   * without a key); false puts them behind the keys too.
+   */
+  publicMetrics: withDefault(Schema.Boolean, () => true),
   /** How long a request's body may take to arrive; a slower one is answered 408 and its connection closed. */
   bodyTimeout: withDefault(DurationFromInput, () => Duration.seconds(30)),
   /** UTF-8 bytes of a template's sources together (PUT /v1/templates/{id}); more is refused with 413. */

@@ -247,7 +247,7 @@ export const operations = HttpApiGroup.make("operations")
       .annotate(OpenApi.Summary, "Prometheus text exposition")
       .annotate(
         OpenApi.Description,
-        "With http.apiKeys set, this (like /openapi.json and /docs) needs `Authorization: Bearer <key>` too, unless http.publicMetrics is true"
+        "Open even with http.apiKeys set; with http.publicMetrics false, this (like /openapi.json and /docs) needs `Authorization: Bearer <key>` too"
       )
   )
 

@@ -304,10 +304,10 @@ describe("the HTTP API", () => {
       expect(api.sink.messages.length).toBeLessThanOrEqual(1)
     }))
 
-  it.scopedLive("with http.apiKeys, /metrics, /openapi.json and /docs need a key too, unless http.publicMetrics", () =>
+  it.scopedLive("with http.apiKeys, /metrics, /openapi.json and /docs stay open, unless http.publicMetrics is false", () =>
     Effect.gen(function*() {
       for (const fastPath of [true, false]) {
-        const closed = yield* start({ http: { apiKeys: ["key-one"] } }, {}, { fastPath })
+        const closed = yield* start({ http: { apiKeys: ["key-one"], publicMetrics: false } }, {}, { fastPath })
         for (const path of ["/metrics", "/openapi.json", "/docs", "/metrics?x=1"]) {
           const none = yield* closed.call("GET", path)
           expect([none.status, none.headers["content-type"], none.headers["www-authenticate"]], path).toEqual([
@@ -323,7 +323,7 @@ describe("the HTTP API", () => {
         }
         for (const path of ["/healthz", "/readyz"]) expect((yield* closed.call("GET", path)).status).toBe(200)
 
-        const open = yield* start({ http: { apiKeys: ["key-one"], publicMetrics: true } }, {}, { fastPath })
+        const open = yield* start({ http: { apiKeys: ["key-one"] } }, {}, { fastPath })
         for (const path of ["/metrics", "/openapi.json", "/docs"]) expect((yield* open.call("GET", path)).status, path).toBe(200)
         expect((yield* open.call("POST", "/v1/messages", { json: message(1) })).status).toBe(401)
       }

@@ -61,7 +61,7 @@ const rows: ReadonlyArray<Row> = [
   { name: "a template of 5 MB", method: "PUT", path: "/v1/templates/big", send: { json: { text: "{{a}}".repeat(1024 * 1024) } }, status: 413, says: "(http.maxTemplateBytes) is 262144" },
   { name: "a render that takes too long", send: templated("cube", { a: Array.from({ length: 1000 }, (_, i) => i) }), status: 422, field: "template", says: "took longer than 1s to render (http.templateTimeout)" },
   { name: "a render larger than http.maxBodyBytes", send: templated("echo", { a: Array.from({ length: 1100 }, (_, i) => i), s: "y".repeat(10_000) }), status: 422, field: "template", says: "(http.maxBodyBytes)" },
-  // Item 11: the server's own documents are behind the keys.
+  // Item 11: the server's own documents behind the keys (http.publicMetrics false).
   { name: "/metrics without a key", method: "GET", path: "/metrics", anonymous: true, status: 401, says: "http.apiKeys" },
   { name: "/openapi.json without a key", method: "GET", path: "/openapi.json", anonymous: true, status: 401, says: "http.apiKeys" },
   { name: "/docs without a key", method: "GET", path: "/docs", anonymous: true, status: 401, says: "http.apiKeys" }
@@ -78,7 +78,7 @@ const templates = {
 
 const serve = (fastPath: boolean) =>
   Effect.gen(function*() {
-    const api = yield* start({ http: { apiKeys: [key], templateTimeout: "1 second" } }, {}, { fastPath })
+    const api = yield* start({ http: { apiKeys: [key], publicMetrics: false, templateTimeout: "1 second" } }, {}, { fastPath })
     for (const [id, source] of Object.entries(templates)) {
       expect((yield* api.call("PUT", `/v1/templates/${id}`, authorized({ json: source }))).status).toBe(200)
     }

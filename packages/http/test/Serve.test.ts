@@ -37,7 +37,7 @@ describe("sluice serve with its HTTP API, as a process", () => {
   it.scopedLive("every endpoint, every bad input, API keys; SIGTERM exits 0", () =>
     Effect.gen(function*() {
       const sink = yield* Sink.make()
-      const { dir, file } = workspace((dir) => config(dir, sink, { http: { port: 0, apiKeys: ["secret-key"] } }))
+      const { dir, file } = workspace((dir) => config(dir, sink, { http: { port: 0, apiKeys: ["secret-key"], publicMetrics: false } }))
       const sluice = yield* serve(["--config", file], dir)
       const auth = { authorization: "Bearer secret-key" }
       const v1 = (method: string, path: string, options: CallOptions = {}): Effect.Effect<Answer> =>
@@ -84,7 +84,7 @@ describe("sluice serve with its HTTP API, as a process", () => {
       expect(bounce.body).toMatchObject({ matched: true, status: "bounced", recipients: [{ category: "bad-mailbox", suppressed: true }] })
       const bounced = yield* v1("POST", "/v1/messages", { json: message(9, { to: ["r2@example.net"] }) })
       expect([bounced.status, bounced.body.detail]).toEqual([422, "r2@example.net is suppressed: bounced: 550 5.1.1 <r2@example.net>: Recipient address rejected: User unknown"])
-      // Behind the key like /v1/ (http.publicMetrics is off).
+      // Behind the key like /v1/ (http.publicMetrics is false in this config).
       expect((yield* call(sluice.base, "GET", "/metrics")).status).toBe(401)
       const metrics = (yield* v1("GET", "/metrics")).text
       expect(metrics).toMatch(/^sluice_messages_total\{outcome="delivered"\} 5$/m)
