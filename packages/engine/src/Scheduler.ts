@@ -1,6 +1,5 @@
 import type { Scope } from "effect"
 import { Clock, Duration, Effect, Either, Schedule } from "effect"
-import { SmtpReply } from "@sluice/smtp"
 import * as Alarm from "./Alarm.js"
 import type { Classifier } from "./Bounce.js"
 import type * as Config from "./Config.js"
@@ -13,7 +12,6 @@ import type { Circuits } from "./Router.js"
 import { Router } from "./Router.js"
 import * as Settlements from "./Settlements.js"
 import { Signal } from "./Signal.js"
-import type { SendOutcome } from "./UpstreamActor.js"
 import * as Actor from "./UpstreamActor.js"
 import { Job, UpstreamActor } from "./UpstreamActor.js"
 
@@ -62,8 +60,11 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
 
     const settlements = yield* Settlements.make({ config, queue, reporter, delivering })
 
+    // What the actors' connections ended, drained at the start of each round.
+    const ended = new Deque<Actor.Ended>()
     const handlers: Actor.Handlers = {
-      onResult: (job, actor, outcome) => result(job, actor, outcome),
+      ended,
+      wake: () => dispatch(),
       onCircuitChange: (actor, state) => {
         reporter.circuit(actor.name, state)
         // What waits in its mailbox would wait for the cooldown, or fail on it in turn: it moves now.
@@ -140,6 +141,7 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
     }
 
     const round = () => {
+      for (let next = ended.shift(); next !== undefined; next = ended.shift()) judge(next)
       if (draining) return
       const now = clock.unsafeCurrentTimeMillis()
       look(now)
@@ -173,17 +175,13 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
       if (probeAt !== Infinity) cooldowns.set(probeAt)
     }
 
-    const result = (job: Job, actor: UpstreamActor, outcome: SendOutcome) => {
-      const now = clock.unsafeCurrentTimeMillis()
+    /** An attempt that ended: judged, and settled or failed over. */
+    const judge = ({ actor, classification, job, outcome }: Actor.Ended) => {
       if (Either.isRight(outcome)) {
-        actor.breaker.onSuccess()
-        settlements.add(job, actor.name, Outcome.fromResult(job.message.recipients, outcome.right, classify))
-        return dispatch()
+        return settlements.add(job, actor.name, Outcome.fromResult(job.message.recipients, outcome.right, classify))
       }
       const error = outcome.left
-      const { upstreamFault, verdict } = SmtpReply.classifyError(error)
-      if (upstreamFault) actor.breaker.onFailure(now)
-      else actor.breaker.onSuccess()
+      const { upstreamFault, verdict } = classification!
       if (upstreamFault && draining) {
         // Shutting down: the connection closed under it. Not an attempt: it goes back untouched.
         delivering.delete(job.message.id)
@@ -197,7 +195,6 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
       } else {
         settlements.add(job, actor.name, Outcome.fromError(job.message.recipients, error, verdict, classify))
       }
-      dispatch()
     }
 
     const lease = (stream: string) =>

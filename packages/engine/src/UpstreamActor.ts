@@ -1,7 +1,7 @@
 import type { Clock, Scope } from "effect"
 import { Effect, Either, Metric } from "effect"
 import type { SmtpError, SmtpSession } from "@sluice/smtp"
-import { SmtpOptions, SmtpPool } from "@sluice/smtp"
+import { SmtpOptions, SmtpPool, SmtpReply } from "@sluice/smtp"
 import { CircuitBreaker } from "./CircuitBreaker.js"
 import type * as CircuitBreakerModule from "./CircuitBreaker.js"
 import type * as Config from "./Config.js"
@@ -44,9 +44,21 @@ export class Job implements SmtpPool.Delivery {
 
 export type SendOutcome = Either.Either<SmtpSession.SendResult, SmtpError>
 
+/** One attempt's end, as the actor hands it back to the scheduler. */
+export interface Ended {
+  readonly job: Job
+  readonly actor: UpstreamActor
+  readonly outcome: SendOutcome
+  /** How SmtpReply judged the error, when there was one. */
+  readonly classification: SmtpReply.Classification | undefined
+}
+
+/** Where an actor hands back what ended, and says what changed. */
 export interface Handlers {
-  /** One attempt's result, as the connection reports it (synchronously, from a socket event). */
-  readonly onResult: (job: Job, actor: UpstreamActor, outcome: SendOutcome) => void
+  /** Attempts that ended: the actor queues them here, the scheduler drains them in its next round. */
+  readonly ended: Deque<Ended>
+  /** Asks the scheduler for a round (something ended, or the circuit changed). */
+  readonly wake: () => void
   readonly onCircuitChange: (actor: UpstreamActor, state: CircuitBreakerModule.State) => void
 }
 
@@ -157,7 +169,12 @@ export class UpstreamActor implements SmtpPool.Source<Job> {
       return
     }
     this.held--
-    this.handlers.onResult(job, this, outcome)
+    // The actor keeps its own circuit: an upstream's fault counts against it, anything else for it.
+    const classification = Either.isLeft(outcome) ? SmtpReply.classifyError(outcome.left) : undefined
+    if (classification?.upstreamFault === true) this.breaker.onFailure(this.clock.unsafeCurrentTimeMillis())
+    else this.breaker.onSuccess()
+    this.handlers.ended.push({ job, actor: this, outcome, classification })
+    this.handlers.wake()
   }
 
   /**
