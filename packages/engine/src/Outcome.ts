@@ -1,6 +1,10 @@
+import { Duration } from "effect"
 import type { SmtpError, SmtpSession } from "@sluice/smtp"
 import type { Category, Classifier } from "./Bounce.js"
-import type { RecipientState, RecipientStatus, Reply } from "./Message.js"
+import type { Settlement } from "./DeliveryQueue.js"
+import type { QueuedMessage, RecipientState, RecipientStatus, Reply } from "./Message.js"
+import { statusOf } from "./Message.js"
+import type * as Retry from "./Retry.js"
 
 /** What one attempt made of a message's recipients, before the retry policy has its say. */
 export interface Judged {
@@ -124,3 +128,35 @@ export const giveUp = (recipients: ReadonlyArray<RecipientStatus>): ReadonlyArra
  */
 export const changed = (before: ReadonlyArray<RecipientStatus>, after: ReadonlyArray<RecipientStatus>) =>
   after.filter((r, i) => isOpen(before[i]!) && r.status !== "pending")
+
+/** True when the retry policy has a say: some recipient was deferred. */
+export const needsDecision = (judged: Judged): boolean => judged.recipients.some((r) => r.status === "deferred")
+
+/**
+ * One attempt's outcome under the retry policy: what the queue stores and why, in words. `decision`
+ * is the policy's answer (Retry.decide) when a recipient was deferred (`needsDecision`); out of
+ * attempts or age, the deferred recipients fail.
+ */
+export const settle = (
+  message: QueuedMessage,
+  upstream: string,
+  judged: Judged,
+  decision: Retry.Decision | undefined,
+  policy: Retry.Policy
+): { readonly settlement: Settlement; readonly reason: string } => {
+  const attempts = message.attempts + 1
+  let { reason, recipients } = judged
+  let retryAt: number | undefined
+  if (decision?._tag === "RetryAt") {
+    retryAt = decision.at
+  } else if (decision?._tag === "GiveUp") {
+    recipients = giveUp(recipients)
+    reason = decision.reason === "attempts"
+      ? `out of attempts (${attempts} of ${policy.maxAttempts})`
+      : `older than the maximum age (${Duration.format(policy.maxAge)})`
+  }
+  return {
+    settlement: { status: statusOf(recipients), attempts, upstream, lastReply: judged.reply, recipients, retryAt },
+    reason
+  }
+}

@@ -1,9 +1,8 @@
 import type { Scope } from "effect"
-import { Duration, Effect } from "effect"
+import { Effect } from "effect"
 import type * as Config from "./Config.js"
 import type { DeliveryQueueShape, Settlement } from "./DeliveryQueue.js"
 import * as Batcher from "./internal/batcher.js"
-import { statusOf } from "./Message.js"
 import * as Outcome from "./Outcome.js"
 import type { Reporter } from "./Report.js"
 import * as Retry from "./Retry.js"
@@ -55,24 +54,11 @@ export const make = (settings: {
         const reasons: Array<string> = []
         for (const { job, judged, upstream } of batch) {
           const message = job.message
-          const attempts = message.attempts + 1
-          let { reason, recipients } = judged
-          let retryAt: number | undefined
-          if (recipients.some((r) => r.status === "deferred")) {
-            const decision = yield* Retry.decide(policy, attempts, message.submittedAt)
-            if (decision._tag === "RetryAt") {
-              retryAt = decision.at
-            } else {
-              recipients = Outcome.giveUp(recipients)
-              reason = decision.reason === "attempts"
-                ? `out of attempts (${attempts} of ${policy.maxAttempts})`
-                : `older than the maximum age (${Duration.format(policy.maxAge)})`
-            }
-          }
-          entries.push({
-            id: message.id,
-            settlement: { status: statusOf(recipients), attempts, upstream, lastReply: judged.reply, recipients, retryAt }
-          })
+          const decision = Outcome.needsDecision(judged)
+            ? yield* Retry.decide(policy, message.attempts + 1, message.submittedAt)
+            : undefined
+          const { reason, settlement } = Outcome.settle(message, upstream, judged, decision, policy)
+          entries.push({ id: message.id, settlement })
           reasons.push(reason)
         }
         yield* queue.settleAll(entries).pipe(
