@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { createEngine } from "@sluice/engine"
+import { createEngine } from "@sluice/sluice"
 import { Sink } from "@sluice/sink"
 import { Effect } from "effect"
 
@@ -56,5 +56,20 @@ describe("createEngine, the Promise facade", () => {
       expect(second).toMatchObject({ _tag: "SpoolError" })
       expect(String((second as Error).message)).toContain(join(dir, "spool"))
       yield* promise(() => first.close())
+    }))
+
+  // Issue 14: what a hostile submitter sends is refused through the facade as through the service.
+  it.live("a hostile message rejects with the typed error, naming the field", () =>
+    promise(async () => {
+      const ok = { from: "sender@example.com", to: ["ok@example.net"], subject: "hello", text: "body" }
+      const engine = await createEngine({ queue: { kind: "memory" }, upstreams: [{ host: "127.0.0.1", port: 1 }] })
+      try {
+        const error = await engine.submit({ ...ok, to: ["ok@example.net", "\"a\tb\"@example.net"] }).then(() => undefined, (e: unknown) => e)
+        expect(error).toMatchObject({ _tag: "InvalidMessage", field: "to[1]" })
+        const header = await engine.submit({ ...ok, headers: { Bcc: "spy@example.net" } }).then(() => undefined, (e: unknown) => e)
+        expect(header).toMatchObject({ _tag: "InvalidMessage", field: "headers.Bcc" })
+      } finally {
+        await engine.close()
+      }
     }))
 })

@@ -3,8 +3,8 @@ import type { FileSystem } from "@effect/platform"
 import { Duration, Effect } from "effect"
 import type { Config } from "@sluice/engine"
 import type { HttpAdapter, Templates } from "@sluice/http"
+import type { QueueLayer } from "@sluice/sluice"
 import type { SpoolError } from "@sluice/spool"
-import type { QueueUnavailable } from "./QueueLayer.js"
 import type { ConfigFileError, LogLevelName, UsageError } from "./ServeConfig.js"
 import { choice, duration, invalid, parseUpstream, port as portFlag } from "./internal/flags.js"
 
@@ -59,7 +59,7 @@ export type ServeError =
   | UsageError
   | ConfigFileError
   | Config.ConfigError
-  | QueueUnavailable
+  | QueueLayer.QueueUnavailable
   | SpoolError
   | Templates.StorageUnavailable
   | HttpAdapter.ListenError

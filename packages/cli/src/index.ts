@@ -4,7 +4,5 @@ export * as Cli from "./Cli.js"
 export * as ExitCode from "./ExitCode.js"
 /** The JSON-lines logger with stable field names. */
 export * as JsonLogger from "./JsonLogger.js"
-/** Picking the DeliveryQueue named by `queue.kind`. */
-export * as QueueLayer from "./QueueLayer.js"
 /** The configuration `serve` runs on: a file, or the embedded default from flags. */
 export * as ServeConfig from "./ServeConfig.js"

@@ -41,7 +41,5 @@ export * as StatusStore from "./StatusStore.js"
 export * from "./Submission.js"
 /** The Sluice service and its layer. */
 export * from "./Sluice.js"
-/** The Promise facade. */
-export * from "./createEngine.js"
 /** A wake-up for loops that wait for a change (used by the queue adapters too). */
 export { Signal } from "./Signal.js"

@@ -1,13 +1,8 @@
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Scope, Stream } from "effect"
-import type { SluiceConfigInput } from "./Config.js"
-import * as Config from "./Config.js"
-import type { DeliveryEvent } from "./DeliveryEvent.js"
-import type { DeliveryQueue } from "./DeliveryQueue.js"
-import * as MemoryQueue from "./MemoryQueue.js"
-import type { MessageRecord } from "./Message.js"
-import type { Options, Submitted } from "./Sluice.js"
-import { Sluice } from "./Sluice.js"
-import type { SubmitMessage } from "./Submission.js"
+import type { DeliveryEvent, DeliveryQueue, MessageRecord, Options, SubmitMessage, Submitted } from "@sluice/engine"
+import { Config, decodeMessage, Sluice } from "@sluice/engine"
+import * as CacheLayer from "./CacheLayer.js"
+import * as QueueLayer from "./QueueLayer.js"
 
 /** The engine for code that does not use Effect: Promises and an async iterable. */
 export interface Engine {
@@ -21,38 +16,8 @@ export interface Engine {
 }
 
 export interface EngineOptions extends Options {
-  /**
-   * Where messages wait, when not the one `queue.kind` names: "embedded" (the default) opens the
-   * durable spool of @sluice/spool at `queue.path`, "memory" keeps them in memory.
-   */
+  /** Where messages wait, instead of the queue `queue.kind` names (a queue of your own). */
   readonly queue?: Layer.Layer<DeliveryQueue, unknown>
-}
-
-// The spool depends on the engine, so the engine reaches it by name at run time, not at build time.
-const spoolModule: string = "@sluice/spool"
-interface SpoolModule {
-  readonly Spool: {
-    readonly layerFromConfig: (queue: Config.SluiceConfig["queue"]) => Layer.Layer<DeliveryQueue, unknown>
-  }
-}
-
-const queueLayer = (queue: Config.SluiceConfig["queue"]): Layer.Layer<DeliveryQueue, unknown> => {
-  switch (queue.kind) {
-    case "memory":
-      return MemoryQueue.layer({ maxDepth: queue.maxDepth })
-    case "embedded":
-      return Layer.unwrapEffect(
-        Effect.promise(() => import(spoolModule) as Promise<SpoolModule>).pipe(
-          Effect.map(({ Spool }) => Spool.layerFromConfig(queue))
-        )
-      )
-    case "rabbitmq":
-      return Layer.fail(
-        new Config.ConfigError({
-          issues: [{ path: "queue.kind", message: `"rabbitmq" needs its queue passed as options.queue (see @sluice/amqp)` }]
-        })
-      )
-  }
 }
 
 // Promise users get the typed error itself (its _tag and fields), not Effect's FiberFailure wrapper.
@@ -60,20 +25,25 @@ const settle = <A, E>(exit: Promise<Exit.Exit<A, E>>): Promise<A> =>
   exit.then((exit) => Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)))
 
 /**
- * Starts an engine. The configuration is checked first; a bad one rejects with a ConfigError that
- * names each bad field. A queue that cannot be opened (a spool locked by another process, a path that
- * cannot be written) rejects with its error, naming the path.
+ * Starts an engine on the same layers as `sluice serve`, without its HTTP listener: the queue
+ * `queue.kind` names (the durable spool by default) and the `cache`. The configuration is checked
+ * first; a bad one rejects with a ConfigError that names each bad field. A queue that cannot be
+ * opened (a spool locked by another process, a path that cannot be written) rejects with its error,
+ * naming the path.
  */
-export const createEngine = async (config: SluiceConfigInput, options: EngineOptions = {}): Promise<Engine> => {
+export const createEngine = async (config: Config.SluiceConfigInput, options: EngineOptions = {}): Promise<Engine> => {
   const decoded = await settle(Effect.runPromiseExit(Config.decode(config)))
-  const queue = options.queue ?? queueLayer(decoded.queue)
-  const runtime = ManagedRuntime.make(Sluice.layer(decoded, options).pipe(Layer.provide(queue)))
+  // One cache for the queue and the engine, as `serve` builds it: one Redis connection.
+  const cache = CacheLayer.layer(decoded.cache)
+  const queue = options.queue ?? QueueLayer.layer(decoded).pipe(Layer.provide(cache))
+  const runtime = ManagedRuntime.make(Sluice.layer(decoded, options).pipe(Layer.provide(cache), Layer.provide(queue)))
   const sluice = await settle(runtime.runPromiseExit(Sluice)).catch(async (error: unknown) => {
     await runtime.dispose()
     throw error
   })
   return {
-    submit: (message) => settle(runtime.runPromiseExit(sluice.submit(message))),
+    // Decoded here, at this facade's edge, as the HTTP adapter decodes at its own.
+    submit: (message) => settle(runtime.runPromiseExit(Effect.flatMap(decodeMessage(message), sluice.submit))),
     status: (id) => settle(runtime.runPromiseExit(sluice.status(id).pipe(Effect.map(Option.getOrUndefined)))),
     events: () => {
       // Subscribed here and now, so no event is missed between this call and the first `next()`.

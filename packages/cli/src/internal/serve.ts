@@ -1,9 +1,8 @@
 import type { Duration } from "effect"
 import { Config, Sluice } from "@sluice/engine"
 import { HttpAdapter, Recipients, Templates, Webhook } from "@sluice/http"
+import { CacheLayer, QueueLayer } from "@sluice/sluice"
 import { Effect, Layer, Logger, LogLevel, Option } from "effect"
-import * as CacheLayer from "../CacheLayer.js"
-import * as QueueLayer from "../QueueLayer.js"
 import * as ServeConfig from "../ServeConfig.js"
 
 const logLevels: Record<ServeConfig.LogLevelName, LogLevel.LogLevel> = {

@@ -1,0 +1,6 @@
+/** The `cache` section's layer: shared state in this process, or in Redis. */
+export * as CacheLayer from "./CacheLayer.js"
+/** The DeliveryQueue named by `queue.kind`. */
+export * as QueueLayer from "./QueueLayer.js"
+/** The Promise facade: the engine on the same layers as `sluice serve`, without HTTP. */
+export * from "./createEngine.js"
