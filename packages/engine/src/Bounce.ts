@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { rules as builtInRules } from "./bounce-rules.js"
+import { rules as builtInRules } from "./internal/bounce-rules.js"
 
 /** Why a delivery bounced or was deferred (CONTRACT.md); the one list of categories. */
 export const categories = [

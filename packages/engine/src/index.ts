@@ -4,10 +4,6 @@ export * as Address from "./Address.js"
 export * as Alarm from "./Alarm.js"
 /** Bounce and deferral categories, and the classifier that gives them. */
 export * as Bounce from "./Bounce.js"
-/** Smooth weighted round-robin across upstreams. */
-export * as Balancer from "./Balancer.js"
-/** The per-upstream circuit breaker. */
-export * as CircuitBreaker from "./CircuitBreaker.js"
 /** The configuration file's schema and its decoding. */
 export * as Config from "./Config.js"
 /** Delivery events. */
@@ -18,8 +14,6 @@ export * from "./DeliveryQueue.js"
 export * as EngineMetrics from "./EngineMetrics.js"
 /** Later bounces and complaints: delivery status notifications (RFC 3464) and abuse reports (RFC 5965). */
 export * as Feedback from "./Feedback.js"
-/** Weighted fair queuing across streams. */
-export * as FairQueue from "./FairQueue.js"
 /** Idempotency keys: a message's fingerprint, and the conflict of a key used for another message. */
 export * as Idempotency from "./Idempotency.js"
 export { IdempotencyConflict } from "./Idempotency.js"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Balancer } from "../src/Balancer.js"
+import { Balancer } from "../src/internal/Balancer.js"
 
 const names = ["A", "B", "C", "D", "E"]
 const peersOf = (weights: ReadonlyArray<number>) => weights.map((weight, i) => ({ name: names[i]!, weight }))

@@ -3,7 +3,7 @@ import { SmtpReply } from "@sluice/smtp"
 import { Effect } from "effect"
 import type { Category, Classifiable } from "../src/Bounce.js"
 import * as Bounce from "../src/Bounce.js"
-import { rules as builtInRules } from "../src/bounce-rules.js"
+import { rules as builtInRules } from "../src/internal/bounce-rules.js"
 import * as Config from "../src/Config.js"
 
 /** A reply as the server sent it, line by line, parsed the way a session parses it (enhanced code split off). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration } from "effect"
-import type { State } from "../src/CircuitBreaker.js"
-import * as CircuitBreaker from "../src/CircuitBreaker.js"
+import type { State } from "../src/internal/CircuitBreaker.js"
+import * as CircuitBreaker from "../src/internal/CircuitBreaker.js"
 
 /** The breaker takes its time from the caller: a clock the test moves by hand. */
 const clock = () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FairQueue } from "../src/FairQueue.js"
+import { FairQueue } from "../src/internal/FairQueue.js"
 
 const weightsOf = (weights: Record<string, number>) => new Map(Object.entries(weights))
 

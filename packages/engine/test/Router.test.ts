@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import type { Circuits, Target } from "../src/Router.js"
-import { Router } from "../src/Router.js"
+import type { Circuits, Target } from "../src/internal/Router.js"
+import { Router } from "../src/internal/Router.js"
 
 interface Job {
   readonly n: number

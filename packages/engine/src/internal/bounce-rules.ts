@@ -1,4 +1,4 @@
-import type { Rule } from "./Bounce.js"
+import type { Rule } from "../Bounce.js"
 
 /*
  * The built-in bounce classification rules: tried in order after the user's `bounces.rules`, before the

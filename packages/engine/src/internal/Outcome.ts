@@ -1,10 +1,10 @@
 import { Duration } from "effect"
 import type { SmtpError, SmtpSession } from "@sluice/smtp"
-import type { Category, Classifier } from "./Bounce.js"
-import type { Settlement } from "./DeliveryQueue.js"
-import type { QueuedMessage, RecipientState, RecipientStatus, Reply } from "./Message.js"
-import { statusOf } from "./Message.js"
-import type * as Retry from "./Retry.js"
+import type { Category, Classifier } from "../Bounce.js"
+import type { Settlement } from "../DeliveryQueue.js"
+import type { QueuedMessage, RecipientState, RecipientStatus, Reply } from "../Message.js"
+import { statusOf } from "../Message.js"
+import type * as Retry from "../Retry.js"
 
 /** What one attempt made of a message's recipients, before the retry policy has its say. */
 export interface Judged {

@@ -1,5 +1,5 @@
 import { Balancer } from "./Balancer.js"
-import { Deque } from "./internal/deque.js"
+import { Deque } from "./deque.js"
 
 /** What the router needs to know of an upstream actor. */
 export interface Target {

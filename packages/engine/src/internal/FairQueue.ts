@@ -1,4 +1,4 @@
-import { Deque } from "./internal/deque.js"
+import { Deque } from "./deque.js"
 
 interface ActiveStream<A> {
   readonly name: string

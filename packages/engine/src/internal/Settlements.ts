@@ -1,12 +1,12 @@
 import type { Scope } from "effect"
 import { Effect } from "effect"
-import type * as Config from "./Config.js"
-import type { DeliveryQueueShape, Settlement } from "./DeliveryQueue.js"
-import * as Batcher from "./internal/batcher.js"
+import type * as Config from "../Config.js"
+import type { DeliveryQueueShape, Settlement } from "../DeliveryQueue.js"
+import * as Batcher from "./batcher.js"
 import * as Outcome from "./Outcome.js"
 import type { Reporter } from "./Report.js"
-import * as Retry from "./Retry.js"
-import { Signal } from "./Signal.js"
+import * as Retry from "../Retry.js"
+import { Signal } from "../Signal.js"
 import type { Job } from "./UpstreamActor.js"
 
 interface Pending {
