@@ -40,7 +40,7 @@ export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Schedule.ex
  * (two jobs per connection) and what its actors hold (a job per connection and a quarter more).
  * More would only keep messages from other nodes; less would leave connections idle.
  */
-export const prefetchFor = (config: Config.SluiceConfig): number => {
+export const prefetchFor = (config: Pick<Config.SluiceConfig, "upstreams">): number => {
   const connections = config.upstreams.reduce((n, u) => n + u.maxConnections, 0)
   const actors = config.upstreams.reduce((n, u) => n + Math.ceil(u.maxConnections * 1.25), 0)
   return Math.max(8, 2 * connections) + actors
@@ -73,7 +73,7 @@ export const layer = (options: Options): Layer.Layer<DeliveryQueue, QueueError, 
 
 /** The queue a configuration names (`queue.kind: "rabbitmq"`), its prefetch sized from the upstreams. */
 export const layerFromConfig = (
-  config: Config.SluiceConfig,
+  config: Pick<Config.SluiceConfig, "upstreams" | "streams">,
   queue: Extract<Config.SluiceConfig["queue"], { kind: "rabbitmq" }>
 ): Layer.Layer<DeliveryQueue, QueueError, StatusStore.StatusStore> =>
   layer({

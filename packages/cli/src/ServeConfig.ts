@@ -1,5 +1,6 @@
 import { FileSystem } from "@effect/platform"
-import { Config } from "@sluice/engine"
+import type { Config } from "@sluice/engine"
+import { SluiceConfig } from "@sluice/sluice"
 import { Data, Effect, Option } from "effect"
 import type { UpstreamFlag } from "./internal/flags.js"
 
@@ -50,12 +51,12 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 /**
  * The configuration `serve` runs on: the file given by `--config`, or the embedded default built from
  * `--upstream` flags (durable queue under ./.sluice, HTTP on 127.0.0.1:8025); `--host` and `--port`
- * override the listener, `--log-level` the file's `log.level`, either way. Decoded by the engine's
- * schema, so a bad field is named by its path.
+ * override the listener, `--log-level` the file's `log.level`, either way. Decoded by the file's
+ * schema, composed from each package's section, so a bad field is named by its path.
  */
 export const load = (
   flags: ServeFlags
-): Effect.Effect<Config.SluiceConfig, UsageError | ConfigFileError | Config.ConfigError, FileSystem.FileSystem> =>
+): Effect.Effect<SluiceConfig.SluiceConfig, UsageError | ConfigFileError | Config.ConfigError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     let input: unknown
     if (Option.isSome(flags.config)) {
@@ -89,5 +90,5 @@ export const load = (
     if (Option.isSome(flags.logLevel) && isObject(input) && (input.log === undefined || isObject(input.log))) {
       input = { ...input, log: { ...input.log, level: flags.logLevel.value } }
     }
-    return yield* Config.decode(input)
+    return yield* SluiceConfig.decode(input)
   })

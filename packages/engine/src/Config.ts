@@ -160,15 +160,6 @@ export const SluiceConfig = Schema.Struct({
   ),
   retry: withDefault(Retry, () => Schema.decodeSync(Retry)({})),
   circuitBreaker: withDefault(CircuitBreaker, () => Schema.decodeSync(CircuitBreaker)({})),
-  cache: Schema.optional(Schema.Union(
-    Schema.Struct({ kind: Schema.Literal("memory") }),
-    Schema.Struct({
-      kind: Schema.Literal("redis"),
-      url: Schema.NonEmptyString,
-      /** Prefix of the keys, so several clusters share one Redis (default "sluice"). */
-      prefix: Schema.optional(Schema.NonEmptyTrimmedString)
-    })
-  )),
   recipients: Schema.optional(Schema.Struct({
     checkDomains: withDefault(Schema.Boolean, () => false),
     dnsServers: Schema.optional(Schema.Array(DnsServer)),
@@ -196,8 +187,14 @@ const pathOf = (path: ReadonlyArray<PropertyKey>) =>
   path.map((key, i) => typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`).join("")
 
 /** Decodes and checks a configuration (JSON already parsed), naming every bad field. */
-export const decode = (input: unknown): Effect.Effect<SluiceConfig, ConfigError> =>
-  Schema.decodeUnknown(SluiceConfig, { errors: "all", onExcessProperty: "error" })(input).pipe(
+export const decode = (input: unknown): Effect.Effect<SluiceConfig, ConfigError> => decodeWith(SluiceConfig)(input)
+
+/**
+ * Decodes a configuration whose schema adds other packages' sections to the engine's (the file
+ * `sluice serve` reads: `cache`, …), naming every bad field by its path as `decode` does.
+ */
+export const decodeWith = <A extends SluiceConfig, I>(schema: Schema.Schema<A, I>) => (input: unknown): Effect.Effect<A, ConfigError> =>
+  Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })(input).pipe(
     Effect.mapError((error) =>
       new ConfigError({
         issues: withoutUndefinedBranches(ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({

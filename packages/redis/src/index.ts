@@ -8,3 +8,5 @@ export * as RedisRateLimit from "./RedisRateLimit.js"
 export * as RedisKeyValueStore from "./RedisKeyValueStore.js"
 /** `sluice_redis_degraded` and the fallback counter. */
 export * as RedisMetrics from "./RedisMetrics.js"
+/** The `cache` section naming Redis, and the layer built from it alone. */
+export * as RedisCache from "./RedisCache.js"

@@ -19,7 +19,7 @@ export class QueueUnavailable extends Data.TaggedError("QueueUnavailable")<{
  * `cache`: Redis shares them across nodes), or in memory when none is provided.
  */
 export const layer = (
-  config: Config.SluiceConfig
+  config: Pick<Config.SluiceConfig, "queue" | "upstreams" | "streams">
 ): Layer.Layer<DeliveryQueue, QueueUnavailable | SpoolError> => {
   const queue = config.queue
   switch (queue.kind) {

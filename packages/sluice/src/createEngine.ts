@@ -1,8 +1,9 @@
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Scope, Stream } from "effect"
 import type { DeliveryEvent, DeliveryQueue, MessageRecord, Options, SubmitMessage, Submitted } from "@sluice/engine"
-import { Config, decodeMessage, Sluice } from "@sluice/engine"
+import { decodeMessage, Sluice } from "@sluice/engine"
 import * as CacheLayer from "./CacheLayer.js"
 import * as QueueLayer from "./QueueLayer.js"
+import * as SluiceConfig from "./SluiceConfig.js"
 
 /** The engine for code that does not use Effect: Promises and an async iterable. */
 export interface Engine {
@@ -31,8 +32,8 @@ const settle = <A, E>(exit: Promise<Exit.Exit<A, E>>): Promise<A> =>
  * opened (a spool locked by another process, a path that cannot be written) rejects with its error,
  * naming the path.
  */
-export const createEngine = async (config: Config.SluiceConfigInput, options: EngineOptions = {}): Promise<Engine> => {
-  const decoded = await settle(Effect.runPromiseExit(Config.decode(config)))
+export const createEngine = async (config: SluiceConfig.SluiceConfigInput, options: EngineOptions = {}): Promise<Engine> => {
+  const decoded = await settle(Effect.runPromiseExit(SluiceConfig.decode(config)))
   // One cache for the queue and the engine, as `serve` builds it: one Redis connection.
   const cache = CacheLayer.layer(decoded.cache)
   const queue = options.queue ?? QueueLayer.layer(decoded).pipe(Layer.provide(cache))

@@ -1,3 +1,5 @@
+/** The configuration file, composed from the sections of the packages that own them. */
+export * as SluiceConfig from "./SluiceConfig.js"
 /** The `cache` section's layer: shared state in this process, or in Redis. */
 export * as CacheLayer from "./CacheLayer.js"
 /** The DeliveryQueue named by `queue.kind`. */

@@ -1,6 +1,7 @@
 import type { Duration } from "effect"
 import { Config, Sluice } from "@sluice/engine"
 import { HttpAdapter, Recipients, Templates, Webhook } from "@sluice/http"
+import type { SluiceConfig } from "@sluice/sluice"
 import { CacheLayer, QueueLayer } from "@sluice/sluice"
 import { Effect, Layer, Logger, LogLevel, Option } from "effect"
 import * as ServeConfig from "../ServeConfig.js"
@@ -23,7 +24,7 @@ export const run = (flags: ServeConfig.ServeFlags & { readonly drainTimeout: Dur
     return yield* serve(config, flags).pipe(Effect.provide(Logger.minimumLogLevel(logLevels[config.log.level])))
   })
 
-const serve = (config: Config.SluiceConfig, flags: ServeConfig.ServeFlags & { readonly drainTimeout: Duration.Duration }) =>
+const serve = (config: SluiceConfig.SluiceConfig, flags: ServeConfig.ServeFlags & { readonly drainTimeout: Duration.Duration }) =>
   Effect.gen(function*() {
     yield* Effect.logDebug("configuration").pipe(Effect.annotateLogs({
       file: Option.getOrElse(flags.config, () => "(embedded default)"),

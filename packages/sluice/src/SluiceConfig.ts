@@ -1,0 +1,19 @@
+import { Config } from "@sluice/engine"
+import type { Effect } from "effect"
+import { Schema } from "effect"
+import * as CacheLayer from "./CacheLayer.js"
+
+/**
+ * The whole configuration file (see CONTRACT.md), composed from the sections of the packages that
+ * own them: the engine's, and `cache` (in this process, or @sluice/redis's). Every field but
+ * `upstreams` has a default.
+ */
+export const SluiceConfig = Schema.Struct({
+  ...Config.SluiceConfig.fields,
+  cache: Schema.optional(CacheLayer.Config)
+})
+export type SluiceConfig = Schema.Schema.Type<typeof SluiceConfig>
+export type SluiceConfigInput = Schema.Schema.Encoded<typeof SluiceConfig>
+
+/** Decodes and checks a configuration file (JSON already parsed), naming every bad field by its path. */
+export const decode: (input: unknown) => Effect.Effect<SluiceConfig, Config.ConfigError> = Config.decodeWith(SluiceConfig)
