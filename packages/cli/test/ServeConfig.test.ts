@@ -78,4 +78,27 @@ describe("ServeConfig", () => {
       expect(refused._tag).toBe("ConfigError")
       expect(refused.message).toMatch(/^upstreams\[0\]\.rejectUnauthorized: /)
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  // The file is composed from each package's section (@sluice/sluice's SluiceConfig); a bad field in
+  // a section another package owns is still named by its path in the file.
+  it.effect("the sections of other packages: cache (@sluice/redis) and webhook (@sluice/http), named by their paths", () =>
+    Effect.gen(function*() {
+      const upstreams = [{ host: "127.0.0.1", port: 2525 }]
+      const good = yield* ServeConfig.load(flags({
+        config: configFile({ upstreams, cache: { kind: "redis", url: "redis://127.0.0.1:6379" }, webhook: { url: "https://hooks.example.com/x" } })
+      }))
+      expect(good.cache).toEqual({ kind: "redis", url: "redis://127.0.0.1:6379" })
+      expect(good.webhook).toMatchObject({ url: "https://hooks.example.com/x", batchSize: 100 })
+      const bad = yield* Effect.flip(ServeConfig.load(flags({
+        config: configFile({ upstreams, cache: { kind: "redis", url: "" }, webhook: { url: "ftp://x.example", batchSize: 0 } })
+      })))
+      expect(bad._tag).toBe("ConfigError")
+      expect(bad.message.split("\n")).toEqual([
+        "cache.url: Expected a non empty string, actual \"\"",
+        "webhook.url: \"ftp://x.example\" is not an http(s) URL",
+        "webhook.batchSize: Expected a number greater than or equal to 1, actual 0"
+      ])
+      const typo = yield* Effect.flip(ServeConfig.load(flags({ config: configFile({ upstreams, cahce: { kind: "memory" } }) })))
+      expect(typo.message).toMatch(/^cahce: is unexpected, expected: .*"cache" \| "webhook"$/)
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

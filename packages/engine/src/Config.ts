@@ -19,9 +19,11 @@ export const DurationFromInput = Schema.transformOrFail(
   }
 ).annotations({ identifier: "Duration" })
 
-const Port = Schema.Int.pipe(Schema.between(0, 65535))
-const Positive = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
-const withDefault = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
+// Shared by the sections other packages own (http, spool, webhook, …), so each says a port or a count alike.
+export const Port = Schema.Int.pipe(Schema.between(0, 65535))
+export const Positive = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
+/** An optional field that decodes to `value()` when absent. */
+export const withDefault = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value as never, exact: true })
 
 export const Upstream = Schema.Struct({
@@ -107,28 +109,6 @@ const DnsServer = Schema.String.pipe(
   }, { identifier: "DnsServer" })
 )
 
-const HttpUrl = Schema.String.pipe(
-  Schema.filter((url) => {
-    try {
-      const protocol = new URL(url).protocol
-      return protocol === "http:" || protocol === "https:" || `"${url}" is not an http(s) URL`
-    } catch {
-      return `"${url}" is not a URL`
-    }
-  }, { identifier: "HttpUrl" })
-)
-
-/** Delivery events posted in JSON batches to `url` (optional, off by default). */
-export const Webhook = Schema.Struct({
-  url: HttpUrl,
-  batchSize: withDefault(Positive, () => 100),
-  flushInterval: withDefault(DurationFromInput, () => Duration.seconds(1)),
-  /** Events waiting to be posted; beyond it the oldest are dropped, delivery never waits. */
-  bufferSize: withDefault(Positive, () => 10_000),
-  /** Sent with every post, e.g. an Authorization header. */
-  headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
-})
-
 export const Log = Schema.Struct({
   level: withDefault(Schema.Literal("debug", "info", "warn", "error"), () => "info" as const)
 })
@@ -166,7 +146,6 @@ export const SluiceConfig = Schema.Struct({
     cacheTtl: withDefault(DurationFromInput, () => Duration.minutes(10)),
     dnsTimeout: withDefault(DurationFromInput, () => Duration.seconds(2))
   })),
-  webhook: Schema.optional(Webhook),
   log: withDefault(Log, () => ({ level: "info" as const })),
   bounces: withDefault(Schema.Struct({ rules: withDefault(Schema.Array(BounceRule), () => []) }), () => ({ rules: [] })),
   suppressions: withDefault(Suppressions, () => ({ auto: true }))

@@ -1,19 +1,19 @@
-import type { Config } from "@sluice/engine"
 import { Sluice } from "@sluice/engine"
 import type { Duration } from "effect"
 import { Clock, Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { make, run } from "./internal/webhook/webhook.js"
+import type { Config } from "./WebhookConfig.js"
 
 export { WebhookPostFailed } from "./internal/webhook/post.js"
+export { Config } from "./WebhookConfig.js"
 export { defaultRetry, dropped, make, type Options, type Pipeline, posted, run } from "./internal/webhook/webhook.js"
 
 /**
- * Posts Sluice's delivery events as JSON batches (`{"events": [...]}`) to `config.webhook.url`, for
- * as long as the layer lives; without a `webhook` section it does nothing. Being built on the
+ * Posts Sluice's delivery events as JSON batches (`{"events": [...]}`) to the `webhook` section's `url`,
+ * for as long as the layer lives; without a section it does nothing. Being built on the
  * engine, it closes before the engine drains: events of the drain are not posted (see `wrap`).
  */
-export const layer = (config: Config.SluiceConfig): Layer.Layer<never, never, Sluice> => {
-  const webhook = config.webhook
+export const layer = (webhook: Config | undefined): Layer.Layer<never, never, Sluice> => {
   if (webhook === undefined) return Layer.empty
   return Layer.scopedDiscard(Effect.gen(function*() {
     const sluice = yield* Sluice
@@ -23,13 +23,12 @@ export const layer = (config: Config.SluiceConfig): Layer.Layer<never, never, Sl
 }
 
 /**
- * The engine layer, with its events posted to `config.webhook.url` from its first to its last: the
+ * The engine layer, with its events posted to the `webhook` section's `url` from its first to its last: the
  * webhook is set up before the engine and closed after it, so the events of a graceful shutdown's
  * drain (messages finishing in flight) are posted too. Without a `webhook` section, the engine as it is.
  */
-export const wrap = (config: Config.SluiceConfig, options: { readonly drainTimeout?: Duration.DurationInput } = {}) =>
+export const wrap = (webhook: Config | undefined, options: { readonly drainTimeout?: Duration.DurationInput } = {}) =>
 <E, R>(engine: Layer.Layer<Sluice, E, R>): Layer.Layer<Sluice, E, R> => {
-  const webhook = config.webhook
   if (webhook === undefined) return engine
   return Layer.scopedContext(Effect.gen(function*() {
     // Acquired before the engine, so released after it.

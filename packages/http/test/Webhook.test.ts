@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import type { DeliveryEvent } from "@sluice/engine"
 import { Config, MemoryQueue, Sluice } from "@sluice/engine"
 import { Sink } from "@sluice/sink"
-import { Context, Duration, Effect, Layer, Logger, LogLevel, Metric, Queue, TestClock } from "effect"
+import { Context, Duration, Effect, Layer, Logger, LogLevel, Metric, ParseResult, Queue, Schema, TestClock } from "effect"
 import * as Webhook from "../src/Webhook.js"
 import * as WebhookReceiver from "./support/WebhookReceiver.js"
 
@@ -154,36 +154,32 @@ describe("Webhook", () => {
 })
 
 describe("Webhook.layer with the engine", () => {
-  it.effect("config: webhook is optional, with defaults; a bad url is named by its path", () =>
+  // The section's path in a file ("webhook.url") is named by the file's decoding: packages/cli/test/ServeConfig.test.ts.
+  it.effect("config: the webhook section's defaults; a bad url and batch size are named", () =>
     Effect.gen(function*() {
-      const base = { upstreams: [{ host: "127.0.0.1", port: 25 }] }
-      expect((yield* Config.decode(base)).webhook).toBeUndefined()
-      const { webhook } = yield* Config.decode({ ...base, webhook: { url: "https://hooks.example.com/sluice" } })
+      const webhook = yield* Schema.decodeUnknown(Webhook.Config)({ url: "https://hooks.example.com/sluice" })
       expect(webhook).toEqual({
         url: "https://hooks.example.com/sluice", batchSize: 100, flushInterval: Duration.seconds(1), bufferSize: 10_000
       })
-      const error = yield* Effect.flip(Config.decode({ ...base, webhook: { url: "ftp://x.example", batchSize: 0 } }))
-      expect(error.issues.map((issue) => issue.path)).toEqual(["webhook.url", "webhook.batchSize"])
-      expect(error.issues[0]!.message).toBe("\"ftp://x.example\" is not an http(s) URL")
+      const error = yield* Effect.flip(Schema.decodeUnknown(Webhook.Config, { errors: "all" })({ url: "ftp://x.example", batchSize: 0 }))
+      const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+      expect(issues.map((issue) => issue.path)).toEqual([["url"], ["batchSize"]])
+      expect(issues[0]!.message).toBe("\"ftp://x.example\" is not an http(s) URL")
     }))
 
   it.effect("without a webhook section the layer does nothing", () =>
     Effect.gen(function*() {
-      const config = yield* Config.decode({ queue: { kind: "memory" }, upstreams: [{ host: "127.0.0.1", port: 25 }] })
-      expect(Webhook.layer(config)).toBe(Layer.empty)
+      expect(Webhook.layer(undefined)).toBe(Layer.empty)
     }))
 
   it.live("a submitted message's Accepted, Attempt and Delivered events reach a receiver that first fails", () =>
     Effect.gen(function*() {
       const sink = yield* Sink.make({})
       const receiver = yield* WebhookReceiver.make((i) => i < 2 ? 502 : 204)
-      const config = yield* Config.decode({
-        queue: { kind: "memory" },
-        upstreams: [{ name: "relay", host: sink.host, port: sink.port }],
-        webhook: { url: receiver.url, batchSize: 10, flushInterval: 50 }
-      })
+      const config = yield* Config.decode({ upstreams: [{ name: "relay", host: sink.host, port: sink.port }] })
+      const webhook = yield* Schema.decodeUnknown(Webhook.Config)({ url: receiver.url, batchSize: 10, flushInterval: 50 })
       const context = yield* Layer.build(
-        Webhook.layer(config).pipe(
+        Webhook.layer(webhook).pipe(
           Layer.provideMerge(Sluice.layer(config, { drainTimeout: "2 seconds" })),
           Layer.provide(MemoryQueue.layer())
         )
@@ -200,15 +196,12 @@ describe("Webhook.layer with the engine", () => {
     Effect.gen(function*() {
       const sink = yield* Sink.make({ dataDelayMs: 500 })
       const receiver = yield* WebhookReceiver.make(() => 200)
-      const config = yield* Config.decode({
-        queue: { kind: "memory" },
-        upstreams: [{ name: "relay", host: sink.host, port: sink.port }],
-        webhook: { url: receiver.url, batchSize: 10, flushInterval: 50 }
-      })
+      const config = yield* Config.decode({ upstreams: [{ name: "relay", host: sink.host, port: sink.port }] })
+      const webhook = yield* Schema.decodeUnknown(Webhook.Config)({ url: receiver.url, batchSize: 10, flushInterval: 50 })
       const engine = Sluice.layer(config, { drainTimeout: "5 seconds" }).pipe(Layer.provide(MemoryQueue.layer()))
       let id = ""
       yield* Effect.scoped(Effect.gen(function*() {
-        const context = yield* Layer.build(engine.pipe(Webhook.wrap(config)))
+        const context = yield* Layer.build(engine.pipe(Webhook.wrap(webhook)))
         id = (yield* Context.get(context, Sluice).submit({ from: "s@example.com", to: ["r@example.net"], text: "slow" })).id
         // Close while the sink holds the DATA reply: the delivery ends during the drain.
         yield* until(() => receiver.accepted().some((e) => e.id === id && e._tag === "Attempt"), "the Attempt event")
@@ -221,6 +214,6 @@ describe("Webhook.layer with the engine", () => {
     Effect.gen(function*() {
       const config = yield* Config.decode({ queue: { kind: "memory" }, upstreams: [{ host: "127.0.0.1", port: 25 }] })
       const engine = Sluice.layer(config).pipe(Layer.provide(MemoryQueue.layer()))
-      expect(engine.pipe(Webhook.wrap(config))).toBe(engine)
+      expect(engine.pipe(Webhook.wrap(undefined))).toBe(engine)
     }))
 })

@@ -1,16 +1,18 @@
 import { Config } from "@sluice/engine"
 import type { Effect } from "effect"
 import { Schema } from "effect"
+import * as WebhookConfig from "@sluice/http/WebhookConfig"
 import * as CacheLayer from "./CacheLayer.js"
 
 /**
  * The whole configuration file (see CONTRACT.md), composed from the sections of the packages that
- * own them: the engine's, and `cache` (in this process, or @sluice/redis's). Every field but
- * `upstreams` has a default.
+ * own them: the engine's, `cache` (in this process, or @sluice/redis's) and `webhook` (@sluice/http's).
+ * Every field but `upstreams` has a default.
  */
 export const SluiceConfig = Schema.Struct({
   ...Config.SluiceConfig.fields,
-  cache: Schema.optional(CacheLayer.Config)
+  cache: Schema.optional(CacheLayer.Config),
+  webhook: Schema.optional(WebhookConfig.Config)
 })
 export type SluiceConfig = Schema.Schema.Type<typeof SluiceConfig>
 export type SluiceConfigInput = Schema.Schema.Encoded<typeof SluiceConfig>

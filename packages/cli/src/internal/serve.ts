@@ -46,7 +46,7 @@ const serve = (config: SluiceConfig.SluiceConfig, flags: ServeConfig.ServeFlags 
       // `stores` is one layer, built once for both.
       Layer.provide(Recipients.layerSuppressions.pipe(Layer.provide(stores))),
       // Set up before the engine and closed after it: the events of the drain are posted too.
-      Webhook.wrap(config, { drainTimeout: flags.drainTimeout })
+      Webhook.wrap(config.webhook, { drainTimeout: flags.drainTimeout })
     )
     // The queue is opened first (a spool that cannot be opened is named before anything beside it)
     // and closed last, after the engine has drained into it.
