@@ -1,5 +1,5 @@
 import type { Config, DeliveryQueueShape, QueueError } from "@sluice/engine"
-import { DeliveryQueue, StatusStore } from "@sluice/engine"
+import { Capacity, DeliveryQueue, StatusStore } from "@sluice/engine"
 import type { Scope } from "effect"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import * as internal from "./internal/queue.js"
@@ -35,16 +35,8 @@ export const defaultReconnect: Schedule.Schedule<unknown, unknown> = Schedule.ex
   Schedule.union(Schedule.spaced("5 seconds"))
 )
 
-/**
- * Unacked deliveries a node needs per stream to keep its upstreams busy: the scheduler's own buffer
- * (two jobs per connection) and what its actors hold (a job per connection and a quarter more).
- * More would only keep messages from other nodes; less would leave connections idle.
- */
-export const prefetchFor = (config: Pick<Config.SluiceConfig, "upstreams">): number => {
-  const connections = config.upstreams.reduce((n, u) => n + u.maxConnections, 0)
-  const actors = config.upstreams.reduce((n, u) => n + Math.ceil(u.maxConnections * 1.25), 0)
-  return Math.max(8, 2 * connections) + actors
-}
+/** Unacked deliveries a node needs per stream to keep its upstreams busy (Capacity.leasedPerStream). */
+export const prefetchFor = (config: Pick<Config.SluiceConfig, "upstreams">): number => Capacity.leasedPerStream(config.upstreams)
 
 /**
  * A DeliveryQueue on RabbitMQ quorum queues: publisher confirms before enqueue returns, a consumer

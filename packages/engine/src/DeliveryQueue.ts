@@ -47,6 +47,29 @@ export const amendRecord = <R extends Amendable>(record: R, update: RecipientSta
   return { ...record, recipients, status: status === "deferred" ? record.status : status, updatedAt: now }
 }
 
+/** What a store keeps of a message that an attempt's settlement changes. */
+interface Settleable {
+  readonly status: Status
+  readonly attempts: number
+  readonly updatedAt: number
+  readonly upstream?: string | undefined
+  readonly lastReply?: Reply | undefined
+  readonly recipients: ReadonlyArray<RecipientStatus>
+  readonly nextAttemptAt?: number | undefined
+}
+
+/** The record after an attempt's settlement: one rule for every store. */
+export const settledRecord = <R extends Settleable>(record: R, settlement: Settlement, now: number): R => ({
+  ...record,
+  status: settlement.status,
+  attempts: settlement.attempts,
+  updatedAt: now,
+  upstream: settlement.upstream,
+  lastReply: settlement.lastReply,
+  recipients: settlement.recipients,
+  nextAttemptAt: settlement.retryAt
+})
+
 export interface Enqueued {
   readonly id: string
   /** True when the idempotency key was seen before: `id` is the first message's. */

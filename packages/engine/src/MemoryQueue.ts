@@ -1,6 +1,6 @@
 import { Clock, Effect, Layer, Option } from "effect"
 import type { DeliveryQueueShape, Enqueued, Settlement } from "./DeliveryQueue.js"
-import { amendRecord, DeliveryQueue, QueueFull } from "./DeliveryQueue.js"
+import { amendRecord, DeliveryQueue, QueueFull, settledRecord } from "./DeliveryQueue.js"
 import * as Idempotency from "./Idempotency.js"
 import { Deque } from "./internal/deque.js"
 import { DueHeap } from "./internal/dueHeap.js"
@@ -43,16 +43,7 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
       const message = messages.get(id)
       const record = records.get(id)
       if (message === undefined || record === undefined) return
-      records.set(id, {
-        ...record,
-        status: settlement.status,
-        attempts: settlement.attempts,
-        updatedAt: now,
-        upstream: settlement.upstream,
-        lastReply: settlement.lastReply,
-        recipients: settlement.recipients,
-        nextAttemptAt: settlement.retryAt
-      })
+      records.set(id, settledRecord(record, settlement, now))
       if (settlement.status === "deferred") {
         messages.set(id, { ...message, attempts: settlement.attempts, recipients: settlement.recipients, lastUpstream: settlement.upstream })
         delayed.push(settlement.retryAt ?? now, id)

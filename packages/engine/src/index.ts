@@ -4,6 +4,8 @@ export * as Address from "./Address.js"
 export * as Alarm from "./Alarm.js"
 /** Bounce and deferral categories, and the classifier that gives them. */
 export * as Bounce from "./Bounce.js"
+/** How much leased work the engine holds (a broker queue sizes its prefetch by it). */
+export * as Capacity from "./Capacity.js"
 /** The configuration file's schema and its decoding. */
 export * as Config from "./Config.js"
 /** Delivery events. */

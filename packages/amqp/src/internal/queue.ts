@@ -1,7 +1,7 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options as AmqpOptions } from "amqplib"
 import * as amqp from "amqplib"
 import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, StatusStore } from "@sluice/engine"
-import { amendRecord, Idempotency, QueueError, QueueFull, Signal } from "@sluice/engine"
+import { amendRecord, Idempotency, QueueError, QueueFull, settledRecord, Signal } from "@sluice/engine"
 import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Either, Exit, Option, Schedule } from "effect"
 import * as Codec from "./codec.js"
@@ -441,18 +441,16 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
             const reason = settlement.lastReply === undefined ? "failed" : `failed: ${settlement.lastReply.code} ${settlement.lastReply.text}`
             yield* publish("settle", [deadLetter(Codec.encode(message), id, reason)])
           }
-          yield* store.put([{
+          const before: MessageRecord = {
             id,
-            status: settlement.status,
-            attempts: settlement.attempts,
+            status: "queued",
+            attempts: message.attempts,
             stream: message.stream,
             submittedAt: message.submittedAt,
             updatedAt: now,
-            upstream: settlement.upstream,
-            lastReply: settlement.lastReply,
-            recipients: settlement.recipients,
-            nextAttemptAt: settlement.retryAt
-          }])
+            recipients: message.recipients
+          }
+          yield* store.put([settledRecord(before, settlement, now)])
           leased.delete(id)
           ack(lease)
         }),

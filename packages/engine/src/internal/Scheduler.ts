@@ -1,6 +1,7 @@
 import type { Scope } from "effect"
 import { Clock, Duration, Effect, Either, Schedule } from "effect"
 import * as Alarm from "../Alarm.js"
+import * as Capacity from "../Capacity.js"
 import type { Classifier } from "../Bounce.js"
 import type * as Config from "../Config.js"
 import type { DeliveryQueueShape } from "../DeliveryQueue.js"
@@ -85,7 +86,7 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
     const router = new Router<Job, UpstreamActor>(actors, connections)
     // Enough leased messages per stream to keep every connection busy, no more: memory stays
     // bounded whatever the queue depth.
-    const prefetch = Math.max(8, 2 * connections)
+    const prefetch = Capacity.schedulerBuffer(connections)
     const refill = Math.ceil(prefetch / 2)
     const streams = [...weights.keys()]
     // Looks again when an open circuit's cooldown ends, if work is waiting for it.

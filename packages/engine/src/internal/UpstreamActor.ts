@@ -2,6 +2,7 @@ import type { Clock, Scope } from "effect"
 import { Effect, Either, Metric } from "effect"
 import type { SmtpError, SmtpSession } from "@sluice/smtp"
 import { SmtpOptions, SmtpPool, SmtpReply } from "@sluice/smtp"
+import * as Capacity from "../Capacity.js"
 import { CircuitBreaker } from "./CircuitBreaker.js"
 import type * as CircuitBreakerModule from "./CircuitBreaker.js"
 import type * as Config from "../Config.js"
@@ -89,11 +90,7 @@ export class UpstreamActor implements SmtpPool.Source<Job> {
   readonly weight: number
   readonly spill: boolean
   readonly breaker: CircuitBreaker
-  /**
-   * Jobs it holds at most: two per connection (a pipelining connection has one awaiting its final
-   * reply while the next one's commands ride with its body, RFC 2920), and a quarter of a connection's
-   * share more waiting, so a connection finds its next at once.
-   */
+  /** Jobs it holds at most (Capacity.actorMailbox). */
   readonly capacity: number
   private readonly mailbox = new Deque<Job>()
   private held = 0
@@ -112,8 +109,7 @@ export class UpstreamActor implements SmtpPool.Source<Job> {
     this.role = upstream.role
     this.weight = upstream.weight
     this.spill = upstream.spill
-    // More would hide jobs in the mailbox where the scheduler can no longer move them elsewhere.
-    this.capacity = Math.ceil(upstream.maxConnections * 2.25)
+    this.capacity = Capacity.actorMailbox(upstream.maxConnections)
     this.maxStaleRetries = upstream.maxConnections
     this.breaker = new CircuitBreaker({ ...breaker, onChange: (state) => handlers.onCircuitChange(this, state) })
   }

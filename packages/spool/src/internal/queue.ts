@@ -1,6 +1,6 @@
 import { Clock, Effect, Either, Option } from "effect"
 import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, Settlement } from "@sluice/engine"
-import { amendRecord, Idempotency, isFinal, QueueError, QueueFull, Signal } from "@sluice/engine"
+import { amendRecord, Idempotency, isFinal, QueueError, QueueFull, settledRecord, Signal } from "@sluice/engine"
 import { fromCause } from "../SpoolError.js"
 import * as Record from "./record.js"
 import type { DueKey, Store } from "./store.js"
@@ -360,14 +360,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
           if (isFinal(before.status)) continue
           const deferred = settlement.status === "deferred"
           const after: Record.Stored = {
-            ...before,
-            status: settlement.status,
-            attempts: settlement.attempts,
-            updatedAt: now,
-            upstream: settlement.upstream,
-            lastReply: settlement.lastReply,
-            recipients: settlement.recipients,
-            nextAttemptAt: settlement.retryAt,
+            ...settledRecord(before, settlement, now),
             dueAt: deferred ? Math.ceil(settlement.retryAt ?? now) : before.dueAt
           }
           writes.push({ before, after, bytes: Record.encode(after) })
