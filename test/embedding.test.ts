@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -71,5 +73,42 @@ describe("createEngine, the Promise facade", () => {
       } finally {
         await engine.close()
       }
+    }))
+
+  // The same layers as `sluice serve`: a webhook section posts the events, the drain's included.
+  it.scoped("a webhook section posts the delivery events, as sluice serve does", () =>
+    Effect.gen(function*() {
+      const sink = yield* Sink.make()
+      const posted: Array<{ _tag: string; id: string }> = []
+      const receiver = yield* Effect.acquireRelease(
+        promise(() =>
+          new Promise<ReturnType<typeof createServer>>((resolve) => {
+            const server = createServer((req, res) => {
+              let body = ""
+              req.setEncoding("utf8").on("data", (chunk: string) => body += chunk).on("end", () => {
+                posted.push(...(JSON.parse(body) as { events: Array<{ _tag: string; id: string }> }).events)
+                res.writeHead(204).end()
+              })
+            })
+            server.listen(0, "127.0.0.1", () => resolve(server))
+          })
+        ),
+        (server) => promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+      )
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`
+      const engine = yield* promise(() =>
+        createEngine({
+          queue: { kind: "memory" },
+          upstreams: [{ host: sink.host, port: sink.port }],
+          webhook: { url, batchSize: 10, flushInterval: 50 }
+        })
+      )
+      const { id } = yield* promise(() => engine.submit({ from: "me@example.com", to: ["you@example.net"], text: "x" }))
+      yield* promise(async () => {
+        while ((await engine.status(id))?.status !== "delivered") await new Promise((r) => setTimeout(r, 20))
+      }).pipe(Effect.timeout("20 seconds"))
+      // Closing drains the engine and then the webhook: every event is posted by the time close resolves.
+      yield* promise(() => engine.close())
+      expect(posted.filter((event) => event.id === id).map((event) => event._tag)).toEqual(["Accepted", "Attempt", "Delivered"])
     }))
 })

@@ -21,13 +21,23 @@ export interface EngineOptions extends Options {
   readonly queue?: Layer.Layer<DeliveryQueue, unknown>
 }
 
+// @sluice/http is loaded only for a webhook: the rest of it (the server) is not needed here.
+const withWebhook = (webhook: SluiceConfig.SluiceConfig["webhook"], options: EngineOptions) =>
+<E, R>(engine: Layer.Layer<Sluice, E, R>): Layer.Layer<Sluice, E, R> =>
+  webhook === undefined ? engine : Layer.unwrapEffect(
+    Effect.promise(() => import("@sluice/http")).pipe(
+      Effect.map(({ Webhook }) => engine.pipe(Webhook.wrap(webhook, options.drainTimeout === undefined ? {} : { drainTimeout: options.drainTimeout })))
+    )
+  )
+
 // Promise users get the typed error itself (its _tag and fields), not Effect's FiberFailure wrapper.
 const settle = <A, E>(exit: Promise<Exit.Exit<A, E>>): Promise<A> =>
   exit.then((exit) => Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)))
 
 /**
- * Starts an engine on the same layers as `sluice serve`, without its HTTP listener: the queue
- * `queue.kind` names (the durable spool by default) and the `cache`. The configuration is checked
+ * Starts an engine on the same layers as `sluice serve`, without its HTTP listener (`http` is not
+ * read): the queue `queue.kind` names (the durable spool by default), the `cache`, and the `webhook`
+ * when there is one, posting from the first event to the last of the drain. The configuration is checked
  * first; a bad one rejects with a ConfigError that names each bad field. A queue that cannot be
  * opened (a spool locked by another process, a path that cannot be written) rejects with its error,
  * naming the path.
@@ -37,7 +47,8 @@ export const createEngine = async (config: SluiceConfig.SluiceConfigInput, optio
   // One cache for the queue and the engine, as `serve` builds it: one Redis connection.
   const cache = CacheLayer.layer(decoded.cache)
   const queue = options.queue ?? QueueLayer.layer(decoded).pipe(Layer.provide(cache))
-  const runtime = ManagedRuntime.make(Sluice.layer(decoded, options).pipe(Layer.provide(cache), Layer.provide(queue)))
+  const engine = Sluice.layer(decoded, options).pipe(Layer.provide(cache), withWebhook(decoded.webhook, options))
+  const runtime = ManagedRuntime.make(engine.pipe(Layer.provide(queue)))
   const sluice = await settle(runtime.runPromiseExit(Sluice)).catch(async (error: unknown) => {
     await runtime.dispose()
     throw error
