@@ -20,6 +20,10 @@ describe("createEngine, the Promise facade", () => {
       expect(error).toMatchObject({ _tag: "ConfigError" })
       const paths = (error as { issues: ReadonlyArray<{ path: string }> }).issues.map((issue) => issue.path)
       expect(paths).toEqual(expect.arrayContaining(["upstreams[0].host", "upstreams[0].port"]))
+      // The sections of other packages too, by the same paths as `sluice serve` names them.
+      const sections = await createEngine({ upstreams: [{ host: "127.0.0.1", port: 25 }], log: { level: "loud" }, cache: { kind: "disk" } } as never)
+        .then(() => undefined, (error: unknown) => error)
+      expect([...new Set((sections as { issues: ReadonlyArray<{ path: string }> }).issues.map((issue) => issue.path))]).toEqual(["cache.kind", "log.level"])
     }))
 
   it.scoped("a bad message rejects with InvalidMessage naming the field; events end at close", () =>

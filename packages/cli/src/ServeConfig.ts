@@ -1,5 +1,6 @@
 import { FileSystem } from "@effect/platform"
 import type { Config } from "@sluice/engine"
+import type { Logging } from "@sluice/sluice"
 import { SluiceConfig } from "@sluice/sluice"
 import { Data, Effect, Option } from "effect"
 import type { UpstreamFlag } from "./internal/flags.js"
@@ -18,7 +19,7 @@ export class ConfigFileError extends Data.TaggedError("ConfigFileError")<{
 }
 
 /** How much is logged: `log.level` in the config, `--log-level` on the command line. */
-export type LogLevelName = Config.SluiceConfig["log"]["level"]
+export type LogLevelName = Logging.Level
 
 export interface ServeFlags {
   readonly config: Option.Option<string>

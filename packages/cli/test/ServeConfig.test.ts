@@ -99,6 +99,6 @@ describe("ServeConfig", () => {
         "webhook.batchSize: Expected a number greater than or equal to 1, actual 0"
       ])
       const typo = yield* Effect.flip(ServeConfig.load(flags({ config: configFile({ upstreams, cahce: { kind: "memory" } }) })))
-      expect(typo.message).toMatch(/^cahce: is unexpected, expected: .*"cache" \| "webhook"$/)
+      expect(typo.message).toMatch(/^cahce: is unexpected, expected: .*"cache" \| "webhook"/)
     }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -109,10 +109,6 @@ const DnsServer = Schema.String.pipe(
   }, { identifier: "DnsServer" })
 )
 
-export const Log = Schema.Struct({
-  level: withDefault(Schema.Literal("debug", "info", "warn", "error"), () => "info" as const)
-})
-
 /**
  * Extra bounce classification rules, tried before the built-in ones (Bounce.ts): the first rule whose
  * every given field matches gives the category. `code` is a basic reply code or a class ("5xx"),
@@ -146,7 +142,6 @@ export const SluiceConfig = Schema.Struct({
     cacheTtl: withDefault(DurationFromInput, () => Duration.minutes(10)),
     dnsTimeout: withDefault(DurationFromInput, () => Duration.seconds(2))
   })),
-  log: withDefault(Log, () => ({ level: "info" as const })),
   bounces: withDefault(Schema.Struct({ rules: withDefault(Schema.Array(BounceRule), () => []) }), () => ({ rules: [] })),
   suppressions: withDefault(Suppressions, () => ({ auto: true }))
 })

@@ -3,16 +3,19 @@ import type { Effect } from "effect"
 import { Schema } from "effect"
 import * as WebhookConfig from "@sluice/http/WebhookConfig"
 import * as CacheLayer from "./CacheLayer.js"
+import * as Logging from "./Logging.js"
 
 /**
  * The whole configuration file (see CONTRACT.md), composed from the sections of the packages that
- * own them: the engine's, `cache` (in this process, or @sluice/redis's) and `webhook` (@sluice/http's).
+ * own them: the engine's, `cache` (in this process, or @sluice/redis's), `webhook` (@sluice/http's)
+ * and `log`.
  * Every field but `upstreams` has a default.
  */
 export const SluiceConfig = Schema.Struct({
   ...Config.SluiceConfig.fields,
   cache: Schema.optional(CacheLayer.Config),
-  webhook: Schema.optional(WebhookConfig.Config)
+  webhook: Schema.optional(WebhookConfig.Config),
+  log: Config.withDefault(Logging.Config, () => ({ level: "info" as const }))
 })
 export type SluiceConfig = Schema.Schema.Type<typeof SluiceConfig>
 export type SluiceConfigInput = Schema.Schema.Encoded<typeof SluiceConfig>

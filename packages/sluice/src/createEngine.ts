@@ -2,6 +2,7 @@ import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Scope, Stream } fro
 import type { DeliveryEvent, DeliveryQueue, MessageRecord, Options, SubmitMessage, Submitted } from "@sluice/engine"
 import { decodeMessage, Sluice } from "@sluice/engine"
 import * as CacheLayer from "./CacheLayer.js"
+import * as Logging from "./Logging.js"
 import * as QueueLayer from "./QueueLayer.js"
 import * as SluiceConfig from "./SluiceConfig.js"
 
@@ -36,8 +37,8 @@ const settle = <A, E>(exit: Promise<Exit.Exit<A, E>>): Promise<A> =>
 
 /**
  * Starts an engine on the same layers as `sluice serve`, without its HTTP listener (`http` is not
- * read): the queue `queue.kind` names (the durable spool by default), the `cache`, and the `webhook`
- * when there is one, posting from the first event to the last of the drain. The configuration is checked
+ * read): the queue `queue.kind` names (the durable spool by default), the `cache`, the `webhook`
+ * when there is one (posting from the first event to the last of the drain), and `log.level`. The configuration is checked
  * first; a bad one rejects with a ConfigError that names each bad field. A queue that cannot be
  * opened (a spool locked by another process, a path that cannot be written) rejects with its error,
  * naming the path.
@@ -48,7 +49,8 @@ export const createEngine = async (config: SluiceConfig.SluiceConfigInput, optio
   const cache = CacheLayer.layer(decoded.cache)
   const queue = options.queue ?? QueueLayer.layer(decoded).pipe(Layer.provide(cache))
   const engine = Sluice.layer(decoded, options).pipe(Layer.provide(cache), withWebhook(decoded.webhook, options))
-  const runtime = ManagedRuntime.make(engine.pipe(Layer.provide(queue)))
+  // Built under the log level, so the engine's fibers and every call through the runtime keep to it.
+  const runtime = ManagedRuntime.make(engine.pipe(Layer.provide(queue), Layer.provideMerge(Logging.layer(decoded.log))))
   const sluice = await settle(runtime.runPromiseExit(Sluice)).catch(async (error: unknown) => {
     await runtime.dispose()
     throw error

@@ -2,16 +2,9 @@ import type { Duration } from "effect"
 import { Config, Sluice } from "@sluice/engine"
 import { HttpAdapter, Recipients, Templates, Webhook } from "@sluice/http"
 import type { SluiceConfig } from "@sluice/sluice"
-import { CacheLayer, QueueLayer } from "@sluice/sluice"
-import { Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { CacheLayer, Logging, QueueLayer } from "@sluice/sluice"
+import { Effect, Layer, Option } from "effect"
 import * as ServeConfig from "../ServeConfig.js"
-
-const logLevels: Record<ServeConfig.LogLevelName, LogLevel.LogLevel> = {
-  debug: LogLevel.Debug,
-  info: LogLevel.Info,
-  warn: LogLevel.Warning,
-  error: LogLevel.Error
-}
 
 /**
  * Runs the engine behind its HTTP API until interrupted (SIGTERM/SIGINT), logging from `log.level`
@@ -21,7 +14,7 @@ const logLevels: Record<ServeConfig.LogLevelName, LogLevel.LogLevel> = {
 export const run = (flags: ServeConfig.ServeFlags & { readonly drainTimeout: Duration.Duration }) =>
   Effect.gen(function*() {
     const config = yield* ServeConfig.load(flags)
-    return yield* serve(config, flags).pipe(Effect.provide(Logger.minimumLogLevel(logLevels[config.log.level])))
+    return yield* serve(config, flags).pipe(Effect.provide(Logging.layer(config.log)))
   })
 
 const serve = (config: SluiceConfig.SluiceConfig, flags: ServeConfig.ServeFlags & { readonly drainTimeout: Duration.Duration }) =>
