@@ -12,9 +12,11 @@ import type { MessageRecord, NewMessage } from "./Message.js"
 import { isFinal, messageId } from "./Message.js"
 import * as Report from "./internal/Report.js"
 import * as Scheduler from "./internal/Scheduler.js"
-import type { InvalidMessage, SubmitMessage } from "./Submission.js"
-import { decodeMessage, prepareEach } from "./Submission.js"
+import { Recipients } from "./Recipients.js"
+import type { Refusal, SubmitMessage } from "./Submission.js"
+import { prepareEach, resolveEach } from "./Submission.js"
 import { Suppressions } from "./Suppressions.js"
+import { Templates } from "./Templates.js"
 
 export interface Submitted {
   readonly id: string
@@ -23,20 +25,20 @@ export interface Submitted {
   readonly duplicate: boolean
 }
 
-export type SubmitError = InvalidMessage | IdempotencyConflict | QueueFull | QueueError
+export type SubmitError = Refusal | IdempotencyConflict | QueueFull | QueueError
 
 export interface SluiceShape {
-  /** Validates, composes and durably queues one message. */
-  readonly submit: (message: unknown) => Effect.Effect<Submitted, SubmitError>
-  /** The same for many: each judged alone, the valid ones queued together (one commit). */
-  readonly submitBatch: (
-    messages: ReadonlyArray<unknown>
-  ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
   /**
-   * `submitBatch` for messages decoded with `SubmitMessage` already, as the HTTP adapter decodes them
-   * at its edge: they are not decoded again, only checked (stream, raw or parts) and composed.
+   * Renders one message's template (with the Templates service), checks its recipients (with the
+   * Recipients service), composes it and durably queues it. The message is decoded with
+   * `SubmitMessage` already, at the caller's edge (`decodeMessage`): it is trusted, not decoded again.
    */
-  readonly submitValid: (
+  readonly submit: (message: SubmitMessage) => Effect.Effect<Submitted, SubmitError>
+  /**
+   * The same for many: each judged alone, the recipients of all looked up at once, the valid ones
+   * queued together (one commit).
+   */
+  readonly submitBatch: (
     messages: ReadonlyArray<SubmitMessage>
   ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
   readonly status: (id: string) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
@@ -71,6 +73,9 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
       Effect.zipRight(PubSub.subscribe(events))
     )
     const classify = Bounce.make(config.bounces.rules)
+    // Both optional: without them a template is refused and recipients are checked for syntax only.
+    const templates = Option.getOrUndefined(yield* Effect.serviceOption(Templates))
+    const recipients = Option.getOrUndefined(yield* Effect.serviceOption(Recipients))
     const suppressions = config.suppressions.auto ? Option.getOrUndefined(yield* Effect.serviceOption(Suppressions)) : undefined
     const reporter = yield* Report.make({ config, events, listening: () => listeners > 0, suppressions })
     const scheduler = yield* Scheduler.make({ config, queue, classify, reporter })
@@ -94,7 +99,7 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
     const defaultStream = streams.has("default") ? "default" : Object.keys(config.streams)[0]!
 
     /** The prepared messages queued together (one commit); a refused one keeps its error in its place. */
-    const enqueuePrepared = (prepared: ReadonlyArray<Either.Either<NewMessage, InvalidMessage>>) =>
+    const enqueuePrepared = (prepared: ReadonlyArray<Either.Either<NewMessage, Refusal>>) =>
       Effect.gen(function*() {
         const valid = prepared.flatMap((p) => Either.isRight(p) ? [p.right] : [])
         const enqueued = valid.length === 0 ? [] : yield* queue.enqueue(valid)
@@ -111,20 +116,22 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
         })
       })
 
-    const submitEach = (messages: ReadonlyArray<Either.Either<SubmitMessage, InvalidMessage>>) =>
+    const prepare = (messages: ReadonlyArray<Either.Either<SubmitMessage, Refusal>>) =>
       Clock.currentTimeMillis.pipe(
         Effect.flatMap((now) => prepareEach(messages, streams, defaultStream, () => messageId(now))),
         Effect.flatMap(enqueuePrepared)
       )
 
-    const submitBatch: SluiceShape["submitBatch"] = (inputs) => submitEach(inputs.map(decodeMessage))
-
-    const submitValid: SluiceShape["submitValid"] = (messages) => submitEach(messages.map((message) => Either.right(message)))
+    // render → check → compose → enqueue. Plain messages on an engine without recipient checks (the
+    // measured hot path) go straight to composing: no Effect per message.
+    const submitBatch: SluiceShape["submitBatch"] = (messages) =>
+      recipients === undefined && !messages.some((m) => m.template !== undefined)
+        ? prepare(messages.map((m) => Either.right(m)))
+        : Effect.flatMap(resolveEach(messages, templates, recipients), prepare)
 
     return {
-      submit: (input) => submitBatch([input]).pipe(Effect.flatMap(([result]) => result!)),
+      submit: (message) => submitBatch([message]).pipe(Effect.flatMap(([result]) => result!)),
       submitBatch,
-      submitValid,
       status: (id) =>
         queue.status(id).pipe(Effect.map(Option.map((record) => {
           // The queue knows the last settled state; the scheduler knows what is on the wire right now.

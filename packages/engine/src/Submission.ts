@@ -4,6 +4,9 @@ import { compose, composeNow } from "./Compose.js"
 import * as Idempotency from "./Idempotency.js"
 import * as Headers from "./internal/headers.js"
 import type { NewMessage } from "./Message.js"
+import type { RecipientsShape } from "./Recipients.js"
+import { RecipientsRefused } from "./Recipients.js"
+import type { TemplateInvalid, TemplateNotFound, TemplatesShape } from "./Templates.js"
 
 /** No CR, LF or NUL: a header value with them could inject headers of its own. */
 const HeaderText = Schema.String.pipe(
@@ -14,6 +17,19 @@ const HeaderName = Schema.String.pipe(Schema.pattern(/^[!-9;-~]{1,76}$/, { ident
 
 export const maxRecipients = 1000
 
+const templateShape = "must be an object with a non-empty string id: {\"id\": ..., \"vars\": {...}}"
+
+/** A template to render (`Templates`): said as one rule, at `template`, unless a key is unexpected (named where it is). */
+const Template = Schema.Struct({ id: Schema.NonEmptyString, vars: Schema.optional(Schema.Unknown) }).annotations({
+  message: (issue) => ({
+    message: templateShape,
+    override: !(issue._tag === "Composite" &&
+      (Array.isArray(issue.issues) ? issue.issues : [issue.issues]).every((i: ParseResult.ParseIssue) =>
+        i._tag === "Pointer" && i.issue._tag === "Unexpected"
+      ))
+  })
+})
+
 /** A message as submitted (CONTRACT.md): parts to compose, or a whole `raw` message. */
 export const SubmitMessage = Schema.Struct({
   from: Address,
@@ -23,7 +39,7 @@ export const SubmitMessage = Schema.Struct({
   html: Schema.optional(Schema.String),
   headers: Schema.optional(Schema.Record({ key: HeaderName, value: HeaderText })),
   raw: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
-  template: Schema.optional(Schema.Struct({ id: Schema.NonEmptyString, vars: Schema.optional(Schema.Unknown) })),
+  template: Schema.optional(Template),
   stream: Schema.optional(Schema.NonEmptyString),
   idempotencyKey: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256)))
 })
@@ -44,7 +60,10 @@ const pathOf = (path: ReadonlyArray<PropertyKey>) =>
 
 const decodeEither = Schema.decodeUnknownEither(SubmitMessage, { onExcessProperty: "error" })
 
-/** Decodes an input with `SubmitMessage` (unknown fields refused); the first issue names its path. */
+/**
+ * Decodes an input with `SubmitMessage` (unknown fields refused); the first issue names its path.
+ * For the edges (HTTP, `createEngine`): `Sluice.submit` takes what it gives and trusts it.
+ */
 export const decodeMessage = (input: unknown): Either.Either<SubmitMessage, InvalidMessage> =>
   Either.mapLeft(decodeEither(input), (error) => {
     const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
@@ -52,9 +71,8 @@ export const decodeMessage = (input: unknown): Either.Either<SubmitMessage, Inva
   })
 
 /**
- * What the schema cannot say about a decoded message: its stream is configured, it is raw or parts
- * (not both, not neither), and it names no template (rendering is the HTTP adapter's). Its stream, or
- * why it is refused.
+ * What the schema cannot say about a decoded (and rendered) message: its stream is configured, it is
+ * raw or parts (not both, not neither). Its stream, or why it is refused.
  */
 const check = (
   message: SubmitMessage,
@@ -66,7 +84,8 @@ const check = (
     return Either.left(new InvalidMessage({ field: "stream", reason: `"${stream}" is not a configured stream (${[...streams].join(", ")})` }))
   }
   if (message.template !== undefined) {
-    return Either.left(new InvalidMessage({ field: "template", reason: "templates are not available in this engine" }))
+    // `resolveEach` renders every template before this; one left means a caller skipped it.
+    return Either.left(new InvalidMessage({ field: "template", reason: "was not rendered" }))
   }
   const hasParts = message.subject !== undefined || message.text !== undefined || message.html !== undefined
   if (message.raw !== undefined && (hasParts || message.headers !== undefined)) {
@@ -182,43 +201,15 @@ const prepareNow = (
 }
 
 /**
- * Checks and composes one message that was decoded with `SubmitMessage` already (the HTTP adapter
- * does it at its edge): it is not decoded again. A message that was not decoded can carry what the
- * schema refuses (CR/LF in a header, a bad address) into the queue; use `prepare` for those.
- */
-export const prepareValid = (
-  message: SubmitMessage,
-  streams: ReadonlySet<string>,
-  defaultStream: string,
-  id: string
-): Effect.Effect<NewMessage, InvalidMessage> =>
-  Effect.suspend(() => {
-    const prepared = prepareNow(message, streams, defaultStream, id)
-    return Either.isEither(prepared) ? Either.match(prepared, { onLeft: Effect.fail, onRight: Effect.succeed }) : prepared
-  })
-
-/** Decodes, checks and composes one message into what the queue stores. */
-export const prepare = (
-  input: unknown,
-  streams: ReadonlySet<string>,
-  defaultStream: string,
-  id: string
-): Effect.Effect<NewMessage, InvalidMessage> =>
-  Either.match(decodeMessage(input), {
-    onLeft: (error) => Effect.fail(error),
-    onRight: (message) => prepareValid(message, streams, defaultStream, id)
-  })
-
-/**
  * Many messages, decoded (or why not), each checked and composed with the id `id()` gives: what runs
  * per message is a plain loop, and Effect only for the messages MailComposer builds.
  */
-export const prepareEach = (
-  messages: ReadonlyArray<Either.Either<SubmitMessage, InvalidMessage>>,
+export const prepareEach = <E>(
+  messages: ReadonlyArray<Either.Either<SubmitMessage, E>>,
   streams: ReadonlySet<string>,
   defaultStream: string,
   id: () => string
-): Effect.Effect<ReadonlyArray<Either.Either<NewMessage, InvalidMessage>>> =>
+): Effect.Effect<ReadonlyArray<Either.Either<NewMessage, E | InvalidMessage>>> =>
   Effect.suspend(() => {
     let later = false
     const prepared = messages.map((message) => {
@@ -227,6 +218,67 @@ export const prepareEach = (
       later ||= !Either.isEither(now)
       return now
     })
-    if (!later) return Effect.succeed(prepared as ReadonlyArray<Either.Either<NewMessage, InvalidMessage>>)
+    if (!later) return Effect.succeed(prepared as ReadonlyArray<Either.Either<NewMessage, E | InvalidMessage>>)
     return Effect.forEach(prepared, (p) => Either.isEither(p) ? Effect.succeed(p) : Effect.either(p))
+  })
+
+/** Why a decoded message is refused before it is composed: a template that does not render, a recipient refused. */
+export type Refusal = InvalidMessage | TemplateNotFound | TemplateInvalid | RecipientsRefused
+
+const partsOfTemplate = ["subject", "text", "html", "raw"] as const
+
+/** A message's `template` rendered into its subject, text and html; the result decoded again, as a submit is. */
+const render = (
+  message: SubmitMessage,
+  template: NonNullable<SubmitMessage["template"]>,
+  templates: TemplatesShape | undefined
+): Effect.Effect<SubmitMessage, Refusal> => {
+  if (templates === undefined) {
+    return Effect.fail(
+      new InvalidMessage({
+        field: "template",
+        reason: "templates are not available: this engine was built without a Templates service (@sluice/content provides one)"
+      })
+    )
+  }
+  const mixed = partsOfTemplate.find((key) => message[key] !== undefined)
+  if (mixed !== undefined) return Effect.fail(new InvalidMessage({ field: mixed, reason: `give either template or ${mixed}, not both` }))
+  const { template: _, ...rest } = message
+  // What a template gives goes through the schema as a submit does (a subject with a line break).
+  return Effect.flatMap(templates.render(template.id, template.vars ?? {}), (rendered) => decodeMessage({ ...rest, ...rendered }))
+}
+
+/**
+ * Each message's template rendered and its recipients checked, as one lookup for all of them: a
+ * message that passes goes on to `prepareEach`, one that does not keeps why in its place. Messages
+ * without a template run no Effect of their own.
+ */
+export const resolveEach = (
+  messages: ReadonlyArray<SubmitMessage>,
+  templates: TemplatesShape | undefined,
+  recipients: RecipientsShape | undefined
+): Effect.Effect<ReadonlyArray<Either.Either<SubmitMessage, Refusal>>> =>
+  Effect.gen(function*() {
+    const rendered: ReadonlyArray<Either.Either<SubmitMessage, Refusal>> = messages.some((m) => m.template !== undefined)
+      ? yield* Effect.forEach(
+        messages,
+        (m) => m.template === undefined ? Effect.succeed(Either.right(m)) : Effect.either(render(m, m.template, templates)),
+        { concurrency: 16 }
+      )
+      : messages.map((m) => Either.right(m))
+    if (recipients === undefined) return rendered
+    const addresses = new Set<string>()
+    for (const r of rendered) if (Either.isRight(r)) for (const address of r.right.to) addresses.add(address)
+    if (addresses.size === 0) return rendered
+    const refused = yield* recipients.check([...addresses])
+    if (refused.length === 0) return rendered
+    const reasons = new Map(refused.map((r) => [r.address, r.reason]))
+    return rendered.map((r) => {
+      if (Either.isLeft(r)) return r
+      const mine = r.right.to.flatMap((address, index) => {
+        const reason = reasons.get(address)
+        return reason === undefined ? [] : [{ index, address, reason }]
+      })
+      return mine.length === 0 ? r : Either.left(new RecipientsRefused({ refused: mine }))
+    })
   })

@@ -35,6 +35,10 @@ export * from "./Suppressions.js"
 export * as StatusStore from "./StatusStore.js"
 /** Validating and composing submitted messages. */
 export * from "./Submission.js"
+/** The port through which a submit renders a message's template. */
+export * from "./Templates.js"
+/** The port through which a submit checks a message's recipients (suppressions, DNS). */
+export * from "./Recipients.js"
 /** The Sluice service and its layer. */
 export * from "./Sluice.js"
 /** A wake-up for loops that wait for a change (used by the queue adapters too). */

@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Sink } from "@sluice/sink"
 import { Effect, Either, TestClock } from "effect"
 import { simpleParser } from "mailparser"
-import { MemoryQueue } from "../src/index.js"
+import type { SluiceShape, SubmitError, Submitted } from "../src/index.js"
+import { decodeMessage, MemoryQueue } from "../src/index.js"
 import type { LogLine } from "./support/engine.js"
 import { eventually, startEngine, statusUntil, upstream } from "./support/engine.js"
 
@@ -18,6 +19,9 @@ const config = (sink: Sink.Sink) => ({
 })
 
 const ok = { from: "sender@example.com", to: ["ok@example.net"], subject: "hello", text: "body" }
+
+/** As an edge submits what it was given: decoded with `SubmitMessage` first (`Sluice.submit` trusts its input). */
+const submitDecoded = (sluice: SluiceShape, input: unknown) => Effect.flatMap(decodeMessage(input), sluice.submit)
 const long = (n: number, c = "a") => c.repeat(n)
 const rawWith = (line: string) => `From: sender@example.com\r\nTo: ok@example.net\r\n${line}\r\n\r\nbody\r\n`
 
@@ -108,7 +112,7 @@ describe("hostile submissions are refused, naming the field", () => {
       const { sluice } = yield* startEngine(config(sink))
       for (const [name, input, field, says] of refused) {
         const clean = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined))
-        const error = yield* Effect.flip(sluice.submit(clean))
+        const error = yield* Effect.flip(submitDecoded(sluice, clean))
         expect(error._tag, name).toBe("InvalidMessage")
         if (error._tag !== "InvalidMessage") continue
         expect(error.field, name).toBe(field)
@@ -116,9 +120,12 @@ describe("hostile submissions are refused, naming the field", () => {
         else expect(error.reason, name).toMatch(says)
       }
       // The same refusals in one batch: each in its place, the good message beside them queued.
-      const batch = yield* sluice.submitBatch([...refused.map(([, input]) => input), ok].map((input) =>
-        Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined))
-      ))
+      const decoded = [...refused.map(([, input]) => input), ok].map((input) =>
+        decodeMessage(Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)))
+      )
+      const submitted = yield* sluice.submitBatch(decoded.flatMap((d) => Either.isRight(d) ? [d.right] : []))
+      let next = 0
+      const batch = decoded.map((d): Either.Either<Submitted, SubmitError> => Either.isLeft(d) ? Either.left(d.left) : submitted[next++]!)
       expect(batch.slice(0, -1).every(Either.isLeft)).toBe(true)
       const good = batch[batch.length - 1]!
       expect(Either.isRight(good)).toBe(true)
@@ -158,7 +165,7 @@ describe("long header lines go out folded", () => {
       const sink = yield* Sink.make()
       const { sluice } = yield* startEngine(config(sink))
       const ids: Array<string> = []
-      for (const [, input] of folded) ids.push((yield* sluice.submit(input)).id)
+      for (const [, input] of folded) ids.push((yield* submitDecoded(sluice, input)).id)
       for (const id of ids) yield* statusUntil(sluice, id, (r) => r.status === "delivered", `${id} delivered`)
       expect(sink.messages).toHaveLength(folded.length)
       for (const [i, [name, , check]] of folded.entries()) {

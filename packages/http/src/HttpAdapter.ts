@@ -1,5 +1,6 @@
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type { Recipients, Templates } from "@sluice/content"
 import type { Config, Sluice } from "@sluice/engine"
 import { Data, Duration, Effect, Layer } from "effect"
 import * as Http from "node:http"
@@ -10,8 +11,6 @@ import * as fast from "./internal/fast.js"
 import { renderProblems } from "./internal/errors.js"
 import * as handlers from "./internal/handlers.js"
 import * as shutdown from "./internal/shutdown.js"
-import type { Recipients } from "./Recipients.js"
-import type { Templates } from "./Templates.js"
 
 export interface Options {
   /** How long closing waits for requests in flight to be answered (default 10 seconds). */
@@ -115,7 +114,7 @@ const listen = (config: Config.SluiceConfig, options: Options, limits: body.Limi
 export const layer = (
   config: Config.SluiceConfig,
   options: Options = {}
-): Layer.Layer<HttpServer.HttpServer, ListenError, Sluice | Templates | Recipients> => {
+): Layer.Layer<HttpServer.HttpServer, ListenError, Sluice | Templates.Templates | Recipients.Recipients> => {
   const limits: body.Limits = { maxBytes: config.http.maxBodyBytes, deadlines: body.deadlines(config.http.bodyTimeout) }
   return listen(config, options, limits).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),

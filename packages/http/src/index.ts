@@ -6,9 +6,5 @@ export * as HttpAdapter from "./HttpAdapter.js"
 export * as HttpMetrics from "./HttpMetrics.js"
 /** Error answers as RFC 9457 problem details. */
 export * as Problem from "./Problem.js"
-/** Recipient checks and suppressions. */
-export * as Recipients from "./Recipients.js"
-/** Email templates (Handlebars). */
-export * as Templates from "./Templates.js"
 /** Delivery events posted to a webhook in JSON batches (config `webhook`). */
 export * as Webhook from "./Webhook.js"

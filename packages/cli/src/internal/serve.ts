@@ -1,6 +1,7 @@
 import type { Duration } from "effect"
 import { Config, Sluice } from "@sluice/engine"
-import { HttpAdapter, Recipients, Templates, Webhook } from "@sluice/http"
+import { Recipients, Templates } from "@sluice/content"
+import { HttpAdapter, Webhook } from "@sluice/http"
 import type { SluiceConfig } from "@sluice/sluice"
 import { CacheLayer, Logging, QueueLayer } from "@sluice/sluice"
 import { Effect, Layer, Option } from "effect"
@@ -35,9 +36,9 @@ const serve = (config: SluiceConfig.SluiceConfig, flags: ServeConfig.ServeFlags 
       : Layer.mergeAll(Templates.layerFromConfig(config), Recipients.layerFromConfig(config))
     const engine = Sluice.layer(config, { drainTimeout: flags.drainTimeout }).pipe(
       Layer.provide(cache),
-      // The engine suppresses (hard bounces, complaints) on the very list submits are checked against:
-      // `stores` is one layer, built once for both.
-      Layer.provide(Recipients.layerSuppressions.pipe(Layer.provide(stores))),
+      // The engine renders and checks submits with `stores`, and suppresses (hard bounces, complaints)
+      // on the very list submits are checked against: `stores` is one layer, built once for all.
+      Layer.provide(Recipients.layerSuppressions.pipe(Layer.provideMerge(stores))),
       // Set up before the engine and closed after it: the events of the drain are posted too.
       Webhook.wrap(config.webhook, { drainTimeout: flags.drainTimeout })
     )

@@ -1,5 +1,6 @@
 import type { HttpApp } from "@effect/platform"
 import { HttpApiError, HttpServerError, HttpServerRequest } from "@effect/platform"
+import type { RecipientsRefused, SubmitError } from "@sluice/engine"
 import { Cause, Effect, Option, ParseResult } from "effect"
 import * as Problem from "../Problem.js"
 import { maxDepth, pathOf, preview, tooDeep } from "./json.js"
@@ -88,3 +89,45 @@ export const renderProblems = (app: HttpApp.Default): HttpApp.Default =>
       yield* logUnexpected(cause, request.method, request.url)
       return Problem.toResponse(unexpected)
     }))
+
+// How long a client should wait when the queue cannot take messages: it drains in seconds.
+const retryAfterFull = 2
+const retryAfterError = 5
+// A full disk takes deliveries, compaction or an operator to make room: longer.
+const retryAfterOutOfSpace = 30
+
+/** The 422 for a message some of whose recipients are refused, each named by its place in `to`. */
+export const refusalOf = (error: RecipientsRefused, prefix = ""): Problem.Problem => {
+  const errors: Array<Problem.ProblemItem> = error.refused.map((r) => ({ field: `${prefix}to[${r.index}]`, detail: r.reason }))
+  const first = errors[0]!
+  return Problem.unprocessable(
+    errors.length === 1 ? first.detail : `${errors.length} recipients are refused; the first: ${first.detail}`,
+    first.field,
+    errors
+  )
+}
+
+/** What the engine says about a message or a batch, as the problem the client gets; `prefix` is where the message is. */
+export const problemOf = (error: SubmitError, prefix = ""): Problem.Problem => {
+  switch (error._tag) {
+    case "InvalidMessage":
+      return Problem.badRequest(error.reason, `${prefix}${error.field}` || undefined)
+    case "TemplateNotFound":
+      return Problem.unprocessable(
+        `${error.message}; store it first with PUT /v1/templates/${encodeURIComponent(error.id)}`,
+        `${prefix}template.id`
+      )
+    case "TemplateInvalid":
+      return Problem.unprocessable(error.message, `${prefix}template`)
+    case "RecipientsRefused":
+      return refusalOf(error, prefix)
+    case "IdempotencyConflict":
+      return Problem.conflict(error.message, `${prefix}idempotencyKey`, error.firstId)
+    case "QueueFull":
+      return Problem.unavailable(error.message, retryAfterFull)
+    case "QueueError":
+      return error.outOfSpace === true
+        ? Problem.unavailable(`the spool's disk is full; try again later: ${error.message}`, retryAfterOutOfSpace)
+        : Problem.unavailable(`the queue is unavailable: ${error.message}`, retryAfterError)
+  }
+}

@@ -4,15 +4,12 @@ import type { Exit } from "effect"
 import { Cause, Effect, Either, Option, Runtime } from "effect"
 import type * as Http from "node:http"
 import * as Problem from "../Problem.js"
-import { Recipients } from "../Recipients.js"
-import type { Templates } from "../Templates.js"
 import * as auth from "./auth.js"
 import type { Limits } from "./body.js"
 import { contentTypeProblem, parseJson, read } from "./body.js"
 import { commonBatch, isCommonMessage } from "./common.js"
-import { logUnexpected, unexpected } from "./errors.js"
-import type { BatchResult } from "./submit.js"
-import { problemOf, reasonsOf, refusalOf, submit, submitBatch } from "./submit.js"
+import { logUnexpected, problemOf, unexpected } from "./errors.js"
+import { batchResults, queued, submit, submitBatch } from "./messages.js"
 
 /**
  * The fast path: the requests every client sends all day — `POST /v1/messages`,
@@ -20,12 +17,12 @@ import { problemOf, reasonsOf, refusalOf, submit, submitBatch } from "./submit.j
  * ahead of the HttpApi app, with the same answers byte for byte. Per request there is no router, no
  * middleware, no trace span and no fiber per step: the body is read with the adapter's own reader
  * (body.ts), a common message is recognised by plain checks (common.ts) and handed to the engine
- * already decoded (`Sluice.submitValid`); requests read together go to the engine together (group
+ * already decoded (`Sluice.submitBatch`); requests read together go to the engine together (group
  * commit: those read while a group commits form the next), in one Effect run through the runtime
- * captured here (one recipient lookup, one queue commit), and each request is answered once its
- * messages are durable.
+ * captured here (one recipient lookup in the engine, one queue commit), and each request is answered
+ * once its messages are durable.
  * Anything else — a template, an input that is not common (its problem is worded by the Schema
- * decode), a route with a query string — takes the Effect path: the same handler code, or the
+ * decode), a route with a query string — takes the Effect path: the same edge (messages.ts), or the
  * HttpApi app itself.
  */
 
@@ -66,14 +63,11 @@ const notReady = new Problem.Problem({ status: 503, detail: "the queue is closed
 /** Groups the engine commits at once (the next waits for one of them to be done). */
 const maxCommitting = 1
 
-const queued = (submitted: Submitted) => ({ id: submitted.id, status: "queued" as const })
-
-export const make = (options: Options): Effect.Effect<Handler, never, Sluice | Recipients | Templates> =>
+export const make = (options: Options): Effect.Effect<Handler, never, Sluice> =>
   Effect.gen(function*() {
-    const runtime = yield* Effect.runtime<Sluice | Recipients | Templates>()
+    const runtime = yield* Effect.runtime<Sluice>()
     const run = Runtime.runCallback(runtime)
     const sluice = yield* Sluice
-    const recipients = yield* Recipients
     const authorize = auth.make(options.apiKeys)
     const { closing, limits } = options
 
@@ -100,7 +94,7 @@ export const make = (options: Options): Effect.Effect<Handler, never, Sluice | R
     const answerWith = <A>(
       request: Http.IncomingMessage,
       response: Answerable,
-      effect: Effect.Effect<A, Problem.Problem, Sluice | Recipients | Templates>,
+      effect: Effect.Effect<A, Problem.Problem, Sluice>,
       status: number
     ) =>
       run(effect, {
@@ -121,50 +115,30 @@ export const make = (options: Options): Effect.Effect<Handler, never, Sluice | R
     let scheduled = false
     let committing = 0
 
-    /** The answers of a group of requests, in order; one recipient lookup and one engine call for all. */
+    /** The answers of a group of requests, in order; one engine call (one recipient lookup, one commit) for all. */
     const submitGroup = (group: ReadonlyArray<Pending>): Effect.Effect<ReadonlyArray<Answer>> =>
       Effect.gen(function*() {
-        const addresses = new Set<string>()
-        for (const { messages } of group) for (const message of messages) for (const address of message.to) addresses.add(address)
-        const refused = reasonsOf(yield* recipients.check([...addresses]))
-        // Each message's refusal (422), or its place among those handed to the engine.
-        const refusals = group.map(({ batch, messages }) =>
-          messages.map((message, i) => refused.size === 0 ? undefined : refusalOf(message.to, refused, batch ? `messages[${i}].` : ""))
-        )
-        const valid = group.map(({ messages }, r) => messages.filter((_, i) => refusals[r]![i] === undefined))
-        const all = valid.flat()
-        const together: Either.Either<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError> =
-          all.length === 0 ? Either.right([]) : yield* Effect.either(sluice.submitValid(all))
+        const all = group.flatMap(({ messages }) => messages)
+        const together: Either.Either<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError> = yield* Effect
+          .either(sluice.submitBatch(all))
         // A full queue refuses a whole commit before it writes anything: the requests are then tried
         // one by one, each answered what it would have been alone.
         const alone = Either.isLeft(together) && together.left._tag === "QueueFull" && group.length > 1
-          ? yield* Effect.forEach(valid, (messages) => Effect.either(sluice.submitValid(messages)))
+          ? yield* Effect.forEach(group, ({ messages }) => Effect.either(sluice.submitBatch(messages)))
           : undefined
         let offset = 0
         return group.map(({ batch, messages }, r): Answer => {
-          const count = valid[r]!.length
-          const mine = count === 0
-            ? Either.right([])
-            : alone !== undefined
+          const count = messages.length
+          const mine = alone !== undefined
             ? alone[r]!
             : Either.map(together, (results) => results.slice(offset, offset += count))
           // Only a queue that cannot take them fails the request as a whole.
           if (Either.isLeft(mine)) return problemOf(mine.left)
-          let next = 0
-          const outcomes = messages.map((_, i): Either.Either<Submitted, SubmitError | Problem.Problem> =>
-            refusals[r]![i] !== undefined ? Either.left(refusals[r]![i]!) : mine.right[next++]!
-          )
           if (!batch) {
-            const outcome = outcomes[0]!
-            if (Either.isRight(outcome)) return [202, JSON.stringify(queued(outcome.right))]
-            return outcome.left instanceof Problem.Problem ? outcome.left : problemOf(outcome.left)
+            const outcome = mine.right[0]!
+            return Either.isRight(outcome) ? [202, JSON.stringify(queued(outcome.right))] : problemOf(outcome.left)
           }
-          const results = outcomes.map((outcome, i): BatchResult => {
-            if (Either.isRight(outcome)) return queued(outcome.right)
-            const error = outcome.left
-            return { error: Problem.toDocument(error instanceof Problem.Problem ? error : problemOf(error, `messages[${i}].`)) }
-          })
-          return [202, JSON.stringify({ results })]
+          return [202, JSON.stringify({ results: batchResults(mine.right) })]
         })
       })
 

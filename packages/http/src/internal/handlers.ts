@@ -1,18 +1,17 @@
 import type { HttpServerRequest } from "@effect/platform"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import type { Feedback } from "@sluice/engine"
+import { Recipients, Templates } from "@sluice/content"
+import type { Feedback, MessageRecord, Reply } from "@sluice/engine"
 import { Address, Sluice } from "@sluice/engine"
 import { Effect, Layer, Metric, Option, ParseResult, Schema } from "effect"
 import * as Api from "../Api.js"
 import * as HttpMetrics from "../HttpMetrics.js"
 import * as Problem from "../Problem.js"
-import { Recipients } from "../Recipients.js"
-import { Templates } from "../Templates.js"
 import type { Limits } from "./body.js"
 import { readJson, readRaw } from "./body.js"
-import { depthProblem, problemOfParse } from "./errors.js"
+import { depthProblem, problemOf, problemOfParse } from "./errors.js"
+import { submit, submitBatch } from "./messages.js"
 import * as prometheus from "./prometheus.js"
-import { problemOf, statusOf, submit, submitBatch } from "./submit.js"
 
 /** Reads the body and decodes it with `schema`; unknown fields are refused, not ignored. */
 const decodeBody = <A, I>(request: HttpServerRequest.HttpServerRequest, schema: Schema.Schema<A, I>, limits: Limits) =>
@@ -21,6 +20,30 @@ const decodeBody = <A, I>(request: HttpServerRequest.HttpServerRequest, schema: 
     Effect.flatMap(Schema.decodeUnknown(schema, { onExcessProperty: "error" })),
     Effect.mapError((error) => ParseResult.isParseError(error) ? problemOfParse(error) : error)
   )
+
+const replyOf = (reply: Reply | undefined) =>
+  reply === undefined ? null : { code: reply.code, enhanced: reply.enhanced ?? null, text: reply.text }
+
+const iso = (epochMs: number) => new Date(epochMs).toISOString()
+
+/** A message record as GET /v1/messages/{id} answers it. */
+const statusOf = (record: MessageRecord) => ({
+  id: record.id,
+  status: record.status,
+  attempts: record.attempts,
+  upstream: record.upstream ?? null,
+  lastReply: replyOf(record.lastReply),
+  recipients: record.recipients.map((r) => ({
+    address: r.address,
+    status: r.status,
+    reply: replyOf(r.reply),
+    ...(r.category === undefined ? {} : { category: r.category })
+  })),
+  stream: record.stream,
+  submittedAt: iso(record.submittedAt),
+  updatedAt: iso(record.updatedAt),
+  ...(record.nextAttemptAt !== undefined && record.status === "deferred" ? { nextAttemptAt: iso(record.nextAttemptAt) } : {})
+})
 
 const messages = (limits: Limits) =>
   HttpApiBuilder.group(Api.SluiceApi, "messages", (handlers) =>
@@ -43,7 +66,7 @@ const templates = (limits: Limits) =>
     handlers.handleRaw("put", ({ path, request }) =>
       Effect.gen(function*() {
         const source = yield* decodeBody(request, Api.TemplateSource, limits)
-        const templates = yield* Templates
+        const templates = yield* Templates.Templates
         return yield* templates.put(path.id, source).pipe(
           Effect.mapError((error) =>
             error._tag === "TemplateTooLarge"
@@ -59,7 +82,7 @@ const suppressions = (limits: Limits) =>
       .handleRaw("suppress", ({ request }) =>
         Effect.gen(function*() {
           const { address, reason } = yield* decodeBody(request, Api.Suppression, limits)
-          const recipients = yield* Recipients
+          const recipients = yield* Recipients.Recipients
           yield* recipients.suppress(address, reason).pipe(
             Effect.mapError((error) => Problem.badRequest(error.message, "address"))
           )
@@ -67,7 +90,7 @@ const suppressions = (limits: Limits) =>
         }))
       .handle("unsuppress", ({ path }) =>
         Effect.gen(function*() {
-          const recipients = yield* Recipients
+          const recipients = yield* Recipients.Recipients
           const was = yield* recipients.unsuppress(path.address).pipe(
             Effect.mapError((error) => Problem.badRequest(error.message, "address"))
           )

@@ -1,10 +1,11 @@
 import { HttpServer } from "@effect/platform"
+import { Recipients, Templates } from "@sluice/content"
 import { Config, MemoryQueue, Sluice } from "@sluice/engine"
 import { Sink } from "@sluice/sink"
 import type { Scope } from "effect"
 import { Context, Effect, Layer, Logger, LogLevel } from "effect"
 import { request } from "undici"
-import { HttpAdapter, Recipients, Templates } from "../../src/index.js"
+import { HttpAdapter } from "../../src/index.js"
 
 export interface Answer {
   readonly status: number
@@ -69,18 +70,15 @@ export const start = (
       ...config,
       http: { port: 0, ...(config.http as object | undefined) }
     }).pipe(Effect.orDie)
-    // One list: the engine suppresses on the Recipients the adapter checks submits against (as serve does).
-    const recipients = Recipients.layerFromConfig(decoded)
+    // One store of each, as serve has: the engine renders and checks submits with them, and suppresses
+    // on the list submits are checked against; the adapter's routes manage them.
+    const stores = Layer.mergeAll(Templates.layerFromConfig(decoded), Recipients.layerFromConfig(decoded))
     const engine = Sluice.layer(decoded, { drainTimeout: "2 seconds" }).pipe(
       Layer.provide(MemoryQueue.layer({ maxDepth: decoded.queue.maxDepth })),
-      Layer.provide(Recipients.layerSuppressions.pipe(Layer.provide(recipients)))
+      Layer.provide(Recipients.layerSuppressions.pipe(Layer.provideMerge(stores)))
     )
     const context = yield* Layer.build(
-      HttpAdapter.layer(decoded, adapterOptions).pipe(Layer.provide(Layer.mergeAll(
-        engine,
-        Templates.layerFromConfig(decoded),
-        recipients
-      )))
+      HttpAdapter.layer(decoded, adapterOptions).pipe(Layer.provide(Layer.mergeAll(engine, stores)))
     ).pipe(Effect.orDie, Effect.provide(Logger.minimumLogLevel(LogLevel.Error)))
     const address = Context.get(context, HttpServer.HttpServer).address
     if (address._tag !== "TcpAddress") return yield* Effect.die("not listening on TCP")

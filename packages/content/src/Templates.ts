@@ -1,51 +1,22 @@
 import { KeyValueStore } from "@effect/platform"
-import type { Config } from "@sluice/engine"
+import type { Config, Rendered, TemplateInvalid, TemplateNotFound } from "@sluice/engine"
+import { Templates as EngineTemplates } from "@sluice/engine"
 import type { Duration } from "effect"
 import { Context, Data, Effect, Layer } from "effect"
 import { availableParallelism } from "node:os"
-import type { Field } from "./internal/templates/renderer.js"
 import * as storage from "./internal/templates/storage.js"
 import { make } from "./internal/templates/templates.js"
 
 export { StorageUnavailable } from "./internal/templates/storage.js"
+// The engine renders through its port with these; they are the engine's so that its errors name them.
+export type { Rendered } from "@sluice/engine"
+export { TemplateInvalid, TemplateNotFound } from "@sluice/engine"
 
 /** The Handlebars sources of a template; at least one field. */
 export interface TemplateSource {
   readonly subject?: string | undefined
   readonly text?: string | undefined
   readonly html?: string | undefined
-}
-
-/** What a template renders to. */
-export interface Rendered {
-  readonly subject?: string
-  readonly text?: string
-  readonly html?: string
-}
-
-export class TemplateNotFound extends Data.TaggedError("TemplateNotFound")<{
-  readonly id: string
-}> {
-  override get message() {
-    return `no template "${this.id}"`
-  }
-}
-
-/**
- * A template that does not compile (at `put`) or does not render (at `render`: a missing helper or
- * partial, a subject that would break out of its header). `line`/`column` are Handlebars' own.
- */
-export class TemplateInvalid extends Data.TaggedError("TemplateInvalid")<{
-  readonly id: string
-  readonly field: Field | "template"
-  readonly reason: string
-  readonly line?: number
-  readonly column?: number
-}> {
-  override get message() {
-    const where = this.line === undefined ? "" : ` (line ${this.line}${this.column === undefined ? "" : `, column ${this.column}`})`
-    return `template "${this.id}"${this.field === "template" ? "" : ` ${this.field}`}${where}: ${this.reason}`
-  }
 }
 
 /** Sources over `http.maxTemplateBytes` (their UTF-8 bytes together), refused at `put`. */
@@ -101,20 +72,25 @@ export interface TemplatesShape {
   readonly render: (id: string, vars: unknown) => Effect.Effect<Rendered, TemplateNotFound | TemplateInvalid>
 }
 
-/** Email templates: Handlebars sources in a KeyValueStore, compiled templates cached in memory. */
-export class Templates extends Context.Tag("@sluice/http/Templates")<Templates, TemplatesShape>() {
+/**
+ * Email templates: Handlebars sources in a KeyValueStore, compiled templates cached in memory. Each
+ * layer gives the engine's `Templates` port too (the same service), so `Sluice.submit` renders with it.
+ */
+export class Templates extends Context.Tag("@sluice/content/Templates")<Templates, TemplatesShape>() {
   /** On the KeyValueStore in context (a shared one, e.g. Redis, lets every process see every put). */
-  static readonly layerWith = (options: Options): Layer.Layer<Templates, never, KeyValueStore.KeyValueStore> =>
-    Layer.scoped(
+  static readonly layerWith = (options: Options): Layer.Layer<Templates | EngineTemplates, never, KeyValueStore.KeyValueStore> =>
+    Layer.effect(EngineTemplates, Templates).pipe(Layer.provideMerge(Layer.scoped(
       Templates,
       KeyValueStore.KeyValueStore.pipe(Effect.flatMap((store) => make(KeyValueStore.prefix(store, "templates/"), options)))
-    )
+    )))
 
   /** `layerWith` the default options. */
-  static readonly layer: Layer.Layer<Templates, never, KeyValueStore.KeyValueStore> = Templates.layerWith({})
+  static readonly layer: Layer.Layer<Templates | EngineTemplates, never, KeyValueStore.KeyValueStore> = Templates.layerWith({})
 
   /** With the options of `config.http`: in memory for a memory queue, else in a `templates` directory beside the spool. */
-  static readonly layerFromConfig = (config: Config.SluiceConfig): Layer.Layer<Templates, storage.StorageUnavailable> =>
+  static readonly layerFromConfig = (
+    config: Config.SluiceConfig
+  ): Layer.Layer<Templates | EngineTemplates, storage.StorageUnavailable> =>
     Templates.layerWith(optionsFromConfig(config)).pipe(Layer.provide(storage.layerFromConfig(config, "templates")))
 }
 

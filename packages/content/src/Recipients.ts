@@ -1,6 +1,6 @@
 import { KeyValueStore } from "@effect/platform"
-import type { Config } from "@sluice/engine"
-import { Suppressions } from "@sluice/engine"
+import type { Config, Refused } from "@sluice/engine"
+import { Recipients as EngineRecipients, Suppressions } from "@sluice/engine"
 import type { Duration } from "effect"
 import { Context, Data, Effect, Layer } from "effect"
 import { make } from "./internal/recipients/recipients.js"
@@ -16,10 +16,7 @@ export class InvalidAddress extends Data.TaggedError("InvalidAddress")<{
   }
 }
 
-export interface Refused {
-  readonly address: string
-  readonly reason: string
-}
+export type { Refused } from "@sluice/engine"
 
 export interface RecipientsShape {
   /** The addresses that must not be sent to, each with why: syntax, suppression, and (when enabled) DNS. */
@@ -44,14 +41,18 @@ export interface Options {
   readonly dnsTimeout?: Duration.DurationInput
 }
 
-/** Recipient checks: address syntax, the suppression list (in a KeyValueStore), and optional MX lookups. */
-export class Recipients extends Context.Tag("@sluice/http/Recipients")<Recipients, RecipientsShape>() {
+/**
+ * Recipient checks: address syntax, the suppression list (in a KeyValueStore), and optional MX
+ * lookups. Each layer gives the engine's `Recipients` port too (the same service), so `Sluice.submit`
+ * checks with it.
+ */
+export class Recipients extends Context.Tag("@sluice/content/Recipients")<Recipients, RecipientsShape>() {
   /**
    * On the KeyValueStore in context: a shared one (Redis) shares suppressions and domain verdicts
    * across processes.
    */
-  static readonly layer = (options: Options = {}): Layer.Layer<Recipients, never, KeyValueStore.KeyValueStore> =>
-    Layer.scoped(
+  static readonly layer = (options: Options = {}): Layer.Layer<Recipients | EngineRecipients, never, KeyValueStore.KeyValueStore> =>
+    Layer.effect(EngineRecipients, Recipients).pipe(Layer.provideMerge(Layer.scoped(
       Recipients,
       KeyValueStore.KeyValueStore.pipe(
         Effect.flatMap((store) =>
@@ -61,7 +62,7 @@ export class Recipients extends Context.Tag("@sluice/http/Recipients")<Recipient
           }, options)
         )
       )
-    )
+    )))
 
   /**
    * The engine's Suppressions on this list, so that what the engine learns (bad-mailbox and
@@ -81,7 +82,9 @@ export class Recipients extends Context.Tag("@sluice/http/Recipients")<Recipient
   )
 
   /** `recipients` from the config; its store in memory for a memory queue, else beside the spool. */
-  static readonly layerFromConfig = (config: Config.SluiceConfig): Layer.Layer<Recipients, storage.StorageUnavailable> =>
+  static readonly layerFromConfig = (
+    config: Config.SluiceConfig
+  ): Layer.Layer<Recipients | EngineRecipients, storage.StorageUnavailable> =>
     Recipients.layer(optionsFromConfig(config)).pipe(Layer.provide(storage.layerFromConfig(config, "recipients")))
 }
 

@@ -1,7 +1,7 @@
-import { FileSystem, KeyValueStore } from "@effect/platform"
-import { NodeFileSystem } from "@effect/platform-node"
+import { KeyValueStore } from "@effect/platform"
 import type { Config } from "@sluice/engine"
 import { Data, Effect, Layer } from "effect"
+import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import * as LmdbStore from "./lmdbStore.js"
 
@@ -43,13 +43,14 @@ export const layerFromConfig = (
     Effect.gen(function*() {
       // A file where the directory should be, or no write permission, stops the start naming the
       // directory, rather than failing every later write.
-      const fs = yield* FileSystem.FileSystem
-      yield* fs.makeDirectory(directory, { recursive: true })
-      yield* fs.access(directory, { readable: true, writable: true })
+      yield* Effect.tryPromise({
+        try: async () => {
+          await fs.mkdir(directory, { recursive: true })
+          await fs.access(directory, fs.constants.R_OK | fs.constants.W_OK)
+        },
+        catch: (cause) => cause
+      })
       return yield* LmdbStore.make(directory)
-    }).pipe(
-      Effect.mapError((cause) => new StorageUnavailable({ directory, cause })),
-      Effect.provide(NodeFileSystem.layer)
-    )
+    }).pipe(Effect.mapError((cause) => new StorageUnavailable({ directory, cause })))
   )
 }

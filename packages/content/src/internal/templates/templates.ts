@@ -4,7 +4,7 @@ import { Cache, Data, Duration, Effect, Exit, Option, Runtime, Schema } from "ef
 import { createHash } from "node:crypto"
 import type { Options, Rendered, TemplateSource, TemplatesShape } from "../../Templates.js"
 import { defaults, TemplateInvalid, TemplateNotFound, TemplateTooLarge } from "../../Templates.js"
-import type { Field, Outcome, Sources } from "./renderer.js"
+import type { Outcome, Sources } from "./renderer.js"
 import * as Renderer from "./renderer.js"
 import { fields } from "./renderer.js"
 
@@ -180,7 +180,7 @@ export const make = (
         Effect.flatMap((rendered) =>
           // A variable holding CR or LF would start a header of its own (header injection).
           rendered.subject !== undefined && /[\r\n\0]/.test(rendered.subject)
-            ? Effect.fail(new TemplateInvalid({ id, field: "subject" as Field, reason: "renders to a subject with CR, LF or NUL" }))
+            ? Effect.fail(new TemplateInvalid({ id, field: "subject", reason: "renders to a subject with CR, LF or NUL" }))
             : Effect.succeed(rendered)
         )
       )

@@ -1,0 +1,4 @@
+/** Email templates (Handlebars in worker threads), the engine's `Templates` port. */
+export * as Templates from "./Templates.js"
+/** Recipient checks and the suppression list, the engine's `Recipients` port. */
+export * as Recipients from "./Recipients.js"
