@@ -1,5 +1,5 @@
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Scope, Stream } from "effect"
-import type { DeliveryEvent, DeliveryQueue, MessageRecord, Options, SubmitMessage, Submitted } from "@sluice/engine"
+import type { DeliveryEvent, DeliveryQueue, MessageRecord, Options, Recipients, SubmitMessage, Submitted, Templates } from "@sluice/engine"
 import { decodeMessage, Sluice } from "@sluice/engine"
 import * as CacheLayer from "./CacheLayer.js"
 import * as Logging from "./Logging.js"
@@ -20,6 +20,13 @@ export interface Engine {
 export interface EngineOptions extends Options {
   /** Where messages wait, instead of the queue `queue.kind` names (a queue of your own). */
   readonly queue?: Layer.Layer<DeliveryQueue, unknown>
+  /**
+   * What a submit renders a `template` with (e.g. @sluice/content's `Templates.layerFromConfig`);
+   * without it a message with a template is refused at `template`.
+   */
+  readonly templates?: Layer.Layer<Templates, unknown>
+  /** What a submit checks recipients with (e.g. @sluice/content's `Recipients.layerFromConfig`); without it, syntax only. */
+  readonly recipients?: Layer.Layer<Recipients, unknown>
 }
 
 // @sluice/http is loaded only for a webhook: the rest of it (the server) is not needed here.
@@ -48,7 +55,11 @@ export const createEngine = async (config: SluiceConfig.SluiceConfigInput, optio
   // One cache for the queue and the engine, as `serve` builds it: one Redis connection.
   const cache = CacheLayer.layer(decoded.cache)
   const queue = options.queue ?? QueueLayer.layer(decoded).pipe(Layer.provide(cache))
-  const engine = Sluice.layer(decoded, options).pipe(Layer.provide(cache), withWebhook(decoded.webhook, options))
+  const engine = Sluice.layer(decoded, options).pipe(
+    Layer.provide(cache),
+    Layer.provide(Layer.mergeAll(options.templates ?? Layer.empty, options.recipients ?? Layer.empty)),
+    withWebhook(decoded.webhook, options)
+  )
   // Built under the log level, so the engine's fibers and every call through the runtime keep to it.
   const runtime = ManagedRuntime.make(engine.pipe(Layer.provide(queue), Layer.provideMerge(Logging.layer(decoded.log))))
   const sluice = await settle(runtime.runPromiseExit(Sluice)).catch(async (error: unknown) => {
