@@ -35,6 +35,14 @@ interface Opening<D> {
  * The connections to one upstream and the rules for when they pull work, open and close. Plain
  * JavaScript driven by `wake` and by the connections' own events; the set-up of a connection is the
  * only Effect it runs, once per connection, forked on the runtime the pool was made in.
+ *
+ * Why not Effect's `Pool` (`makeWithTTL`, `invalidate`): a Pool lends a resource to one borrower per
+ * `get`, in a Scope, as an Effect. Here a connection carries two transactions at once (RFC 2920: the
+ * next one's commands ride with the body of the one awaiting its final reply), pulls its next
+ * transaction itself, synchronously, the moment it can take one, and is judged per transaction from
+ * its socket's events. A `get` per message cost ~135 Effect steps and ~70 KB (measured for issue 13),
+ * more than the transaction itself; what Pool would add is here already: the idle timeout (its TTL),
+ * `maxMessagesPerConnection`, and retiring a connection that failed (its invalidate).
  */
 export class Pool<D extends Delivery> implements Owner<D> {
   readonly upstream: string
