@@ -58,36 +58,39 @@ export class ListenError extends Data.TaggedError("ListenError")<{
   }
 }
 
-const listenError = (config: Config.SluiceConfig, cause: unknown) => {
+/** The configuration file's `http` section: the listener, its limits and keys. */
+export type Section = Config.SluiceConfig["http"]
+
+const listenError = (http: Section, cause: unknown) => {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code
   return new ListenError({
-    host: config.http.host,
-    port: config.http.port,
+    host: http.host,
+    port: http.port,
     reason: (code !== undefined ? reasons[code] : undefined) ?? "other",
     cause
   })
 }
 
-const listen = (config: Config.SluiceConfig, options: Options, limits: body.Limits) =>
+const listen = (http: Section, options: Options, limits: body.Limits) =>
   Layer.scoped(HttpServer.HttpServer, Effect.gen(function*() {
     const api = yield* HttpApiBuilder.httpApp
     // /metrics, /openapi.json and /docs say much about the server: behind the keys unless made public.
-    const app = config.http.publicMetrics ? api : auth.guard(config.http.apiKeys, auth.operatorPaths)(api)
+    const app = http.publicMetrics ? api : auth.guard(http.apiKeys, auth.operatorPaths)(api)
     const node = Http.createServer({
       // Node's own bound on a whole request, headers and body (300 s by default), for bodies nobody
       // reads (an unknown route): a body being read gets its 408 at http.bodyTimeout (body.ts).
       requestTimeout: headersTimeout + Duration.toMillis(limits.deadlines.timeout),
       headersTimeout
     })
-    const server = yield* NodeHttpServer.make(() => node, { host: config.http.host, port: config.http.port }).pipe(
-      Effect.mapError((error) => listenError(config, error.cause))
+    const server = yield* NodeHttpServer.make(() => node, { host: http.host, port: http.port }).pipe(
+      Effect.mapError((error) => listenError(http, error.cause))
     )
     const closing = yield* shutdown.make
     yield* server.serve(app, closing.middleware)
     if (options.fastPath !== false) {
       // The HttpApi app's handler, just attached by `serve`, becomes the fallback of the fast path's.
       const [slow] = node.listeners("request") as Array<(request: Http.IncomingMessage, response: Http.ServerResponse) => void>
-      const handle = yield* fast.make({ limits, apiKeys: config.http.apiKeys, closing })
+      const handle = yield* fast.make({ limits, apiKeys: http.apiKeys, closing })
       const either = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
         if (!handle(request, response)) slow!(request, response)
       }
@@ -105,23 +108,23 @@ const listen = (config: Config.SluiceConfig, options: Options, limits: body.Limi
   }))
 
 /**
- * The HTTP ingestion adapter (README, "HTTP API") on `config.http`: the `SluiceApi` endpoints, /openapi.json,
+ * The HTTP ingestion adapter (README, "HTTP API") on the `http` section alone: the `SluiceApi` endpoints, /openapi.json,
  * /docs, Prometheus /metrics. It gives the listening `HttpServer` (its `address` has the port when
  * `http.port` is 0). Submits and health checks take the fast path (internal/fast.ts) unless
  * `options.fastPath` is false; the answers are the same either way. Closing its scope stops it before
  * the services it uses, so a graceful shutdown answers what it accepted before the engine drains.
  */
 export const layer = (
-  config: Config.SluiceConfig,
+  http: Section,
   options: Options = {}
 ): Layer.Layer<HttpServer.HttpServer, ListenError, Sluice | Templates.Templates | Recipients.Recipients> => {
-  const limits: body.Limits = { maxBytes: config.http.maxBodyBytes, deadlines: body.deadlines(config.http.bodyTimeout) }
-  return listen(config, options, limits).pipe(
+  const limits: body.Limits = { maxBytes: http.maxBodyBytes, deadlines: body.deadlines(http.bodyTimeout) }
+  return listen(http, options, limits).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(HttpApiBuilder.api(SluiceApi).pipe(
       Layer.provide(handlers.layer(limits)),
-      Layer.provide(auth.layer(config.http.apiKeys))
+      Layer.provide(auth.layer(http.apiKeys))
     )),
     Layer.provide(HttpApiBuilder.middleware(renderProblems)),
     Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]),

@@ -45,7 +45,7 @@ const serve = (config: SluiceConfig.SluiceConfig, flags: ServeConfig.ServeFlags 
     // The queue is opened first (a spool that cannot be opened is named before anything beside it)
     // and closed last, after the engine has drained into it.
     const queue = QueueLayer.layer(config).pipe(Layer.provide(cache))
-    const app = HttpAdapter.layer(config).pipe(Layer.provide(Layer.mergeAll(engine, stores)), Layer.provide(queue))
+    const app = HttpAdapter.layer(config.http).pipe(Layer.provide(Layer.mergeAll(engine, stores)), Layer.provide(queue))
     yield* Layer.build(app)
     yield* Effect.logInfo("serving").pipe(Effect.annotateLogs({
       queue: config.queue.kind,

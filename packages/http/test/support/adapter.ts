@@ -78,7 +78,7 @@ export const start = (
       Layer.provide(Recipients.layerSuppressions.pipe(Layer.provideMerge(stores)))
     )
     const context = yield* Layer.build(
-      HttpAdapter.layer(decoded, adapterOptions).pipe(Layer.provide(Layer.mergeAll(engine, stores)))
+      HttpAdapter.layer(decoded.http, adapterOptions).pipe(Layer.provide(Layer.mergeAll(engine, stores)))
     ).pipe(Effect.orDie, Effect.provide(Logger.minimumLogLevel(LogLevel.Error)))
     const address = Context.get(context, HttpServer.HttpServer).address
     if (address._tag !== "TcpAddress") return yield* Effect.die("not listening on TCP")
