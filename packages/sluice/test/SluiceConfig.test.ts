@@ -1,0 +1,39 @@
+import { readFileSync } from "node:fs"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { SluiceConfig } from "../src/index.js"
+
+// The README's Configuration section shows a whole file: it decodes as written with the composed schema.
+const readmeExample = (): unknown => {
+  const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8")
+  const section = readme.slice(readme.indexOf("### Configuration"))
+  return JSON.parse(/```json\n([\s\S]*?)```/.exec(section)![1]!)
+}
+
+describe("SluiceConfig, the file composed from each package's section", () => {
+  it.effect("the README's example decodes as written", () =>
+    Effect.gen(function*() {
+      const config = yield* SluiceConfig.decode(readmeExample())
+      expect(config.upstreams.map((u) => u.name)).toEqual(["relay-a", "relay-b", "backup"])
+      expect(config.http).toMatchObject({ host: "127.0.0.1", port: 8025, apiKeys: ["s3cret"] })
+      expect(config.queue).toEqual({ kind: "embedded", path: "./.sluice/spool", maxDepth: 1_000_000 })
+    }))
+
+  it.effect("only upstreams given: every section has its default, and the optional ones are absent", () =>
+    Effect.gen(function*() {
+      const config = yield* SluiceConfig.decode({ upstreams: [{ host: "127.0.0.1", port: 2525 }] })
+      expect(config.log).toEqual({ level: "info" })
+      expect(config.cache).toBeUndefined()
+      expect(config.webhook).toBeUndefined()
+      expect(config.queue.kind).toBe("embedded")
+    }))
+
+  it.effect("the engine's cross-field checks still apply to the composed file", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(SluiceConfig.decode({
+        upstreams: [{ name: "a", host: "127.0.0.1", port: 1 }, { name: "a", host: "127.0.0.1", port: 2 }],
+        cache: { kind: "memory" }
+      }))
+      expect(error.issues).toEqual([{ path: "upstreams[1].name", message: "\"a\" is already the name of upstreams[0]" }])
+    }))
+})
