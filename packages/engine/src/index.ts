@@ -6,6 +6,8 @@ export * as Alarm from "./Alarm.js"
 export * as Bounce from "./Bounce.js"
 /** How much leased work the engine holds (a broker queue sizes its prefetch by it). */
 export * as Capacity from "./Capacity.js"
+/** Msgpack with a schema, for values kept outside the process (a broker, a disk). */
+export * as Codec from "./Codec.js"
 /** The configuration file's schema and its decoding. */
 export * as Config from "./Config.js"
 /** Delivery events. */
