@@ -482,15 +482,17 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
     }
 
     // The broker's own count of ready messages (work and delay queues), refreshed every second: what
-    // maxDepth is checked against, with what this node published since.
+    // maxDepth is checked against, with what this node published since. What is published while the
+    // broker counts stays in `sinceCount` (it may be counted twice for a second: too many, never too few).
     const countReady = Effect.gen(function*() {
       const s = session
       if (s === undefined) return
+      const before = sinceCount
       const counts = yield* Effect.tryPromise(() =>
         Promise.all(topology.all.filter((q) => q !== topology.dead).map((q) => s.publisher.checkQueue(q)))
       )
       counted = counts.reduce((sum, c) => sum + c.messageCount, 0)
-      sinceCount = 0
+      sinceCount -= before
     }).pipe(Effect.ignore)
     yield* countReady.pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
 
