@@ -1,6 +1,7 @@
-import { Data, Duration, Effect, Either, ParseResult, Schema } from "effect"
+import { Data, Duration, Effect, ParseResult, Schema } from "effect"
 import { isIP } from "node:net"
 import { Rule } from "./Bounce.js"
+import { pathOf } from "./FieldPath.js"
 
 /** An Effect duration string ("30 seconds") or a number of milliseconds. */
 export const DurationFromInput = Schema.transformOrFail(
@@ -157,9 +158,6 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
   }
 }
 
-const pathOf = (path: ReadonlyArray<PropertyKey>) =>
-  path.map((key, i) => typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`).join("")
-
 /** Decodes and checks a configuration (JSON already parsed), naming every bad field. */
 export const decode = (input: unknown): Effect.Effect<SluiceConfig, ConfigError> => decodeWith(SluiceConfig)(input)
 
@@ -193,10 +191,6 @@ const withoutUndefinedBranches = (issues: ReadonlyArray<{ path: string; message:
 
 const isInside = (path: string, parent: string) =>
   parent === "" ? path !== "" : path.startsWith(parent) && (path[parent.length] === "." || path[parent.length] === "[")
-
-/** The same as `decode`, for callers outside Effect. */
-export const decodeEither = (input: unknown): Either.Either<SluiceConfig, ConfigError> =>
-  Effect.runSync(Effect.either(decode(input)))
 
 const crossFieldIssues = (config: SluiceConfig) => {
   const issues: Array<{ path: string; message: string }> = []

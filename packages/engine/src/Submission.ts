@@ -2,6 +2,7 @@ import { Data, Effect, Either, ParseResult, Schema } from "effect"
 import { Address } from "./Address.js"
 import { compose, composeNow } from "./Compose.js"
 import * as Idempotency from "./Idempotency.js"
+import { pathOf } from "./FieldPath.js"
 import * as Headers from "./internal/headers.js"
 import type { NewMessage } from "./Message.js"
 import type { RecipientsShape } from "./Recipients.js"
@@ -54,9 +55,6 @@ export class InvalidMessage extends Data.TaggedError("InvalidMessage")<{
     return `${this.field || "message"}: ${this.reason}`
   }
 }
-
-const pathOf = (path: ReadonlyArray<PropertyKey>) =>
-  path.map((key, i) => typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`).join("")
 
 const decodeEither = Schema.decodeUnknownEither(SubmitMessage, { onExcessProperty: "error" })
 

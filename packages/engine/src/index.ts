@@ -10,6 +10,8 @@ export * as Capacity from "./Capacity.js"
 export * as Codec from "./Codec.js"
 /** The configuration file's schema and its decoding. */
 export * as Config from "./Config.js"
+/** How errors name a field of a decoded input (`upstreams[0].port`). */
+export { pathOf } from "./FieldPath.js"
 /** Delivery events. */
 export type { DeliveryEvent } from "./DeliveryEvent.js"
 /** The queue port, and its errors. */

@@ -1,9 +1,10 @@
 import type { HttpApp } from "@effect/platform"
 import { HttpApiError, HttpServerError, HttpServerRequest } from "@effect/platform"
 import type { RecipientsRefused, SubmitError } from "@sluice/engine"
+import { pathOf } from "@sluice/engine"
 import { Cause, Effect, Option, ParseResult } from "effect"
 import * as Problem from "../Problem.js"
-import { maxDepth, pathOf, preview, tooDeep } from "./json.js"
+import { maxDepth, preview, tooDeep } from "./json.js"
 
 /** A refused value as Schema's messages show it ("actual ..."): its `preview`, never the whole of it. */
 class Echo {

@@ -11,10 +11,6 @@ export const maxDepth = 64
 /** How much of a refused value a problem document repeats. */
 export const maxEcho = 200
 
-/** A path into a body as a problem's `field` names it: `messages[3].to[1]`, `headers.X-Campaign`. */
-export const pathOf = (path: ReadonlyArray<PropertyKey>): string =>
-  path.map((key, i) => typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`).join("")
-
 /** `text` as it is, or its first `max` characters and how many more there were. */
 export const cap = (text: string, max = maxEcho): string =>
   text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`
