@@ -59,7 +59,6 @@ const input: SubmitMessage = { from: FROM, to: [TO], raw }
 const content = makeMessage(config.size)
 
 const sluiceConfig = Effect.runSync(Config.decode({
-  queue: { kind: "memory" },
   upstreams: config.targets.map((target, i) => ({
     name: `sink-${i + 1}`,
     host: target.host,

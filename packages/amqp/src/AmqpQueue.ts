@@ -2,6 +2,7 @@ import type { Config, DeliveryQueueShape, QueueError } from "@sluice/engine"
 import { Capacity, DeliveryQueue, StatusStore } from "@sluice/engine"
 import type { Scope } from "effect"
 import { Duration, Effect, Layer, Schedule } from "effect"
+import type * as AmqpConfig from "./AmqpConfig.js"
 import * as internal from "./internal/queue.js"
 
 export interface Options {
@@ -66,7 +67,7 @@ export const layer = (options: Options): Layer.Layer<DeliveryQueue, QueueError, 
 /** The queue a configuration names (`queue.kind: "rabbitmq"`), its prefetch sized from the upstreams. */
 export const layerFromConfig = (
   config: Pick<Config.SluiceConfig, "upstreams" | "streams">,
-  queue: Extract<Config.SluiceConfig["queue"], { kind: "rabbitmq" }>
+  queue: AmqpConfig.Config
 ): Layer.Layer<DeliveryQueue, QueueError, StatusStore.StatusStore> =>
   layer({
     url: queue.url,

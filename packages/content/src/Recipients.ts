@@ -83,12 +83,12 @@ export class Recipients extends Context.Tag("@sluice/content/Recipients")<Recipi
 
   /** `recipients` from the config; its store in memory for a memory queue, else beside the spool. */
   static readonly layerFromConfig = (
-    config: Config.SluiceConfig
+    config: Pick<Config.SluiceConfig, "recipients"> & storage.WithQueue
   ): Layer.Layer<Recipients | EngineRecipients, storage.StorageUnavailable> =>
     Recipients.layer(optionsFromConfig(config)).pipe(Layer.provide(storage.layerFromConfig(config, "recipients")))
 }
 
-export const optionsFromConfig = (config: Config.SluiceConfig): Options => {
+export const optionsFromConfig = (config: Pick<Config.SluiceConfig, "recipients">): Options => {
   const recipients = config.recipients
   if (recipients === undefined) return {}
   return {

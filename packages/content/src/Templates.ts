@@ -1,5 +1,5 @@
 import { KeyValueStore } from "@effect/platform"
-import type { Config, Rendered, TemplateInvalid, TemplateNotFound } from "@sluice/engine"
+import type { Rendered, TemplateInvalid, TemplateNotFound } from "@sluice/engine"
 import { Templates as EngineTemplates } from "@sluice/engine"
 import type { Duration } from "effect"
 import { Context, Data, Effect, Layer } from "effect"
@@ -58,8 +58,20 @@ export const defaults = {
   maxCodeBytes: 64 * 1024 * 1024
 } as const
 
-/** The options `config.http` sets: its template limits, and its body limit as the most a render may produce. */
-export const optionsFromConfig = (config: Config.SluiceConfig): Options => ({
+/**
+ * What templates read of the file's `http` section (@sluice/http's HttpConfig): its template limits,
+ * and its body limit as the most a render may produce.
+ */
+export interface WithHttp {
+  readonly http: {
+    readonly maxTemplateBytes: number
+    readonly templateTimeout: Duration.Duration
+    readonly maxBodyBytes: number
+  }
+}
+
+/** The options `config.http` sets. */
+export const optionsFromConfig = (config: WithHttp): Options => ({
   maxBytes: config.http.maxTemplateBytes,
   timeout: config.http.templateTimeout,
   maxRenderedBytes: config.http.maxBodyBytes
@@ -89,7 +101,7 @@ export class Templates extends Context.Tag("@sluice/content/Templates")<Template
 
   /** With the options of `config.http`: in memory for a memory queue, else in a `templates` directory beside the spool. */
   static readonly layerFromConfig = (
-    config: Config.SluiceConfig
+    config: WithHttp & storage.WithQueue
   ): Layer.Layer<Templates | EngineTemplates, storage.StorageUnavailable> =>
     Templates.layerWith(optionsFromConfig(config)).pipe(Layer.provide(storage.layerFromConfig(config, "templates")))
 }

@@ -26,7 +26,6 @@ const delivered = (sluice: Sluice["Type"], id: string) =>
 const engine = <S>(sink: Sink.Sink, services: Layer.Layer<S>) =>
   Effect.gen(function*() {
     const config = yield* Effect.orDie(Config.decode({
-      queue: { kind: "memory" },
       upstreams: [{ name: "sink", host: sink.host, port: sink.port }]
     }))
     const context = yield* Layer.build(

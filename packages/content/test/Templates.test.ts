@@ -1,7 +1,6 @@
 import { KeyValueStore } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Config } from "@sluice/engine"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -168,10 +167,10 @@ describe("Templates", () => {
         Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "sluice-templates-test-"))),
         (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
       )
-      const config = yield* Config.decode({
-        queue: { kind: "embedded", path: path.join(dir, "spool") },
-        upstreams: [{ host: "127.0.0.1", port: 2525 }]
-      })
+      const config = {
+        queue: { kind: "embedded" as const, path: path.join(dir, "spool") },
+        http: { maxTemplateBytes: 256 * 1024, templateTimeout: Duration.seconds(10), maxBodyBytes: 10 * 1024 * 1024 }
+      }
       const open = Effect.flatMap(Layer.build(Templates.layerFromConfig(config)), (c) => Effect.provide(Templates, c))
       yield* Effect.scoped(Effect.flatMap(open, (t) => Effect.zipRight(t.put("w", welcome), t.put("w", welcome))))
       expect(fs.existsSync(path.join(dir, "templates"))).toBe(true)

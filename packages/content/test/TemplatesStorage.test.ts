@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
 import { KeyValueStore } from "@effect/platform"
-import { Config } from "@sluice/engine"
 import { Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -12,9 +11,10 @@ const tempDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
-const configFor = (queue: unknown) => Config.decode({ queue, upstreams: [{ host: "127.0.0.1", port: 2525 }] })
+// What the stores read of a configuration: its `queue` section.
+const configFor = (queue: storage.WithQueue["queue"]) => Effect.succeed({ queue })
 
-const openStore = (config: Config.SluiceConfig, name: string) =>
+const openStore = (config: storage.WithQueue, name: string) =>
   Effect.flatMap(Layer.build(storage.layerFromConfig(config, name)), (c) => Effect.provide(KeyValueStore.KeyValueStore, c))
 
 describe("the local store of templates and recipients (suppressions, domain verdicts)", () => {

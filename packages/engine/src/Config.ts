@@ -20,7 +20,7 @@ export const DurationFromInput = Schema.transformOrFail(
   }
 ).annotations({ identifier: "Duration" })
 
-// Shared by the sections other packages own (http, spool, webhook, …), so each says a port or a count alike.
+// Shared by the sections other packages own (http, queue, webhook, …), so each says a port or a count alike.
 export const Port = Schema.Int.pipe(Schema.between(0, 65535))
 export const Positive = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
 /** An optional field that decodes to `value()` when absent. */
@@ -64,42 +64,6 @@ export const CircuitBreaker = Schema.Struct({
   cooldown: withDefault(DurationFromInput, () => Duration.seconds(10))
 })
 
-export const Queue = Schema.Union(
-  Schema.Struct({
-    kind: Schema.Literal("embedded"),
-    path: withDefault(Schema.NonEmptyString, () => "./.sluice/spool"),
-    maxDepth: withDefault(Positive, () => 1_000_000),
-    /** Bytes of the spool's file its memory map may keep resident before it is reopened (the spool's default when absent). */
-    maxMappedBytes: Schema.optional(Positive)
-  }),
-  Schema.Struct({
-    kind: Schema.Literal("rabbitmq"),
-    url: Schema.NonEmptyString,
-    /** Prefix of the queue names, so several clusters share one broker (default "sluice"). */
-    prefix: Schema.optional(Schema.NonEmptyTrimmedString),
-    maxDepth: withDefault(Positive, () => 1_000_000)
-  }),
-  Schema.Struct({ kind: Schema.Literal("memory"), maxDepth: withDefault(Positive, () => 1_000_000) })
-)
-
-export const Http = Schema.Struct({
-  host: withDefault(Schema.NonEmptyTrimmedString, () => "127.0.0.1"),
-  port: withDefault(Port, () => 8025),
-  maxBodyBytes: withDefault(Positive, () => 10 * 1024 * 1024),
-  apiKeys: Schema.optional(Schema.Array(Schema.NonEmptyString)),
-  /**
-   * /metrics, /openapi.json and /docs stay open with `apiKeys` set (CONTRACT.md: a Prometheus scrapes
-   * without a key); false puts them behind the keys too.
-   */
-  publicMetrics: withDefault(Schema.Boolean, () => true),
-  /** How long a request's body may take to arrive; a slower one is answered 408 and its connection closed. */
-  bodyTimeout: withDefault(DurationFromInput, () => Duration.seconds(30)),
-  /** UTF-8 bytes of a template's sources together (PUT /v1/templates/{id}); more is refused with 413. */
-  maxTemplateBytes: withDefault(Positive, () => 256 * 1024),
-  /** How long compiling a template (at PUT), or rendering one message from it, may take; longer is refused. */
-  templateTimeout: withDefault(DurationFromInput, () => Duration.seconds(10))
-})
-
 // What node:dns `setServers` takes: an IP address, "v4:port" or "[v6]:port".
 const DnsServer = Schema.String.pipe(
   Schema.filter((server) => {
@@ -126,10 +90,11 @@ export const Suppressions = Schema.Struct({
   expireAfter: Schema.optional(DurationFromInput)
 })
 
-/** The whole configuration file (see CONTRACT.md); every field but `upstreams` has a default. */
+/**
+ * The engine's sections of the configuration file (the whole file, with the other packages' sections,
+ * is @sluice/sluice's SluiceConfig); every field but `upstreams` has a default.
+ */
 export const SluiceConfig = Schema.Struct({
-  http: withDefault(Http, () => Schema.decodeSync(Http)({})),
-  queue: withDefault(Queue, () => ({ kind: "embedded" as const, path: "./.sluice/spool", maxDepth: 1_000_000 })),
   upstreams: Schema.NonEmptyArray(Upstream),
   streams: withDefault(
     Schema.Record({ key: Schema.NonEmptyTrimmedString, value: Schema.Struct({ weight: Schema.Positive }) }),
@@ -166,6 +131,18 @@ export const decode = (input: unknown): Effect.Effect<SluiceConfig, ConfigError>
  * `sluice serve` reads: `cache`, …), naming every bad field by its path as `decode` does.
  */
 export const decodeWith = <A extends SluiceConfig, I>(schema: Schema.Schema<A, I>) => (input: unknown): Effect.Effect<A, ConfigError> =>
+  decodeSection(schema)(input).pipe(
+    Effect.flatMap((config) => {
+      const issues = crossFieldIssues(config)
+      return issues.length === 0 ? Effect.succeed(config) : Effect.fail(new ConfigError({ issues }))
+    })
+  )
+
+/**
+ * Decodes any part of a configuration with its schema (a package's section, or sections together),
+ * unknown fields refused, naming every bad field by its path within `input`.
+ */
+export const decodeSection = <A, I>(schema: Schema.Schema<A, I>) => (input: unknown): Effect.Effect<A, ConfigError> =>
   Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })(input).pipe(
     Effect.mapError((error) =>
       new ConfigError({
@@ -174,11 +151,7 @@ export const decodeWith = <A extends SluiceConfig, I>(schema: Schema.Schema<A, I
           message: issue.message
         })))
       })
-    ),
-    Effect.flatMap((config) => {
-      const issues = crossFieldIssues(config)
-      return issues.length === 0 ? Effect.succeed(config) : Effect.fail(new ConfigError({ issues }))
-    })
+    )
   )
 
 // An optional field is a union with undefined, so a bad value inside it is also reported as "Expected

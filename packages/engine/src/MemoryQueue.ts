@@ -1,4 +1,5 @@
-import { Clock, Effect, Layer, Option } from "effect"
+import { Clock, Effect, Layer, Option, Schema } from "effect"
+import { Positive, withDefault } from "./Config.js"
 import type { DeliveryQueueShape, Enqueued, Settlement } from "./DeliveryQueue.js"
 import { amendRecord, DeliveryQueue, QueueFull, settledRecord } from "./DeliveryQueue.js"
 import * as Idempotency from "./Idempotency.js"
@@ -6,6 +7,13 @@ import { Deque } from "./internal/deque.js"
 import { DueHeap } from "./internal/dueHeap.js"
 import { Signal } from "./Signal.js"
 import type { MessageRecord, QueuedMessage } from "./Message.js"
+
+/** The configuration file's `queue` section when `kind` is "memory": nothing survives the process. */
+export const Config = Schema.Struct({
+  kind: Schema.Literal("memory"),
+  maxDepth: withDefault(Positive, () => 1_000_000)
+})
+export type Config = Schema.Schema.Type<typeof Config>
 
 export interface Options {
   /** Above this many unfinished messages, enqueue fails with QueueFull. */

@@ -11,7 +11,6 @@ describe("balancing across upstreams", () => {
       const a = yield* Sink.make({ record: "count" })
       const b = yield* Sink.make({ record: "count" })
       const { sluice } = yield* startEngine({
-        queue: { kind: "memory" },
         upstreams: [upstream("a", a, { weight: 2, maxConnections: 4 }), upstream("b", b, { weight: 3, maxConnections: 4 })]
       })
       // Submitted at once: far more than the 8 connections can carry, so both stay busy throughout.
@@ -28,7 +27,6 @@ describe("balancing across upstreams", () => {
       const a = yield* Sink.make({ record: "count" })
       const b = yield* Sink.make({ record: "count" })
       const { sluice } = yield* startEngine({
-        queue: { kind: "memory" },
         upstreams: [upstream("a", a, { weight: 2, maxConnections: 4 }), upstream("b", b, { weight: 3, maxConnections: 4 })]
       })
       // Two at a time, each pair delivered before the next: neither upstream ever has a job waiting.
@@ -45,7 +43,6 @@ describe("balancing across upstreams", () => {
       const slow = yield* Sink.make({ record: "count", dataDelayMs: 200 })
       const fast = yield* Sink.make({ record: "count" })
       const { sluice } = yield* startEngine({
-        queue: { kind: "memory" },
         upstreams: [upstream("slow", slow, { maxConnections: 2 }), upstream("fast", fast, { maxConnections: 2 })]
       })
       yield* sluice.submitBatch(Array.from({ length: 100 }, (_, i) => message(i)))
@@ -61,7 +58,6 @@ describe("balancing across upstreams", () => {
       const slow = yield* Sink.make({ record: "count", dataDelayMs: 3_000 })
       const fast = yield* Sink.make({ record: "count" })
       const { sluice } = yield* startEngine({
-        queue: { kind: "memory" },
         upstreams: [upstream("slow", slow, { maxConnections: 2, spill: true }), upstream("fast", fast, { maxConnections: 2 })]
       })
       yield* sluice.submitBatch(Array.from({ length: 300 }, (_, i) => message(i)))

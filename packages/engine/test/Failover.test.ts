@@ -44,7 +44,6 @@ describe("failover", () => {
       const a = yield* Sink.make()
       const b = yield* restartableSink()
       const { sluice } = yield* startEngine({
-        queue: { kind: "memory" },
         upstreams: [upstream("a", a, { maxConnections: 2 }), upstream("b", b, { maxConnections: 2 })],
         circuitBreaker: { failureThreshold: 2, cooldown: "300 millis" }
       })
@@ -86,7 +85,6 @@ describe("failover", () => {
       const active = yield* restartableSink()
       const standby = yield* Sink.make()
       const { sluice } = yield* startEngine({
-        queue: { kind: "memory" },
         upstreams: [upstream("active", active, { maxConnections: 2 }), upstream("standby", standby, { role: "standby" })],
         circuitBreaker: { failureThreshold: 1, cooldown: "300 millis" }
       })

@@ -12,7 +12,6 @@ import { eventually, startEngine, statusUntil, upstream } from "./support/engine
 // reaches the upstream (the bytes a real smtp-server sink captured) has no header line over 998 octets.
 
 const config = (sink: Sink.Sink) => ({
-  queue: { kind: "memory" as const },
   upstreams: [upstream("relay", sink)],
   streams: { default: { weight: 1 }, bulk: { weight: 1 } },
   retry: { initialDelay: "30 seconds", maxDelay: "10 minutes" }

@@ -53,7 +53,7 @@ const footprint = (depth: number) =>
     const sink = yield* Sink.make({ record: "count", dataDelayMs: 50 })
     const before = usedBytes()
     const { shape, state } = counting(queue)
-    yield* startEngine({ queue: { kind: "memory" }, upstreams: [upstream("slow", sink, { maxConnections: 4 })] }, shape)
+    yield* startEngine({ upstreams: [upstream("slow", sink, { maxConnections: 4 })] }, shape)
     yield* eventually(() => sink.received >= 100, "100 deliveries", 30_000)
     yield* realSleep(200)
     const added = usedBytes() - before

@@ -7,7 +7,6 @@ import { eventually, message, recordEvents, startEngine, statusUntil, upstream }
 
 // Time in these tests is TestClock's: the retry delays (30 s and more) pass when the test says so.
 const config = (sink: Sink.Sink, retry: Record<string, unknown> = {}) => ({
-  queue: { kind: "memory" as const },
   upstreams: [upstream("relay", sink, { maxConnections: 2 })],
   retry: { initialDelay: "30 seconds", maxDelay: "10 minutes", ...retry }
 })

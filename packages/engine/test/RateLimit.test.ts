@@ -151,7 +151,6 @@ describe("rate limits through the engine", () => {
           }))
       }
       const config = yield* Config.decode({
-        queue: { kind: "memory" },
         upstreams: [upstream("relay", sink, { rateLimit: { messages: 100, per: "1 second" } })]
       }).pipe(Effect.orDie)
       const context = yield* Layer.build(
@@ -189,7 +188,6 @@ describe("rate limits through the engine", () => {
           })
       }
       const config = yield* Config.decode({
-        queue: { kind: "memory" },
         upstreams: [upstream("relay", sink, { rateLimit: { messages: 2, per: "10 seconds", burst: 2 } })]
       }).pipe(Effect.orDie)
       const context = yield* Layer.build(

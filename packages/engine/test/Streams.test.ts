@@ -22,7 +22,6 @@ describe("weighted fair queuing across streams", () => {
         })))
       }
       yield* startEngine({
-        queue: { kind: "memory" },
         upstreams: [upstream("only", sink, { maxConnections: 1 })],
         streams: { transactional: { weight: 8 }, bulk: { weight: 1 } }
       }, queue)
@@ -49,7 +48,6 @@ describe("weighted fair queuing across streams", () => {
         stream: "bulk"
       })))
       yield* startEngine({
-        queue: { kind: "memory" },
         upstreams: [upstream("only", sink, { maxConnections: 2 })],
         streams: { transactional: { weight: 8 }, bulk: { weight: 1 } }
       }, queue)

@@ -1,10 +1,11 @@
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { Recipients, Templates } from "@sluice/content"
-import type { Config, Sluice } from "@sluice/engine"
+import type { Sluice } from "@sluice/engine"
 import { Data, Duration, Effect, Layer } from "effect"
 import * as Http from "node:http"
 import { SluiceApi } from "./Api.js"
+import type * as HttpConfig from "./HttpConfig.js"
 import * as auth from "./internal/auth.js"
 import * as body from "./internal/body.js"
 import * as fast from "./internal/fast.js"
@@ -59,7 +60,7 @@ export class ListenError extends Data.TaggedError("ListenError")<{
 }
 
 /** The configuration file's `http` section: the listener, its limits and keys. */
-export type Section = Config.SluiceConfig["http"]
+export type Section = HttpConfig.Config
 
 const listenError = (http: Section, cause: unknown) => {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code

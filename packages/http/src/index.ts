@@ -1,5 +1,7 @@
 /** The HTTP API's definition (schemas, endpoints); its OpenAPI document comes from it. */
 export * as Api from "./Api.js"
+/** The `http` section (listener, keys, limits), also at @sluice/http/HttpConfig without the server. */
+export * as HttpConfig from "./HttpConfig.js"
 /** The HTTP ingestion adapter: the API served on `http.host`/`http.port`. */
 export * as HttpAdapter from "./HttpAdapter.js"
 /** Metrics of the HTTP adapter (complaints) and of the process (CPU, memory). */

@@ -212,7 +212,7 @@ describe("Webhook.layer with the engine", () => {
 
   it.effect("wrap without a webhook section is the engine layer itself", () =>
     Effect.gen(function*() {
-      const config = yield* Config.decode({ queue: { kind: "memory" }, upstreams: [{ host: "127.0.0.1", port: 25 }] })
+      const config = yield* Config.decode({ upstreams: [{ host: "127.0.0.1", port: 25 }] })
       const engine = Sluice.layer(config).pipe(Layer.provide(MemoryQueue.layer()))
       expect(engine.pipe(Webhook.wrap(undefined))).toBe(engine)
     }))

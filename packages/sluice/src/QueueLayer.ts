@@ -1,7 +1,19 @@
-import type { Config, DeliveryQueue } from "@sluice/engine"
+import * as AmqpConfig from "@sluice/amqp/AmqpConfig"
+import type { Config as EngineConfig, DeliveryQueue } from "@sluice/engine"
 import { MemoryQueue, StatusStore } from "@sluice/engine"
 import type { SpoolError } from "@sluice/spool"
-import { Data, Effect, Layer } from "effect"
+import * as SpoolConfig from "@sluice/spool/SpoolConfig"
+import { Data, Effect, Layer, Schema } from "effect"
+
+/**
+ * The configuration file's `queue` section: one of the queues' own sections, told apart by `kind`
+ * (the spool's "embedded", @sluice/amqp's "rabbitmq", the engine's "memory").
+ */
+export const Config = Schema.Union(SpoolConfig.Config, AmqpConfig.Config, MemoryQueue.Config)
+export type Config = Schema.Schema.Type<typeof Config>
+
+/** The section's value when the file has none: the durable spool under ./.sluice. */
+export const defaultConfig = (): Config => ({ kind: "embedded", path: "./.sluice/spool", maxDepth: 1_000_000 })
 
 /** The configured queue kind cannot be used by this build; `reason` says why. */
 export class QueueUnavailable extends Data.TaggedError("QueueUnavailable")<{
@@ -19,7 +31,7 @@ export class QueueUnavailable extends Data.TaggedError("QueueUnavailable")<{
  * `cache`: Redis shares them across nodes), or in memory when none is provided.
  */
 export const layer = (
-  config: Pick<Config.SluiceConfig, "queue" | "upstreams" | "streams">
+  config: Pick<EngineConfig.SluiceConfig, "upstreams" | "streams"> & { readonly queue: Config }
 ): Layer.Layer<DeliveryQueue, QueueUnavailable | SpoolError> => {
   const queue = config.queue
   switch (queue.kind) {

@@ -1,17 +1,21 @@
 import { Config } from "@sluice/engine"
 import type { Effect } from "effect"
 import { Schema } from "effect"
+import * as HttpConfig from "@sluice/http/HttpConfig"
 import * as WebhookConfig from "@sluice/http/WebhookConfig"
 import * as CacheLayer from "./CacheLayer.js"
 import * as Logging from "./Logging.js"
+import * as QueueLayer from "./QueueLayer.js"
 
 /**
  * The whole configuration file (see CONTRACT.md), composed from the sections of the packages that
- * own them: the engine's, `cache` (in this process, or @sluice/redis's), `webhook` (@sluice/http's)
- * and `log`.
+ * own them: the engine's, `http` and `webhook` (@sluice/http's), `queue` (the spool's, @sluice/amqp's
+ * or the engine's memory queue), `cache` (in this process, or @sluice/redis's) and `log`.
  * Every field but `upstreams` has a default.
  */
 export const SluiceConfig = Schema.Struct({
+  http: Config.withDefault(HttpConfig.Config, () => Schema.decodeSync(HttpConfig.Config)({})),
+  queue: Config.withDefault(QueueLayer.Config, QueueLayer.defaultConfig),
   ...Config.SluiceConfig.fields,
   cache: Schema.optional(CacheLayer.Config),
   webhook: Schema.optional(WebhookConfig.Config),

@@ -3,12 +3,13 @@ import * as os from "node:os"
 import * as nodePath from "node:path"
 import type { Scope } from "effect"
 import { Duration, Effect, Layer, Schedule } from "effect"
-import type { Config, DeliveryQueueShape } from "@sluice/engine"
+import type { DeliveryQueueShape } from "@sluice/engine"
 import { DeliveryQueue, QueueError } from "@sluice/engine"
 import { acquire } from "./internal/lock.js"
 import { makeQueue } from "./internal/queue.js"
 import { bytesToStore, freeBytes } from "./internal/space.js"
 import { openStore, prepareDirectory, reopen } from "./internal/store.js"
+import type * as SpoolConfig from "./SpoolConfig.js"
 import { fromCause, SpoolError } from "./SpoolError.js"
 
 export interface Options {
@@ -131,7 +132,7 @@ export const layer = (options: Options): Layer.Layer<DeliveryQueue, SpoolError> 
 
 /** The spool a configuration file asks for (`queue.kind` "embedded"). */
 export const layerFromConfig = (
-  queue: Extract<Config.SluiceConfig["queue"], { readonly kind: "embedded" }>
+  queue: SpoolConfig.Config
 ): Layer.Layer<DeliveryQueue, SpoolError> =>
   layer({ path: queue.path, maxDepth: queue.maxDepth, ...(queue.maxMappedBytes === undefined ? {} : { maxMappedBytes: queue.maxMappedBytes }) })
 

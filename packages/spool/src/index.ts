@@ -2,3 +2,5 @@
 export * as Spool from "./Spool.js"
 /** Why a spool cannot be opened or written, naming its path. */
 export * from "./SpoolError.js"
+/** The `queue` section for the spool (`kind: "embedded"`), also at @sluice/spool/SpoolConfig without LMDB. */
+export * as SpoolConfig from "./SpoolConfig.js"

@@ -74,7 +74,7 @@ describe("the engine on the spool: a repeated idempotency key", () => {
     Effect.gen(function*() {
       const path = yield* tempDir
       const sink = yield* Sink.make()
-      const config = yield* Config.decode({ queue: { kind: "embedded", path }, upstreams: [{ name: "relay", host: sink.host, port: sink.port }] })
+      const config = yield* Config.decode({ upstreams: [{ name: "relay", host: sink.host, port: sink.port }] })
       const engine = Effect.map(
         Layer.build(Sluice.layer(config, { drainTimeout: "2 seconds" }).pipe(Layer.provide(Spool.layer({ path })))),
         (context) => Context.get(context, Sluice)

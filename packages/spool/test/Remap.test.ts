@@ -1,15 +1,17 @@
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
 import type { DeliveryQueueShape, QueuedMessage, Settlement } from "@sluice/engine"
 import { Config, DeliveryQueue } from "@sluice/engine"
 import { mappedResident } from "../src/internal/residency.js"
-import { Spool } from "../src/index.js"
+import { Spool, SpoolConfig } from "../src/index.js"
 import { message, tempDir } from "./support/spool.js"
 
 const MiB = 2 ** 20
 const onLinux = mappedResident() !== undefined
+// The spool's section where a configuration file has it, so a refusal names the field as the file does.
+const inQueue = Schema.Struct({ queue: SpoolConfig.Config })
 
 const delivered = (m: QueuedMessage): Settlement => ({
   status: "delivered",
@@ -47,13 +49,9 @@ const drain = (spool: DeliveryQueueShape, count: number) =>
 describe("the spool's memory map stays within its budget", () => {
   it.scoped.skipIf(!onLinux)("draining 40 MB keeps under 8 MiB of the file resident; without a budget it would not", () =>
     Effect.gen(function*() {
-      // The budget as a configuration file gives it.
-      const config = yield* Config.decode({
-        queue: { kind: "embedded", path: yield* tempDir, maxMappedBytes: 8 * MiB },
-        upstreams: [{ host: "127.0.0.1", port: 2525 }]
-      })
-      if (config.queue.kind !== "embedded") return yield* Effect.die("not the embedded queue")
-      const fromConfig = Context.get(yield* Layer.build(Spool.layerFromConfig(config.queue)), DeliveryQueue)
+      // The budget as a configuration file's `queue` section gives it.
+      const queue = yield* Config.decodeSection(SpoolConfig.Config)({ kind: "embedded", path: yield* tempDir, maxMappedBytes: 8 * MiB })
+      const fromConfig = Context.get(yield* Layer.build(Spool.layerFromConfig(queue)), DeliveryQueue)
       const bounded = yield* drain(fromConfig, 20_000)
       // The budget is checked every few accesses: a little more may come in before the reopen.
       expect(bounded).toBeLessThan(12 * MiB)
@@ -64,7 +62,7 @@ describe("the spool's memory map stays within its budget", () => {
   it.effect("a budget that is not a positive whole number of bytes is refused, naming the field", () =>
     Effect.gen(function*() {
       for (const maxMappedBytes of [0, 1.5, "16 MiB"]) {
-        const error = yield* Effect.flip(Config.decode({ queue: { kind: "embedded", maxMappedBytes }, upstreams: [{ host: "127.0.0.1", port: 2525 }] }))
+        const error = yield* Effect.flip(Config.decodeSection(inQueue)({ queue: { kind: "embedded", maxMappedBytes } }))
         expect(error.issues.map((issue) => issue.path)).toContain("queue.maxMappedBytes")
       }
     }))

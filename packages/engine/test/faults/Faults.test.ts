@@ -77,7 +77,6 @@ describe("fault injection: a misbehaving upstream beside a healthy one", () => {
         const healthy = yield* Sink.make()
         const logs: Array<LogLine> = []
         const { sluice } = yield* startEngine({
-          queue: { kind: "memory" },
           upstreams: [
             upstream("faulty", faulty, { maxConnections: 2, timeouts, ...scenario.settings }),
             upstream("healthy", healthy, { maxConnections: 2 })

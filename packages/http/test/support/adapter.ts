@@ -3,9 +3,16 @@ import { Recipients, Templates } from "@sluice/content"
 import { Config, MemoryQueue, Sluice } from "@sluice/engine"
 import { Sink } from "@sluice/sink"
 import type { Scope } from "effect"
-import { Context, Effect, Layer, Logger, LogLevel } from "effect"
+import { Context, Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { request } from "undici"
-import { HttpAdapter } from "../../src/index.js"
+import { HttpAdapter, HttpConfig } from "../../src/index.js"
+
+// What these tests configure: the engine's sections, the http section and a memory queue's.
+const TestConfig = Schema.Struct({
+  ...Config.SluiceConfig.fields,
+  http: HttpConfig.Config,
+  queue: Config.withDefault(MemoryQueue.Config, () => ({ kind: "memory" as const, maxDepth: 1_000_000 }))
+})
 
 export interface Answer {
   readonly status: number
@@ -64,8 +71,7 @@ export const start = (
 ): Effect.Effect<Running, never, Scope.Scope> =>
   Effect.gen(function*() {
     const sink = yield* Sink.make(sinkOptions).pipe(Effect.orDie)
-    const decoded = yield* Config.decode({
-      queue: { kind: "memory" },
+    const decoded = yield* Config.decodeWith(TestConfig)({
       upstreams: [{ name: "sink", host: sink.host, port: sink.port }],
       ...config,
       http: { port: 0, ...(config.http as object | undefined) }

@@ -1,5 +1,4 @@
 import { KeyValueStore } from "@effect/platform"
-import type { Config } from "@sluice/engine"
 import { Data, Effect, Layer } from "effect"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
@@ -16,11 +15,22 @@ export class StorageUnavailable extends Data.TaggedError("StorageUnavailable")<{
 }
 
 /**
+ * What the stores read of the file's `queue` section (@sluice/sluice's QueueLayer.Config): only
+ * where the queue keeps its files, which is where they keep theirs.
+ */
+export interface WithQueue {
+  readonly queue:
+    | { readonly kind: "memory" }
+    | { readonly kind: "embedded"; readonly path: string }
+    | { readonly kind: "rabbitmq" }
+}
+
+/**
  * Where templates, suppressions and domain verdicts live when no shared store (Redis) is configured:
  * in memory for a memory queue (tests, throw-away runs), else on disk (LMDB) beside the spool (for
  * RabbitMQ, under ./.sluice), so they survive restarts.
  */
-export const directoryFor = (config: Config.SluiceConfig, name: string): string | undefined => {
+export const directoryFor = (config: WithQueue, name: string): string | undefined => {
   switch (config.queue.kind) {
     case "memory":
       return undefined
@@ -33,7 +43,7 @@ export const directoryFor = (config: Config.SluiceConfig, name: string): string 
 
 /** The KeyValueStore layer for `name` ("templates", "recipients") under this configuration. */
 export const layerFromConfig = (
-  config: Config.SluiceConfig,
+  config: WithQueue,
   name: string
 ): Layer.Layer<KeyValueStore.KeyValueStore, StorageUnavailable> => {
   const directory = directoryFor(config, name)
