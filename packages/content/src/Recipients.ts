@@ -1,9 +1,10 @@
 import { KeyValueStore } from "@effect/platform"
-import type { Config, Refused } from "@sluice/engine"
+import type { Refused } from "@sluice/engine"
 import { Recipients as EngineRecipients, Suppressions } from "@sluice/engine"
 import type { Duration } from "effect"
 import { Context, Data, Effect, Layer } from "effect"
 import { make } from "./internal/recipients/recipients.js"
+import type * as RecipientsConfig from "./RecipientsConfig.js"
 import * as storage from "./internal/templates/storage.js"
 
 /** An address that is not a valid mailbox (RFC 5321/6531 syntax, or a domain that is not a valid IDN). */
@@ -83,12 +84,17 @@ export class Recipients extends Context.Tag("@sluice/content/Recipients")<Recipi
 
   /** `recipients` from the config; its store in memory for a memory queue, else beside the spool. */
   static readonly layerFromConfig = (
-    config: Pick<Config.SluiceConfig, "recipients"> & storage.WithQueue
+    config: WithRecipients & storage.WithQueue
   ): Layer.Layer<Recipients | EngineRecipients, storage.StorageUnavailable> =>
     Recipients.layer(optionsFromConfig(config)).pipe(Layer.provide(storage.layerFromConfig(config, "recipients")))
 }
 
-export const optionsFromConfig = (config: Pick<Config.SluiceConfig, "recipients">): Options => {
+/** What the checks read of a configuration: its `recipients` section, when it has one. */
+export interface WithRecipients {
+  readonly recipients?: RecipientsConfig.Config | undefined
+}
+
+export const optionsFromConfig = (config: WithRecipients): Options => {
   const recipients = config.recipients
   if (recipients === undefined) return {}
   return {

@@ -2,3 +2,5 @@
 export * as Templates from "./Templates.js"
 /** Recipient checks and the suppression list, the engine's `Recipients` port. */
 export * as Recipients from "./Recipients.js"
+/** The `recipients` section, also at @sluice/content/RecipientsConfig without the checks. */
+export * as RecipientsConfig from "./RecipientsConfig.js"

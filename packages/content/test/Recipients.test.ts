@@ -1,13 +1,14 @@
 import { KeyValueStore } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Config, Suppressions } from "@sluice/engine"
-import { Context, Effect, Layer, TestClock } from "effect"
+import { Context, Effect, Layer, Schema, TestClock } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { Options } from "../src/Recipients.js"
 import { Recipients } from "../src/Recipients.js"
+import * as RecipientsConfig from "../src/RecipientsConfig.js"
 import * as DnsResponder from "./support/DnsResponder.js"
 
 const recipients = (options: Options = {}, store: Layer.Layer<KeyValueStore.KeyValueStore> = KeyValueStore.layerMemory) =>
@@ -280,8 +281,8 @@ describe("Recipients: domain checks on a DNS server on loopback", () => {
 describe("Recipients: config", () => {
   it.effect("dnsServers must be IP[:port]; the config names the field", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Config.decode({
-        upstreams: [{ host: "127.0.0.1", port: 2525 }],
+      // The section where a configuration file has it, so the path is the file's.
+      const error = yield* Effect.flip(Config.decodeSection(Schema.Struct({ recipients: RecipientsConfig.Config }))({
         recipients: { checkDomains: true, dnsServers: ["127.0.0.1:5353", "dns.example:53"] }
       }))
       expect(error.issues).toEqual([{

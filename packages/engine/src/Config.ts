@@ -1,5 +1,4 @@
 import { Data, Duration, Effect, ParseResult, Schema } from "effect"
-import { isIP } from "node:net"
 import { Rule } from "./Bounce.js"
 import { pathOf } from "./FieldPath.js"
 
@@ -64,16 +63,6 @@ export const CircuitBreaker = Schema.Struct({
   cooldown: withDefault(DurationFromInput, () => Duration.seconds(10))
 })
 
-// What node:dns `setServers` takes: an IP address, "v4:port" or "[v6]:port".
-const DnsServer = Schema.String.pipe(
-  Schema.filter((server) => {
-    const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(server) ?? /^([^:]+)(?::(\d+))?$/.exec(server) ?? [server, server]
-    const [, host, port] = match
-    const portOk = port === undefined || (Number(port) >= 1 && Number(port) <= 65535)
-    return (isIP(host ?? "") !== 0 && portOk) || `"${server}" is not an IP address with an optional port ("127.0.0.1:5353", "[::1]:53")`
-  }, { identifier: "DnsServer" })
-)
-
 /**
  * Extra bounce classification rules, tried before the built-in ones (Bounce.ts): the first rule whose
  * every given field matches gives the category. `code` is a basic reply code or a class ("5xx"),
@@ -102,12 +91,6 @@ export const SluiceConfig = Schema.Struct({
   ),
   retry: withDefault(Retry, () => Schema.decodeSync(Retry)({})),
   circuitBreaker: withDefault(CircuitBreaker, () => Schema.decodeSync(CircuitBreaker)({})),
-  recipients: Schema.optional(Schema.Struct({
-    checkDomains: withDefault(Schema.Boolean, () => false),
-    dnsServers: Schema.optional(Schema.Array(DnsServer)),
-    cacheTtl: withDefault(DurationFromInput, () => Duration.minutes(10)),
-    dnsTimeout: withDefault(DurationFromInput, () => Duration.seconds(2))
-  })),
   bounces: withDefault(Schema.Struct({ rules: withDefault(Schema.Array(BounceRule), () => []) }), () => ({ rules: [] })),
   suppressions: withDefault(Suppressions, () => ({ auto: true }))
 })

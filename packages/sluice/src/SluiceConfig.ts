@@ -1,6 +1,7 @@
 import { Config } from "@sluice/engine"
 import type { Effect } from "effect"
 import { Schema } from "effect"
+import * as RecipientsConfig from "@sluice/content/RecipientsConfig"
 import * as HttpConfig from "@sluice/http/HttpConfig"
 import * as WebhookConfig from "@sluice/http/WebhookConfig"
 import * as CacheLayer from "./CacheLayer.js"
@@ -10,13 +11,15 @@ import * as QueueLayer from "./QueueLayer.js"
 /**
  * The whole configuration file (see CONTRACT.md), composed from the sections of the packages that
  * own them: the engine's, `http` and `webhook` (@sluice/http's), `queue` (the spool's, @sluice/amqp's
- * or the engine's memory queue), `cache` (in this process, or @sluice/redis's) and `log`.
+ * or the engine's memory queue), `recipients` (@sluice/content's), `cache` (in this process, or
+ * @sluice/redis's) and `log`.
  * Every field but `upstreams` has a default.
  */
 export const SluiceConfig = Schema.Struct({
   http: Config.withDefault(HttpConfig.Config, () => Schema.decodeSync(HttpConfig.Config)({})),
   queue: Config.withDefault(QueueLayer.Config, QueueLayer.defaultConfig),
   ...Config.SluiceConfig.fields,
+  recipients: Schema.optional(RecipientsConfig.Config),
   cache: Schema.optional(CacheLayer.Config),
   webhook: Schema.optional(WebhookConfig.Config),
   log: Config.withDefault(Logging.Config, () => ({ level: "info" as const }))
