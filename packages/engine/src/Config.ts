@@ -137,13 +137,18 @@ export const decodeSection = <A, I>(schema: Schema.Schema<A, I>) => (input: unkn
     )
   )
 
-// An optional field is a union with undefined, so a bad value inside it is also reported as "Expected
-// undefined" at each enclosing optional field; the deeper issue says what is wrong and where.
+// An optional field is a union with undefined, so a bad value in it is also reported as "Expected
+// undefined" at the field itself (`queue.maxMappedBytes: 0`) and at each enclosing optional field;
+// the other issue says what is wrong and where.
 const withoutUndefinedBranches = (issues: ReadonlyArray<{ path: string; message: string }>) =>
   issues.filter((issue) =>
-    !(issue.message.startsWith("Expected undefined, actual") &&
-      issues.some((other) => other !== issue && isInside(other.path, issue.path)))
+    !(isUndefinedBranch(issue) &&
+      issues.some((other) =>
+        other !== issue && (isInside(other.path, issue.path) || (other.path === issue.path && !isUndefinedBranch(other)))
+      ))
   )
+
+const isUndefinedBranch = (issue: { readonly message: string }) => issue.message.startsWith("Expected undefined, actual")
 
 const isInside = (path: string, parent: string) =>
   parent === "" ? path !== "" : path.startsWith(parent) && (path[parent.length] === "." || path[parent.length] === "[")

@@ -36,4 +36,24 @@ describe("SluiceConfig, the file composed from each package's section", () => {
       }))
       expect(error.issues).toEqual([{ path: "upstreams[1].name", message: "\"a\" is already the name of upstreams[0]" }])
     }))
+
+  it.effect("the queue, http and recipients sections, each its package's, are named by their paths in the file", () =>
+    Effect.gen(function*() {
+      const upstreams = [{ host: "127.0.0.1", port: 2525 }]
+      const issues = (input: unknown) => Effect.map(Effect.flip(SluiceConfig.decode(input)), (error) => error.issues)
+      expect(yield* issues({ upstreams, queue: { kind: "kafka" }, http: { port: 70000 } })).toEqual([
+        { path: "http.port", message: "Expected a number between 0 and 65535, actual 70000" },
+        { path: "queue.kind", message: "Expected \"embedded\" | \"rabbitmq\" | \"memory\", actual \"kafka\"" }
+      ])
+      expect(yield* issues({ upstreams, queue: { kind: "rabbitmq" }, recipients: { dnsServers: ["x"] } })).toEqual([
+        { path: "queue.url", message: "is missing" },
+        { path: "recipients.dnsServers[0]", message: "\"x\" is not an IP address with an optional port (\"127.0.0.1:5353\", \"[::1]:53\")" }
+      ])
+      // One issue for a bad optional field, not a second "Expected undefined" beside it.
+      expect(yield* issues({ upstreams, queue: { kind: "embedded", maxMappedBytes: 0 } })).toEqual([
+        { path: "queue.maxMappedBytes", message: "Expected a number greater than or equal to 1, actual 0" }
+      ])
+      const rabbit = yield* SluiceConfig.decode({ upstreams, queue: { kind: "rabbitmq", url: "amqp://127.0.0.1" } })
+      expect(rabbit.queue).toEqual({ kind: "rabbitmq", url: "amqp://127.0.0.1", maxDepth: 1_000_000 })
+    }))
 })
