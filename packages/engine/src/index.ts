@@ -8,7 +8,7 @@ export * as Bounce from "./Bounce.js"
 export * as Capacity from "./Capacity.js"
 /** Msgpack with a schema, for values kept outside the process (a broker, a disk). */
 export * as Codec from "./Codec.js"
-/** The configuration file's schema and its decoding. */
+/** The engine's sections of the configuration file, the schemas other sections share, and decoding by path. */
 export * as Config from "./Config.js"
 /** How errors name a field of a decoded input (`upstreams[0].port`). */
 export { pathOf } from "./FieldPath.js"
