@@ -4,7 +4,7 @@
  *
  * The engine (the `Sluice` service) runs on the in-memory queue or on the durable spool, with one
  * upstream per target, the connections split evenly. After `warmup` messages (submitted and delivered,
- * untimed), the timed run submits `messages` typed messages in batches of `batch` through `submitValid`
+ * untimed), the timed run submits `messages` typed messages in batches of `batch` through `submitBatch`
  * (each validated, composed and queued as the HTTP adapter would) while the engine delivers, and
  * ends when the last is delivered. With `preload`, that many messages are put in the queue before the
  * engine starts (untimed), and the timed run drains them too: the memory test of a deep queue.
@@ -30,7 +30,7 @@ export interface EngineClientConfig {
   readonly messages: number
   readonly warmup: number
   readonly size: number
-  /** Messages per submitValid call. */
+  /** Messages per submitBatch call. */
   readonly batch: number
   /** Messages queued before the engine starts (untimed), delivered within the timed run. */
   readonly preload: number
@@ -133,7 +133,7 @@ const main = Effect.gen(function*() {
     Effect.gen(function*() {
       for (let done = 0; done < count; done += config.batch) {
         const n = Math.min(config.batch, count - done)
-        const results = yield* sluice.submitValid(Array.from({ length: n }, () => input))
+        const results = yield* sluice.submitBatch(Array.from({ length: n }, () => input))
         for (const result of results) {
           if (result._tag === "Left") return yield* Effect.dieMessage(`submit refused: ${result.left.message}`)
         }

@@ -94,7 +94,7 @@ export const runEngine = async (
 const engineScenario = (queue: EngineClientConfig["queue"], target: number): Scenario => ({
   name: queue === "memory" ? "engine" : "engine-spool",
   description:
-    `End to end: 20,000 messages of 1 KiB submitted to the engine (typed, \`Sluice.submitValid\`, batches of 100) ` +
+    `End to end: 20,000 messages of 1 KiB submitted to the engine (typed, \`Sluice.submitBatch\`, batches of 100) ` +
     `on the ${queue === "memory" ? "in-memory queue" : "durable spool (LMDB, fsync'd before a submit returns)"}, ` +
     "delivered to two sinks over 10 pooled sessions each; against Nodemailer's pool (`pool: true`, 10 connections " +
     "to each sink, 20 in flight) with TCP_NODELAY (the target peer) and without, smtp-source and raw sockets on the same sinks. " +
