@@ -15,8 +15,6 @@ const messagesKey = MetricKey.counter("sluice_messages_total", {
 })
 
 /** Messages by outcome: accepted, delivered, deferred, bounced, failed, partial, complained. */
-export const messages = Metric.fromMetricKey(messagesKey)
-
 export type Outcome = "accepted" | "delivered" | "deferred" | "bounced" | "failed" | "partial" | "complained"
 
 const byOutcome = (outcome: Outcome) => taggedOnce(messagesKey, { outcome })
@@ -63,10 +61,6 @@ const inFlightKey = MetricKey.gauge("sluice_upstream_in_flight", {
 const circuitStateKey = MetricKey.gauge("sluice_upstream_circuit_state", {
   description: "Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open"
 })
-
-export const inFlight = Metric.fromMetricKey(inFlightKey)
-
-export const circuitState = Metric.fromMetricKey(circuitStateKey)
 
 /** The gauges of one upstream, tagged once (they are set for every message). */
 export const forUpstream = (upstream: string) => ({
