@@ -1,14 +1,41 @@
+import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
+import type { DeliveryEvent } from "@sluice/engine"
 import { createEngine } from "@sluice/sluice"
 import { Sink } from "@sluice/sink"
 import { Effect } from "effect"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const tsx = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href
+
+/** Runs test/support/embeddedHost.ts in a process of its own: what it writes is all there is to see. */
+const runHost = (env: Record<string, string>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), "sluice-host-"))),
+    (cwd) =>
+      Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
+        const child = spawn(process.execPath, ["--import", tsx, join(root, "test", "support", "embeddedHost.ts")], {
+          cwd,
+          env: { ...process.env, ...env, SPOOL_PATH: join(cwd, "spool") },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let stdout = ""
+        let stderr = ""
+        child.stdout.setEncoding("utf8").on("data", (chunk: string) => stdout += chunk)
+        child.stderr.setEncoding("utf8").on("data", (chunk: string) => stderr += chunk)
+        child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+        return Effect.sync(() => child.kill("SIGKILL"))
+      }).pipe(Effect.timeoutFail({ duration: "40 seconds", onTimeout: () => new Error("the host did not end") })),
+    (cwd) => Effect.sync(() => rmSync(cwd, { recursive: true, force: true }))
+  )
 
 describe("createEngine, the Promise facade", () => {
   it.live("a bad config rejects with a ConfigError naming each field", () =>
@@ -114,5 +141,70 @@ describe("createEngine, the Promise facade", () => {
       // Closing drains the engine and then the webhook: every event is posted by the time close resolves.
       yield* promise(() => engine.close())
       expect(posted.filter((event) => event.id === id).map((event) => event._tag)).toEqual(["Accepted", "Attempt", "Delivered"])
+    }))
+
+  // Issue 16: a library writes nothing to its host's stdout unless the host asks for the lines.
+  it.scoped("embedded, the engine writes nothing to stdout or stderr; with a logger its lines go to the host", () =>
+    Effect.gen(function*() {
+      const sink = yield* Sink.make()
+      const quiet = yield* runHost({ SMTP_PORT: String(sink.port) })
+      expect(quiet).toEqual({ code: 0, stdout: "", stderr: "" })
+      expect(sink.received).toBe(1)
+
+      const told = yield* runHost({ SMTP_PORT: String(sink.port), LOGGER: "1" })
+      expect(told.stderr).toBe("")
+      expect(told.code).toBe(0)
+      expect(sink.received).toBe(2)
+      const { deferred, delivered, lines } = JSON.parse(told.stdout) as {
+        delivered: string
+        deferred: string
+        lines: ReadonlyArray<{ level: string; message: string; annotations: Record<string, unknown>; at: string }>
+      }
+      expect(lines).toEqual(expect.arrayContaining([
+        expect.objectContaining({ level: "info", message: "delivered", annotations: expect.objectContaining({ messageId: delivered, attempt: 1 }) }),
+        expect.objectContaining({
+          level: "info",
+          message: expect.stringMatching(/^deferred: /),
+          annotations: expect.objectContaining({ messageId: deferred, code: 451 })
+        }),
+        expect.objectContaining({ level: "info", message: "draining" })
+      ]))
+      for (const line of lines) expect(Number.isNaN(Date.parse(line.at))).toBe(false)
+    }))
+
+  // What was only a log line (an upstream failing, the message moving on) is an event too.
+  it.scoped("a failover is an event: the upstream that failed, the attempt and why", () =>
+    Effect.gen(function*() {
+      const sink = yield* Sink.make()
+      // A port nothing listens on: taken from the system, then let go.
+      const dead = yield* promise(() =>
+        new Promise<number>((resolve) => {
+          const server = createServer().listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as AddressInfo
+            server.close(() => resolve(port))
+          })
+        })
+      )
+      const engine = yield* promise(() =>
+        createEngine({
+          queue: { kind: "memory" },
+          // The heavier upstream is tried first: it refuses the connection, and the sink delivers.
+          upstreams: [{ host: "127.0.0.1", port: dead, weight: 100 }, { host: sink.host, port: sink.port, weight: 1 }]
+        })
+      )
+      yield* Effect.addFinalizer(() => promise(() => engine.close()))
+      const events = engine.events()
+      const { id } = yield* promise(() => engine.submit({ from: "me@example.com", to: ["you@example.net"], text: "x" }))
+      const seen: Array<DeliveryEvent> = []
+      yield* promise(async () => {
+        for await (const event of events) {
+          if (event._tag !== "CircuitChanged" && event.id === id) seen.push(event)
+          if (event._tag === "Delivered" && event.id === id) break
+        }
+      }).pipe(Effect.timeout("20 seconds"))
+      const failover = seen.find((event) => event._tag === "Failover")
+      expect(failover).toMatchObject({ _tag: "Failover", id, attempt: 1, reason: expect.any(String) })
+      expect(seen.at(-1)).toMatchObject({ _tag: "Delivered", id })
+      expect((seen.at(-1) as { upstream: string }).upstream).not.toBe((failover as { upstream: string }).upstream)
     }))
 })

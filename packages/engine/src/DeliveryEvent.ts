@@ -23,6 +23,8 @@ export type DeliveryEvent =
   | { readonly _tag: "CircuitChanged"; readonly upstream: string; readonly state: "closed" | "open" | "half-open"; readonly at: number }
   | Base & { readonly _tag: "Accepted"; readonly stream: string; readonly recipients: number }
   | Base & { readonly _tag: "Attempt"; readonly upstream: string; readonly attempt: number }
+  /** An upstream failed before it replied for the recipients; the message goes to the next one. */
+  | Base & { readonly _tag: "Failover"; readonly upstream: string; readonly attempt: number; readonly reason: string }
   | Outcome & { readonly _tag: "Delivered"; readonly durationMs: number }
   | Outcome & { readonly _tag: "Deferred"; readonly retryAt: number; readonly reason: string }
   | Outcome & { readonly _tag: "Bounced"; readonly durationMs: number }

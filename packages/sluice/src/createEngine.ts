@@ -27,6 +27,12 @@ export interface EngineOptions extends Options {
   readonly templates?: Layer.Layer<Templates, unknown>
   /** What a submit checks recipients with (e.g. @sluice/content's `Recipients.layerFromConfig`); without it, syntax only. */
   readonly recipients?: Layer.Layer<Recipients, unknown>
+  /**
+   * Where the engine's log goes, one `Logging.Line` (level, message, annotations such as `messageId`,
+   * time) per record from `log.level` up. Without it the engine writes nothing to stdout or stderr:
+   * what a host needs to know about deliveries, failovers and circuits is in `events()`.
+   */
+  readonly logger?: (line: Logging.Line) => void
 }
 
 // @sluice/http is loaded only for a webhook: the rest of it (the server) is not needed here.
@@ -60,8 +66,10 @@ export const createEngine = async (config: SluiceConfig.SluiceConfigInput, optio
     Layer.provide(Layer.mergeAll(options.templates ?? Layer.empty, options.recipients ?? Layer.empty)),
     withWebhook(decoded.webhook, options)
   )
-  // Built under the log level, so the engine's fibers and every call through the runtime keep to it.
-  const runtime = ManagedRuntime.make(engine.pipe(Layer.provide(queue), Layer.provideMerge(Logging.layer(decoded.log))))
+  // Built under the log level and the host's logger (or none), so the engine's fibers, the template
+  // renderer's forwarded warnings and every call through the runtime keep to them.
+  const logging = Layer.merge(Logging.layer(decoded.log), Logging.embedded(options.logger))
+  const runtime = ManagedRuntime.make(engine.pipe(Layer.provide(queue), Layer.provideMerge(logging)))
   const sluice = await settle(runtime.runPromiseExit(Sluice)).catch(async (error: unknown) => {
     await runtime.dispose()
     throw error

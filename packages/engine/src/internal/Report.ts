@@ -175,8 +175,13 @@ export const make = (settings: {
       attempt: (job, upstream, at) => {
         if (listening()) publish({ _tag: "Attempt", id: job.message.id, at, upstream, attempt: job.message.attempts + 1 })
       },
-      failover: (job, upstream, error) =>
-        log({ level: "warn", message: "upstream failed; failing over", annotations: { messageId: job.message.id, upstream, error: error.message } }),
+      failover: (job, upstream, error) => {
+        if (listening()) {
+          const at = clock.unsafeCurrentTimeMillis()
+          publish({ _tag: "Failover", id: job.message.id, at, upstream, attempt: job.message.attempts + 1, reason: error.message })
+        }
+        log({ level: "warn", message: "upstream failed; failing over", annotations: { messageId: job.message.id, upstream, error: error.message } })
+      },
       circuit: (upstream, state) => {
         circuits.push({ upstream, state })
         batcher.schedule()
