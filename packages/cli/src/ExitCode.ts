@@ -16,11 +16,19 @@ const badInput = new Set([
   "ListenError"
 ])
 
+/**
+ * A spool another live process has open: nothing to fix in the command line or the config, the
+ * other process is there (exit 1), but one line naming it and its lock file says all there is to say.
+ */
+const isSpoolInUse = (error: unknown): boolean =>
+  typeof error === "object" && error !== null &&
+  (error as { _tag?: string })._tag === "SpoolError" && (error as { reason?: string }).reason === "Locked"
+
 const isBadInput = (error: unknown): boolean =>
   ValidationError.isValidationError(error) ||
-  (typeof error === "object" && error !== null && badInput.has((error as { _tag?: string })._tag ?? ""))
+  (typeof error === "object" && error !== null && badInput.has((error as { _tag?: string })._tag ?? "") && !isSpoolInUse(error))
 
-/** 0 ok or stopped by a signal, 2 bad command line or config, 1 anything else. */
+/** 0 ok or stopped by a signal, 2 bad command line or config, 1 anything else (a spool in use among them). */
 export const of = (exit: Exit.Exit<unknown, unknown>): number => {
   if (exit._tag === "Success" || Cause.isInterruptedOnly(exit.cause)) return 0
   const failure = Cause.failureOption(exit.cause)
@@ -35,7 +43,7 @@ export const report = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   if (Cause.isInterruptedOnly(cause)) return Effect.void
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return Effect.void
-  if (Option.isSome(failure) && isBadInput(failure.value)) {
+  if (Option.isSome(failure) && (isBadInput(failure.value) || isSpoolInUse(failure.value))) {
     return Console.error(`sluice: ${describe(failure.value)}`)
   }
   return Effect.logFatal("sluice stopped on an error", cause).pipe(

@@ -1,6 +1,6 @@
 import { Command, Options } from "@effect/cli"
 import type { FileSystem } from "@effect/platform"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Option } from "effect"
 import type { Config } from "@sluice/engine"
 import type { Templates } from "@sluice/content"
 import type { HttpAdapter } from "@sluice/http"
@@ -19,9 +19,15 @@ const config = Options.file("config", { exists: "either" }).pipe(
 
 const upstream = Options.text("upstream").pipe(
   Options.withPseudoName("host:port[,weight]"),
-  Options.withDescription("An upstream SMTP relay for the embedded default; repeat for more."),
+  Options.withDescription(
+    "An upstream SMTP relay for the embedded default; repeat for more. Needed without --config, refused with it (the file lists its upstreams)."
+  ),
   Options.repeated,
-  Options.mapEffect((values) => Effect.forEach(values, (value) => parseUpstream(value).pipe(Effect.mapError(invalid))))
+  // Optional in the usage line too: with --config there is none.
+  Options.optional,
+  Options.mapEffect((values) =>
+    Effect.forEach(Option.getOrElse(values, () => []), (value) => parseUpstream(value).pipe(Effect.mapError(invalid)))
+  )
 )
 
 const host = Options.text("host").pipe(
@@ -36,7 +42,7 @@ const port = portFlag().pipe(
 )
 
 const drainTimeout = duration("drain-timeout").pipe(
-  Options.withDescription("How long shutdown waits for in-flight deliveries before handing them back."),
+  Options.withDescription("How long shutdown waits for in-flight deliveries before handing them back (default 30 seconds)."),
   Options.withDefault(Duration.seconds(30))
 )
 
@@ -54,7 +60,7 @@ export type Flags = Command.Command.ParseConfig<typeof options>
 
 /**
  * Why `serve` could not start: all of them are about what it was given, the HTTP listener's address
- * included (exit 2).
+ * included (exit 2), but a spool another process has open (a SpoolError "Locked": exit 1).
  */
 export type ServeError =
   | UsageError

@@ -1,3 +1,4 @@
+import * as nodePath from "node:path"
 import { FileSystem } from "@effect/platform"
 import type { Config } from "@sluice/engine"
 import type { Logging } from "@sluice/sluice"
@@ -53,7 +54,9 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
  * The configuration `serve` runs on: the file given by `--config`, or the embedded default built from
  * `--upstream` flags (durable queue under ./.sluice, HTTP on 127.0.0.1:8025); `--host` and `--port`
  * override the listener, `--log-level` the file's `log.level`, either way. Decoded by the file's
- * schema, composed from each package's section, so a bad field is named by its path.
+ * schema, composed from each package's section, so a bad field is named by its path. Relative paths
+ * in a file (`queue.path`, its default too) are from the file's directory; without one, from the
+ * working directory.
  */
 export const load = (
   flags: ServeFlags
@@ -91,5 +94,7 @@ export const load = (
     if (Option.isSome(flags.logLevel) && isObject(input) && (input.log === undefined || isObject(input.log))) {
       input = { ...input, log: { ...input.log, level: flags.logLevel.value } }
     }
-    return yield* SluiceConfig.decode(input)
+    const config = yield* SluiceConfig.decode(input)
+    // A path in a file is the file's: the same file means the same spool from any directory.
+    return Option.isSome(flags.config) ? SluiceConfig.resolvePaths(config, nodePath.dirname(nodePath.resolve(flags.config.value))) : config
   })

@@ -27,6 +27,9 @@ describe("the command line", () => {
         expect(serve.stdout).toContain(flag)
       }
       expect(serve.stdout).toContain("the README's Configuration section")
+      // --upstream is for running without --config: the usage line does not ask for it.
+      expect(serve.stdout).toContain("[--upstream host:port[,weight]...]")
+      expect(serve.stdout).toContain("(default 30 seconds)")
       const sink = yield* sluice("sink", "--help")
       for (const flag of ["--port PORT", "--host HOST", "--reject-rcpt CODE", "--reject-data CODE", "--defer-rate 0..1", "--bounce-rate 0..1", "--delay MS", "--auth user:pass", "--quiet"]) {
         expect(sink.stdout).toContain(flag)

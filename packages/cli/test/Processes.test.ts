@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join, relative } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { SmtpOptions, SmtpSession } from "@sluice/smtp"
 import { Effect } from "effect"
@@ -118,6 +118,29 @@ describe("sluice as a process", () => {
       expect(flags.code).toBe(2)
       expect(flags.stderr).toContain(`cannot listen on 127.0.0.1:${port}: address already in use`)
       expect(flags.stderr).not.toContain("ServeError")
+    }))
+
+  it.scoped("one config file from two directories: one spool, beside the file; the second process exits 1 naming the first", () =>
+    Effect.gen(function*() {
+      const { port: sinkPort } = yield* startSink()
+      // `queue` without `kind`: the spool is the default; its relative path is the file's directory's.
+      const config = configFile({ http: { port: 0 }, queue: { path: "spool" }, upstreams: [{ host: "127.0.0.1", port: sinkPort }] })
+      const here = dirname(config)
+      const spool = join(here, "spool")
+      const [one, two] = [mkdtempSync(join(tmpdir(), "sluice-cwd-")), mkdtempSync(join(tmpdir(), "sluice-cwd-"))]
+      const first = yield* start(["serve", "--config", config], { cwd: one })
+      yield* first.waitForLog((line) => line.msg === "serving", "serve to start")
+      expect(existsSync(join(spool, "spool.lock"))).toBe(true)
+      // The same file, named relatively, from another directory.
+      const second = yield* run(["serve", "--config", relative(two, config)], { cwd: two })
+      expect(second.code).toBe(1)
+      expect(second.stderr).toBe(
+        `sluice: spool ${spool}: already open in process ${first.pid} (${join(spool, "spool.lock")}); one process at a time may use a spool\n`
+      )
+      expect(readdirSync(one)).toEqual([])
+      expect(readdirSync(two)).toEqual([])
+      yield* first.kill("SIGTERM")
+      expect(yield* first.exited).toBe(0)
     }))
 
   it.scoped("log.level and --log-level: warn leaves info out, debug lets debug in, the flag wins over the file", () =>

@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
@@ -42,6 +42,33 @@ describe("ServeConfig", () => {
         ["127.0.0.1", 2526, 3, "active"]
       ])
       expect(Duration.toMillis(config.retry.initialDelay)).toBe(30_000)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("queue.kind defaults to the spool; its path, given or by default, is the config file's directory's", () =>
+    Effect.gen(function*() {
+      const upstreams = [{ host: "127.0.0.1", port: 2525 }]
+      const given = configFile({ queue: { path: "spool" }, upstreams })
+      const byDefault = configFile({ upstreams })
+      const absolute = configFile({ queue: { path: "/var/lib/sluice/spool" }, upstreams })
+      expect((yield* ServeConfig.load(flags({ config: given }))).queue).toEqual({
+        kind: "embedded",
+        path: join(dirname(Option.getOrThrow(given)), "spool"),
+        maxDepth: 1_000_000
+      })
+      expect((yield* ServeConfig.load(flags({ config: byDefault }))).queue).toMatchObject({
+        kind: "embedded",
+        path: join(dirname(Option.getOrThrow(byDefault)), ".sluice", "spool")
+      })
+      expect((yield* ServeConfig.load(flags({ config: absolute }))).queue).toMatchObject({ path: "/var/lib/sluice/spool" })
+      // A section that says another kind is that kind's, and a bad one is still named by its path.
+      expect((yield* ServeConfig.load(flags({ config: configFile({ queue: { kind: "memory" }, upstreams }) }))).queue).toEqual({
+        kind: "memory",
+        maxDepth: 1_000_000
+      })
+      const bad = yield* Effect.flip(ServeConfig.load(flags({ config: configFile({ queue: { path: "spool", maxDepth: 0 }, upstreams }) })))
+      expect(bad.message).toBe("queue.maxDepth: Expected a number greater than or equal to 1, actual 0")
+      const unknown = yield* Effect.flip(ServeConfig.load(flags({ config: configFile({ queue: { kind: "disk" }, upstreams }) })))
+      expect(unknown.message).toBe(`queue.kind: Expected "embedded" | "rabbitmq" | "memory", actual "disk"`)
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.effect("--host and --port override the listener, keeping the rest of the config's http", () =>

@@ -5,11 +5,30 @@ import type { SpoolError } from "@sluice/spool"
 import * as SpoolConfig from "@sluice/spool/SpoolConfig"
 import { Data, Effect, Layer, Schema } from "effect"
 
+const Sections = Schema.Union(SpoolConfig.Config, AmqpConfig.Config, MemoryQueue.Config)
+
+/** What the section may say: the spool's own section may leave out its `kind`. */
+export type Input =
+  | Schema.Schema.Encoded<typeof Sections>
+  | Omit<Schema.Schema.Encoded<typeof SpoolConfig.Config>, "kind">
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
 /**
  * The configuration file's `queue` section: one of the queues' own sections, told apart by `kind`
- * (the spool's "embedded", @sluice/amqp's "rabbitmq", the engine's "memory").
+ * (the spool's "embedded", @sluice/amqp's "rabbitmq", the engine's "memory"). A section without
+ * `kind` is the spool's, the default: `{"path": "…"}` is enough. The kind is filled in before the
+ * union decodes, so a bad section is still reported by its own member alone.
  */
-export const Config = Schema.Union(SpoolConfig.Config, AmqpConfig.Config, MemoryQueue.Config)
+export const Config: Schema.Schema<Schema.Schema.Type<typeof Sections>, Input> = Schema.compose(
+  Schema.transform(Schema.Unknown, Schema.Unknown, {
+    strict: true,
+    decode: (input) => isObject(input) && !("kind" in input) ? { kind: "embedded", ...input } : input,
+    encode: (section) => section
+  }),
+  Sections
+) as never
 export type Config = Schema.Schema.Type<typeof Config>
 
 /** The section's value when the file has none: the durable spool under ./.sluice. */

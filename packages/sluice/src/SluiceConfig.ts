@@ -1,4 +1,5 @@
 import { Config } from "@sluice/engine"
+import * as nodePath from "node:path"
 import type { Effect } from "effect"
 import { Schema } from "effect"
 import * as RecipientsConfig from "@sluice/content/RecipientsConfig"
@@ -29,3 +30,13 @@ export type SluiceConfigInput = Schema.Schema.Encoded<typeof SluiceConfig>
 
 /** Decodes and checks a configuration file (JSON already parsed), naming every bad field by its path. */
 export const decode: (input: unknown) => Effect.Effect<SluiceConfig, Config.ConfigError> = Config.decodeWith(SluiceConfig)
+
+/**
+ * The configuration with its relative paths (`queue.path`, given or by default) made absolute from
+ * `directory`: a config file's own directory, so that the same file means the same spool whatever
+ * directory it is used from.
+ */
+export const resolvePaths = (config: SluiceConfig, directory: string): SluiceConfig =>
+  config.queue.kind === "embedded"
+    ? { ...config, queue: { ...config.queue, path: nodePath.resolve(directory, config.queue.path) } }
+    : config
