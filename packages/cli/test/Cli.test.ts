@@ -116,7 +116,7 @@ describe("the command line", () => {
       expect(result.stderr).not.toContain("wrong")
     }))
 
-  it.scoped("a spool that cannot be opened (in the way, or locked) exits 2 naming its path", () =>
+  it.scoped("a spool that cannot be opened exits 2 naming its path; one already open, 1 (nothing to fix in the config)", () =>
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "sluice-cli-"))
       const blocker = join(dir, "a-file")
@@ -132,7 +132,7 @@ describe("the command line", () => {
 
       const held = yield* Spool.make({ path: join(dir, "spool") })
       const locked = yield* serveOn(held.path)
-      expect(locked.code).toBe(2)
+      expect(locked.code).toBe(1)
       expect(locked.stderr).toContain(`spool ${held.path}: already open`)
     }))
 })
