@@ -4,6 +4,7 @@ import { compose, composeNow } from "./Compose.js"
 import * as Idempotency from "./Idempotency.js"
 import { pathOf } from "./FieldPath.js"
 import * as Headers from "./internal/headers.js"
+import * as Mime from "./internal/mime.js"
 import type { NewMessage } from "./Message.js"
 import type { RecipientsShape } from "./Recipients.js"
 import { RecipientsRefused } from "./Recipients.js"
@@ -188,7 +189,9 @@ const prepareNow = (
   const checked = check(message, streams, defaultStream)
   if (Either.isLeft(checked)) return Either.left(checked.left)
   const stream = checked.right
-  if (message.raw !== undefined) return Either.right(newMessage(message, stream, id, Buffer.from(message.raw, "utf8")))
+  if (message.raw !== undefined) {
+    return Either.right(newMessage(message, stream, id, Buffer.from(Mime.completeRaw(message.raw, message.from, id), "utf8")))
+  }
   const parts = { ...message, id }
   const content = composeNow(parts)
   // What `Mime.compose` builds folds or encodes every header line by construction (and its tests say

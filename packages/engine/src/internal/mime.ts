@@ -68,7 +68,7 @@ const body = (contentType: string, text: string): { headers: string; content: st
 }
 
 /** The Message-ID Sluice sets: its id at the sender's domain. */
-export const messageIdOf = (parts: Parts, id: string): string => `<${id}@${parts.from.slice(parts.from.lastIndexOf("@") + 1)}>`
+export const messageIdOf = (parts: Pick<Parts, "from">, id: string): string => `<${id}@${parts.from.slice(parts.from.lastIndexOf("@") + 1)}>`
 
 export const hasHeader = (parts: Parts, name: string): boolean =>
   Object.keys(parts.headers ?? {}).some((own) => own.toLowerCase() === name)
@@ -113,6 +113,38 @@ const date = (at: Date) => {
     dateText = at.toUTCString().replace(/GMT/, "+0000")
   }
   return dateText
+}
+
+/** The names of the header fields of a raw message (lower case), read up to its first empty line. */
+const rawHeaderNames = (raw: string): Set<string> => {
+  const names = new Set<string>()
+  let start = 0
+  while (start < raw.length) {
+    const newline = raw.indexOf("\n", start)
+    const end = newline === -1 ? raw.length : newline
+    const line = raw.slice(start, raw[end - 1] === "\r" ? end - 1 : end)
+    if (line === "") break
+    const colon = line.indexOf(":")
+    // A line that goes on (space or tab first) belongs to the field before it.
+    if (line[0] !== " " && line[0] !== "\t" && colon > 0) names.add(line.slice(0, colon).trimEnd().toLowerCase())
+    start = end + 1
+  }
+  return names
+}
+
+/**
+ * A raw message with the Message-ID (the engine's id at the sender's domain, as composed messages
+ * have) and Date (now: acceptance) it lacks, put first, in the message's own line ends; one that has
+ * both is returned as it is.
+ */
+export const completeRaw = (raw: string, from: string, id: string, now: Date = new Date()): string => {
+  const names = rawHeaderNames(raw)
+  const hasId = names.has("message-id")
+  const hasDate = names.has("date")
+  if (hasId && hasDate) return raw
+  const newline = raw.indexOf("\n")
+  const eol = newline > 0 && raw[newline - 1] === "\r" ? "\r\n" : newline === -1 ? "\r\n" : "\n"
+  return (hasId ? "" : `Message-ID: ${messageIdOf({ from }, id)}${eol}`) + (hasDate ? "" : `Date: ${date(now)}${eol}`) + raw
 }
 
 // One random part per process and a counter: unique boundaries without a random draw per message.
