@@ -28,6 +28,16 @@ describe("SluiceConfig, the file composed from each package's section", () => {
       expect(config.queue.kind).toBe("embedded")
     }))
 
+  it.effect("a queue section without kind is the spool's; resolvePaths makes its path the given directory's", () =>
+    Effect.gen(function*() {
+      const input: SluiceConfig.SluiceConfigInput = { queue: { path: "spool" }, upstreams: [{ host: "127.0.0.1", port: 2525 }] }
+      const config = yield* SluiceConfig.decode(input)
+      expect(config.queue).toEqual({ kind: "embedded", path: "spool", maxDepth: 1_000_000 })
+      expect(SluiceConfig.resolvePaths(config, "/etc/sluice").queue).toMatchObject({ path: "/etc/sluice/spool" })
+      const memory = yield* SluiceConfig.decode({ queue: { kind: "memory" }, upstreams: [{ host: "127.0.0.1", port: 2525 }] })
+      expect(SluiceConfig.resolvePaths(memory, "/etc/sluice").queue).toEqual({ kind: "memory", maxDepth: 1_000_000 })
+    }))
+
   it.effect("the engine's cross-field checks still apply to the composed file", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(SluiceConfig.decode({
