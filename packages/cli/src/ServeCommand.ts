@@ -12,7 +12,7 @@ import { choice, duration, invalid, parseUpstream, port as portFlag } from "./in
 const config = Options.file("config", { exists: "either" }).pipe(
   Options.withPseudoName("FILE"),
   Options.withDescription(
-    "A JSON config file (its fields: the README's Configuration section). Without it, the embedded default runs."
+    "A JSON config file (its fields: the README's Configuration section); relative paths in it are from its directory. Without it, the embedded default runs."
   ),
   Options.optional
 )

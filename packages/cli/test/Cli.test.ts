@@ -30,6 +30,7 @@ describe("the command line", () => {
       // --upstream is for running without --config: the usage line does not ask for it.
       expect(serve.stdout).toContain("[--upstream host:port[,weight]...]")
       expect(serve.stdout).toContain("(default 30 seconds)")
+      expect(serve.stdout).toContain("relative paths in it are from its directory")
       const sink = yield* sluice("sink", "--help")
       for (const flag of ["--port PORT", "--host HOST", "--reject-rcpt CODE", "--reject-data CODE", "--defer-rate 0..1", "--bounce-rate 0..1", "--delay MS", "--auth user:pass", "--quiet"]) {
         expect(sink.stdout).toContain(flag)
