@@ -1,39 +1,24 @@
-import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import type { DeliveryEvent } from "@sluice/engine"
 import { createEngine } from "@sluice/sluice"
 import { Sink } from "@sluice/sink"
 import { Effect } from "effect"
+import { root, runTs } from "./support/runTs.js"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 
-const root = fileURLToPath(new URL("..", import.meta.url))
-const tsx = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href
 
 /** Runs test/support/embeddedHost.ts in a process of its own: what it writes is all there is to see. */
 const runHost = (env: Record<string, string>) =>
   Effect.acquireUseRelease(
     Effect.sync(() => mkdtempSync(join(tmpdir(), "sluice-host-"))),
     (cwd) =>
-      Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-        const child = spawn(process.execPath, ["--import", tsx, join(root, "test", "support", "embeddedHost.ts")], {
-          cwd,
-          env: { ...process.env, ...env, SPOOL_PATH: join(cwd, "spool") },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        let stdout = ""
-        let stderr = ""
-        child.stdout.setEncoding("utf8").on("data", (chunk: string) => stdout += chunk)
-        child.stderr.setEncoding("utf8").on("data", (chunk: string) => stderr += chunk)
-        child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-        return Effect.sync(() => child.kill("SIGKILL"))
-      }).pipe(Effect.timeoutFail({ duration: "40 seconds", onTimeout: () => new Error("the host did not end") })),
+      runTs(join(root, "test", "support", "embeddedHost.ts"), cwd, { ...env, SPOOL_PATH: join(cwd, "spool") }, "the host"),
     (cwd) => Effect.sync(() => rmSync(cwd, { recursive: true, force: true }))
   )
 

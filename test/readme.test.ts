@@ -1,15 +1,11 @@
-import { spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Sink } from "@sluice/sink"
 import { Effect } from "effect"
+import { root, runTs } from "./support/runTs.js"
 
-const root = fileURLToPath(new URL("..", import.meta.url))
-// Loaded by URL: the example runs in a fresh directory, where a bare "tsx" would not resolve.
-const tsx = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href
 const marker = "<!-- the test in test/readme.test.ts runs this block"
 
 /** The TypeScript blocks of the README that follow the marker, in order. */
@@ -31,19 +27,7 @@ const run = (source: string, smtpPort: number) =>
       return { file, cwd: mkdtempSync(join(tmpdir(), "sluice-readme-")) }
     }),
     ({ cwd, file }) =>
-      Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-        const child = spawn(process.execPath, ["--import", tsx, file], {
-          cwd,
-          env: { ...process.env, SMTP_PORT: String(smtpPort) },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        let stdout = ""
-        let stderr = ""
-        child.stdout.setEncoding("utf8").on("data", (chunk: string) => stdout += chunk)
-        child.stderr.setEncoding("utf8").on("data", (chunk: string) => stderr += chunk)
-        child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-        return Effect.sync(() => child.kill("SIGKILL"))
-      }).pipe(Effect.timeoutFail({ duration: "40 seconds", onTimeout: () => new Error("the example did not end") })),
+      runTs(file, cwd, { SMTP_PORT: String(smtpPort) }, "the example"),
     ({ cwd, file }) => Effect.sync(() => {
       rmSync(file, { force: true })
       rmSync(cwd, { recursive: true, force: true })
