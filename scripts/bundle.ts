@@ -1,42 +1,71 @@
 /**
- * Bundles a TypeScript entry point, with the workspace packages it imports, into one ES module that
- * plain `node` runs: no TypeScript loader in the process. tsx compiles each module as it loads and
- * keeps a loader thread of its own, some 70 MiB of memory and a slower start; a deployment does not
- * need that. npm packages stay outside the bundle and load from node_modules as usual (lmdb and
- * msgpackr have native parts), resolved from where the bundle is: write it inside the package of its
- * entry point. `tsx scripts/bundle.ts <entry.ts> <out.mjs>`; with no arguments it
- * bundles the sluice command into packages/cli/dist/sluice.mjs (`npm run build`).
+ * Bundles TypeScript entry points with esbuild into ES modules that plain `node` runs.
+ *
+ * `bundleCommand` builds the `sluice` command (packages/cli/dist/bin/, what bin/sluice.js loads):
+ * the workspace packages and Effect go into it, tree-shaken, so a start reads a few files instead of
+ * the thousand modules of Effect's package indexes; what `serve` alone needs is a chunk of its own,
+ * loaded on use, so `--help` never reads it. The other npm packages stay outside and load from
+ * node_modules as usual (lmdb and msgpackr have native parts; the CommonJS ones need a real
+ * `require`), resolved from where the bundle is.
+ *
+ * `bundle` builds one benchmark client into one file, with only the workspace packages inside.
+ * `tsx scripts/bundle.ts` (part of `npm run build`) builds the command.
  */
+import type { BuildOptions, Plugin } from "esbuild"
 import { build } from "esbuild"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../", import.meta.url))
 
+/** Bare imports that do not match `inside` stay imports of node_modules. */
+const outside = (inside: RegExp): Plugin => ({
+  name: "npm-packages-outside",
+  setup: (b) => {
+    b.onResolve({ filter: /^[^./]/ }, (args) => inside.test(args.path) ? undefined : { path: args.path, external: true })
+  }
+})
+
+const common: BuildOptions = {
+  absWorkingDir: root,
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  sourcemap: "linked",
+  logLevel: "warning",
+  // The workspace packages' TypeScript sources, not a dist/ that may be older.
+  conditions: ["@sluice/source"]
+}
+
 export const bundle = async (entry: string, outfile: string): Promise<string> => {
-  await build({
-    entryPoints: [entry],
-    outfile,
-    absWorkingDir: root,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    sourcemap: "linked",
-    logLevel: "warning",
-    plugins: [{
-      name: "npm-packages-outside",
-      setup: (b) => {
-        b.onResolve({ filter: /^[^./]/ }, (args) => args.path.startsWith("@sluice/") ? undefined : { path: args.path, external: true })
-      }
-    }]
-  })
+  await build({ ...common, entryPoints: [entry], outfile, plugins: [outside(/^@sluice\//)] })
   return outfile
 }
 
+export const commandDirectory = join(root, "packages/cli/dist/bin")
+
+/** Builds the `sluice` command; resolves with its entry file. */
+export const bundleCommand = async (): Promise<string> => {
+  await build({
+    ...common,
+    entryPoints: { sluice: join(root, "packages/cli/src/main.ts") },
+    outdir: commandDirectory,
+    splitting: true,
+    // Less to read and parse at every start; the source map keeps stack traces readable.
+    minify: true,
+    sourcesContent: false,
+    chunkNames: "chunks/[name]-[hash]",
+    // CommonJS modules inside an ES module call `require` for Node's own modules: give them one.
+    banner: { js: "import { createRequire as sluiceRequire } from \"node:module\"; const require = sluiceRequire(import.meta.url);" },
+    plugins: [outside(/^(?!(lmdb|msgpackr|handlebars)(\/|$))/)]
+  })
+  return join(commandDirectory, "sluice.js")
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [entry = "packages/cli/src/main.ts", outfile = "packages/cli/dist/sluice.mjs"] = process.argv.slice(2)
-  bundle(entry, outfile).then(
-    (file) => console.log(`bundled ${entry} into ${file}`),
+  bundleCommand().then(
+    (file) => console.log(`bundled the sluice command into ${file}`),
     (error: unknown) => {
       console.error(error instanceof Error ? error.message : error)
       process.exit(1)

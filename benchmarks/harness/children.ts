@@ -2,7 +2,7 @@ import type { ChildProcess, SpawnOptions } from "node:child_process"
 import { spawn } from "node:child_process"
 import { basename, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { bundle } from "../../scripts/bundle.js"
+import { bundle, bundleCommand } from "../../scripts/bundle.js"
 
 /** The repository root: child processes run from there, so node_modules resolve. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
@@ -31,13 +31,13 @@ process.once("exit", () => killAll())
 const bundles = new Map<string, Promise<string>>()
 
 /**
- * `file` bundled into plain JavaScript, once per run: into `outfile`, or results/tmp/bundles/. The
- * npm packages it imports load from where the bundle is, so it must be where they resolve.
+ * `file` bundled into plain JavaScript, once per run, into results/tmp/bundles/. The npm packages it
+ * imports load from where the bundle is, so it must be where they resolve.
  */
-const bundled = (file: string, outfile = join(repoRoot, "benchmarks/results/tmp/bundles", `${basename(file, ".ts")}.mjs`)): Promise<string> => {
+const bundled = (file: string): Promise<string> => {
   let done = bundles.get(file)
   if (done === undefined) {
-    done = bundle(file, outfile)
+    done = bundle(file, join(repoRoot, "benchmarks/results/tmp/bundles", `${basename(file, ".ts")}.mjs`))
     bundles.set(file, done)
   }
   return done
@@ -61,12 +61,10 @@ export const spawnClient = async (file: string, args: ReadonlyArray<string>, opt
   return track(child)
 }
 
-/**
- * The sluice command bundled where `npm run build` puts it, for the scenarios that run `sluice serve`
- * (some of its packages are installed under packages/cli/node_modules only).
- */
-export const sluiceCommand = (): Promise<string> =>
-  bundled(join(repoRoot, "packages/cli/src/main.ts"), join(repoRoot, "packages/cli/dist/sluice.mjs"))
+let command: Promise<string> | undefined
+
+/** The sluice command as `npm run build` builds it (from the sources as they are now), once per run. */
+export const sluiceCommand = (): Promise<string> => command ??= bundleCommand()
 
 /** Resolves with the first IPC message that satisfies `pick`; rejects if the child exits first. */
 export const nextMessage = <A>(child: ChildProcess, pick: (message: any) => A | undefined): Promise<A> =>

@@ -16,7 +16,7 @@ export interface Ran {
 /** Runs a TypeScript file under tsx in a process of its own, in `cwd`; fails after 40 s as `what` that did not end. */
 export const runTs = (file: string, cwd: string, env: Record<string, string>, what: string): Effect.Effect<Ran, Error> =>
   Effect.async<Ran>((resume) => {
-    const child = spawn(process.execPath, ["--import", tsx, file], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, ["--conditions=@sluice/source", "--import", tsx, file], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => stdout += chunk)

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// The published entry stays plain JavaScript so npm can link it as a bin; tsx compiles the
-// TypeScript sources on load, so a fresh clone needs no build step.
-import { register } from "tsx/esm/api"
+// The command is the bundle `npm run build` writes (`npm ci` runs it as the workspace's `prepare`):
+// plain JavaScript, no compiler in the process.
+import { existsSync } from "node:fs"
 
-register()
-await import("../src/main.ts")
+const entry = new URL("../dist/bin/sluice.js", import.meta.url)
+if (!existsSync(entry)) {
+  console.error(`sluice: ${entry.pathname} is missing; build it with \`npm run build\` in the Sluice checkout`)
+  process.exit(1)
+}
+await import(entry.href)

@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url"
 import type { Scope } from "effect"
 import { Effect } from "effect"
 
-// The link npm makes in the root node_modules/.bin, run through its shebang, as `npx sluice` does.
+// The link npm makes in the root node_modules/.bin, run through its shebang, as `npx sluice` does:
+// the built command (`npm test` builds it first).
 const bin = fileURLToPath(new URL("../../../../node_modules/.bin/sluice", import.meta.url))
 
 export type LogLine = Record<string, unknown> & { readonly msg: string; readonly level: string }
@@ -25,16 +26,13 @@ export interface Sluice {
 
 export interface StartOptions {
   readonly cwd?: string
-  /** A bundle of the command (`npm run build`) to run with plain node instead of the linked bin. */
-  readonly bundle?: string
 }
 
 /** Starts `sluice ...args` in the scope; closing the scope kills what is still running. */
 export const start = (args: ReadonlyArray<string>, options: StartOptions = {}): Effect.Effect<Sluice, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const [command, commandArgs] = options.bundle === undefined ? [bin, args] : [process.execPath, [options.bundle, ...args]]
-      const child = spawn(command, commandArgs, {
+      const child = spawn(bin, args, {
         cwd: options.cwd,
         stdio: ["ignore", "pipe", "pipe"]
       })

@@ -18,11 +18,11 @@ export interface Child {
   readonly exited: Effect.Effect<number | NodeJS.Signals>
 }
 
-/** Runs `node --import tsx test/fixtures/<script> ...args` from the package, killed with the scope if still alive. */
+/** Runs `node --conditions=@sluice/source --import tsx test/fixtures/<script> ...args` from the package, killed with the scope if still alive. */
 export const run = (script: string, args: ReadonlyArray<string>, options: SpawnOptions = {}): Effect.Effect<Child, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const child = spawn(process.execPath, ["--import", "tsx", path.join("test/fixtures", script), ...args], {
+      const child = spawn(process.execPath, ["--conditions=@sluice/source", "--import", "tsx", path.join("test/fixtures", script), ...args], {
         cwd: packageDir,
         stdio: ["ignore", "pipe", "pipe"],
         ...options
