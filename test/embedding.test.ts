@@ -8,7 +8,7 @@ import type { DeliveryEvent } from "@sluice/engine"
 import { createEngine } from "@sluice/sluice"
 import { Sink } from "@sluice/sink"
 import { Effect } from "effect"
-import { root, runTs } from "./support/runTs.js"
+import { root, runTs } from "./support/run.js"
 
 const promise = <A>(run: () => Promise<A>) => Effect.promise(run)
 
