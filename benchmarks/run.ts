@@ -20,10 +20,11 @@ import { failover } from "./scenarios/failover.js"
 import { http } from "./scenarios/http.js"
 import { scaling } from "./scenarios/scaling.js"
 import { spool } from "./scenarios/spool.js"
+import { startup } from "./scenarios/startup.js"
 import { transport } from "./scenarios/transport.js"
 
 /** Every scenario, in the order `npm run bench` runs them. */
-const scenarios: ReadonlyArray<Scenario> = [transport, engine, spool, engineSpool, e2e, scaling, failover, drain, http, cluster]
+const scenarios: ReadonlyArray<Scenario> = [transport, engine, spool, engineSpool, e2e, scaling, failover, drain, http, cluster, startup]
 
 const usage = `usage: npm run bench [-- [scenario ...] [--option value ...]]
 
@@ -38,6 +39,7 @@ options (passed to the scenarios that know them):
   --run-timeout S   one run longer than this is an error (transport: 120)
   --sinks a,b       smtp-sink and/or smtp-server (default: those available)
   --subjects a,b    sluice,nodemailer,nodemailer-nodelay,smtp-source,raw (default: all available)
+  --runs N          startup: starts measured per command (10)
   --profile         write V8 CPU profiles of the Sluice client runs to benchmarks/results/tmp/profiles/ (not committed)
   --list            list the scenarios and exit`
 

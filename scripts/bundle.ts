@@ -13,6 +13,7 @@
  */
 import type { BuildOptions, Plugin } from "esbuild"
 import { build } from "esbuild"
+import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -47,13 +48,16 @@ export const commandDirectory = join(root, "packages/cli/dist/bin")
 
 /** Builds the `sluice` command; resolves with its entry file. */
 export const bundleCommand = async (): Promise<string> => {
+  // Chunk names change with their contents: no chunk of an earlier build stays behind.
+  rmSync(commandDirectory, { recursive: true, force: true })
   await build({
     ...common,
     entryPoints: { sluice: join(root, "packages/cli/src/main.ts") },
     outdir: commandDirectory,
     splitting: true,
     // Less to read and parse at every start; the source map keeps stack traces readable.
-    minify: true,
+    // SLUICE_BUNDLE_MINIFY=0 keeps the names, for a readable CPU profile of the start.
+    minify: process.env.SLUICE_BUNDLE_MINIFY !== "0",
     sourcesContent: false,
     chunkNames: "chunks/[name]-[hash]",
     // CommonJS modules inside an ES module call `require` for Node's own modules: give them one.
