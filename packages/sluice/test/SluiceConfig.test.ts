@@ -3,10 +3,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { SluiceConfig } from "../src/index.js"
 
-// The README's Configuration section shows a whole file: it decodes as written with the composed schema.
-const readmeExample = (): unknown => {
+// The README's Configuration and Running several nodes sections show whole files: they decode as
+// written with the composed schema.
+const readmeExample = (heading = "### Configuration"): unknown => {
   const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8")
-  const section = readme.slice(readme.indexOf("### Configuration"))
+  const section = readme.slice(readme.indexOf(heading))
   return JSON.parse(/```json\n([\s\S]*?)```/.exec(section)![1]!)
 }
 
@@ -17,6 +18,14 @@ describe("SluiceConfig, the file composed from each package's section", () => {
       expect(config.upstreams.map((u) => u.name)).toEqual(["relay-a", "relay-b", "backup"])
       expect(config.http).toMatchObject({ host: "127.0.0.1", port: 8025, apiKeys: ["s3cret"] })
       expect(config.queue).toEqual({ kind: "embedded", path: "./.sluice/spool", maxDepth: 1_000_000 })
+    }))
+
+  it.effect("the README's cluster example decodes as written", () =>
+    Effect.gen(function*() {
+      const config = yield* SluiceConfig.decode(readmeExample("## Running several nodes"))
+      expect(config.queue).toMatchObject({ kind: "rabbitmq", url: "amqp://guest:guest@127.0.0.1:5672", prefix: "sluice" })
+      expect(config.cache).toMatchObject({ kind: "redis", url: "redis://127.0.0.1:6379", prefix: "sluice" })
+      expect(config.upstreams[0]!.rateLimit).toMatchObject({ messages: 300 })
     }))
 
   it.effect("only upstreams given: every section has its default, and the optional ones are absent", () =>
