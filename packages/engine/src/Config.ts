@@ -171,4 +171,4 @@ const crossFieldIssues = (config: SluiceConfig) => {
 }
 
 /** An upstream's name: as configured, else host:port. */
-export const upstreamName = (upstream: Upstream): string => upstream.name ?? `${upstream.host}:${upstream.port}`
+export const upstreamName = (upstream: Pick<Upstream, "name" | "host" | "port">): string => upstream.name ?? `${upstream.host}:${upstream.port}`

@@ -53,6 +53,12 @@ export const deliveryDuration = Metric.histogram(
   "Seconds from submit to the final reply"
 )
 
+/** Messages a suspended recipient domain sent back to wait, without an attempt. */
+export const held = Metric.counter("sluice_messages_held_total", {
+  description: "Messages put back to wait by a suspended recipient domain (no attempt made)",
+  incremental: true
+})
+
 export const queueDepth = Metric.gauge("sluice_queue_depth", { description: "Messages accepted and not yet final" })
 
 const inFlightKey = MetricKey.gauge("sluice_upstream_in_flight", {

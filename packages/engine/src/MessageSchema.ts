@@ -1,6 +1,7 @@
 import { Schema } from "effect"
 import { categories } from "./Bounce.js"
 import { recipientStates, statuses } from "./Message.js"
+import { Suspension } from "./Suspensions.js"
 
 // The message model: these schemas are the types (Message.ts derives them with `.Type`), and stores
 // that read messages back from outside the process (a broker, Redis) decode with them: what comes
@@ -65,5 +66,7 @@ export const Record = Schema.Struct({
   lastReply: optional(Reply),
   recipients: Schema.Array(Recipient),
   /** When a deferred message is due for its next attempt (epoch ms). */
-  nextAttemptAt: optional(Schema.Number)
+  nextAttemptAt: optional(Schema.Number),
+  /** Not final, and waiting on this suspension (of its stream, a recipient's domain, or every upstream). */
+  suspended: optional(Suspension)
 })

@@ -16,6 +16,8 @@ import { Recipients } from "./Recipients.js"
 import type { Refusal, SubmitMessage } from "./Submission.js"
 import { prepareEach, resolveEach } from "./Submission.js"
 import { Suppressions } from "./Suppressions.js"
+import type { SuspensionsShape } from "./Suspensions.js"
+import { Suspensions } from "./Suspensions.js"
 import { Templates } from "./Templates.js"
 
 export interface Submitted {
@@ -78,7 +80,8 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
     const recipients = Option.getOrUndefined(yield* Effect.serviceOption(Recipients))
     const suppressions = config.suppressions.auto ? Option.getOrUndefined(yield* Effect.serviceOption(Suppressions)) : undefined
     const reporter = yield* Report.make({ config, events, listening: () => listeners > 0, suppressions })
-    const scheduler = yield* Scheduler.make({ config, queue, classify, reporter })
+    const suspensions = Option.getOrUndefined(yield* Effect.serviceOption(Suspensions))
+    const scheduler = yield* Scheduler.make({ config, queue, classify, reporter, suspensions })
     const feedback = Feedback.make({
       queue,
       classify,
@@ -134,11 +137,12 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
       submitBatch,
       status: (id) =>
         queue.status(id).pipe(Effect.map(Option.map((record) => {
+          if (isFinal(record.status)) return record
           // The queue knows the last settled state; the scheduler knows what is on the wire right now.
           const upstream = scheduler.delivering.get(id)
-          return upstream !== undefined && !isFinal(record.status)
-            ? { ...record, status: "delivering" as const, upstream }
-            : record
+          if (upstream !== undefined) return { ...record, status: "delivering" as const, upstream }
+          const suspended = suspensions === undefined ? undefined : waitingOn(suspensions, record, clock.unsafeCurrentTimeMillis())
+          return suspended === undefined ? record : { ...record, suspended }
         }))),
       events: Stream.unwrapScoped(Effect.map(subscribe, (subscription) => Stream.fromQueue(subscription))),
       subscribe,
@@ -147,6 +151,18 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
       complain: feedback.complain
     }
   })
+
+/** The suspension a message that is not final waits on: its stream's, else a waiting recipient's domain's. */
+const waitingOn = (suspensions: SuspensionsShape, record: MessageRecord, now: number) => {
+  const stream = suspensions.holding("stream", record.stream, now)
+  if (stream !== undefined) return stream
+  for (const recipient of record.recipients) {
+    if (recipient.status !== "pending" && recipient.status !== "deferred") continue
+    const domain = suspensions.holding("domain", recipient.address.slice(recipient.address.lastIndexOf("@") + 1).toLowerCase(), now)
+    if (domain !== undefined) return domain
+  }
+  return undefined
+}
 
 /** The engine as an Effect service. Closing the layer's scope drains it gracefully. */
 export class Sluice extends Context.Tag("@sluice/engine/Sluice")<Sluice, SluiceShape>() {

@@ -80,6 +80,18 @@ export class FairQueue<A> {
     return { stream: next.name, item }
   }
 
+  /** Removes and returns every item queued in `stream` (a suspended stream's, handed back). */
+  takeAll(stream: string): Array<A> {
+    const active = this.active.get(stream)
+    if (active === undefined) return []
+    this.active.delete(stream)
+    const items: Array<A> = []
+    for (let item = active.items.shift(); item !== undefined; item = active.items.shift()) items.push(item)
+    this.total -= items.length
+    if (this.total === 0) this.virtualTime = 0
+    return items
+  }
+
   /** Items queued in one stream, or in all of them. */
   size(stream?: string): number {
     if (stream === undefined) return this.total

@@ -13,6 +13,7 @@ import type { Circuits } from "./Router.js"
 import { Router } from "./Router.js"
 import * as Settlements from "./Settlements.js"
 import { Signal } from "../Signal.js"
+import type { SuspensionsShape } from "../Suspensions.js"
 import * as Actor from "./UpstreamActor.js"
 import { Job, UpstreamActor } from "./UpstreamActor.js"
 
@@ -35,7 +36,11 @@ interface Settings {
   readonly queue: DeliveryQueueShape
   readonly classify: Classifier
   readonly reporter: Reporter
+  readonly suspensions?: SuspensionsShape | undefined
 }
+
+/** How long a message held by a suspended domain waits before it is looked at again, at most. */
+const domainRecheck = 30_000
 
 /**
  * The scheduler actor: leases from the queue only as there is room, orders the leased messages by
@@ -45,7 +50,7 @@ interface Settings {
  * connection's result is judged on the spot and handed to the settlement batch. Effect runs what
  * lives long: the lease loops, the settlement flusher, the actors' scopes, the drain.
  */
-export const make = ({ classify, config, queue, reporter }: Settings): Effect.Effect<SchedulerShape, never, Scope.Scope> =>
+export const make = ({ classify, config, queue, reporter, suspensions }: Settings): Effect.Effect<SchedulerShape, never, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
     const weights = new Map(Object.entries(config.streams).map(([name, { weight }]) => [name, weight]))
@@ -106,6 +111,8 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
       circuits.available.clear()
       circuits.probing.clear()
       for (const actor of actors) {
+        // Suspended: neither given mail nor probed, whatever its circuit says.
+        if (suspensions?.holding("upstream", actor.name, now) !== undefined) continue
         const breaker = actor.breaker
         if (breaker.state === "closed") {
           circuits.available.add(actor.name)
@@ -151,6 +158,11 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
       while (!router.isFull) {
         const job = next()
         if (job === undefined) break
+        const until = suspensions === undefined ? undefined : domainHold(job, now)
+        if (until !== undefined) {
+          settlements.hold(job, Math.min(until, now + domainRecheck))
+          continue
+        }
         const routed = router.route(job, circuits)
         if (routed === "unavailable") {
           held = job
@@ -174,6 +186,48 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
       let probeAt = Infinity
       for (const actor of actors) probeAt = Math.min(probeAt, actor.breaker.probeAt ?? Infinity)
       if (probeAt !== Infinity) cooldowns.set(probeAt)
+    }
+
+    /**
+     * When a recipient of the job waits on a suspended domain: the end of that suspension (Infinity
+     * for one without an end); else undefined. The message waits whole: it is not split.
+     */
+    const domainHold = (job: Job, now: number): number | undefined => {
+      let until: number | undefined
+      for (const recipient of job.message.recipients) {
+        if (recipient.status !== "pending" && recipient.status !== "deferred") continue
+        const domain = recipient.address.slice(recipient.address.lastIndexOf("@") + 1).toLowerCase()
+        const held = suspensions!.holding("domain", domain, now)
+        if (held !== undefined) until = Math.max(until ?? 0, held.until ?? Infinity)
+      }
+      return until
+    }
+
+    /**
+     * The suspensions changed: a suspended upstream's mailbox moves to the others and a suspended
+     * stream's buffered messages go back to the queue (its lease loop takes none meanwhile); then a
+     * round, for what was lifted.
+     */
+    const suspended = () => {
+      const now = clock.unsafeCurrentTimeMillis()
+      for (const actor of actors) {
+        if (suspensions!.holding("upstream", actor.name, now) === undefined) continue
+        for (const job of actor.takeWaiting()) {
+          delivering.delete(job.message.id)
+          failover.push(job)
+        }
+      }
+      for (const stream of streams) {
+        if (suspensions!.holding("stream", stream, now) === undefined) continue
+        const jobs = fair.takeAll(stream)
+        if (held !== undefined && held.message.stream === stream) {
+          jobs.push(held)
+          held = undefined
+        }
+        for (const job of jobs) settlements.release(job)
+      }
+      room.notify()
+      dispatch()
     }
 
     /** An attempt that ended: judged, and settled or failed over. */
@@ -201,6 +255,11 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
     const lease = (stream: string) =>
       Effect.gen(function*() {
         while (!draining) {
+          if (suspensions?.holding("stream", stream, clock.unsafeCurrentTimeMillis()) !== undefined) {
+            const lifted = suspensions.changed.next()
+            if (suspensions.holding("stream", stream, clock.unsafeCurrentTimeMillis()) !== undefined) yield* lifted
+            continue
+          }
           // Refilled by halves: one take for many messages, not one per message delivered.
           if (prefetch - fair.size(stream) < refill) {
             const roomAgain = room.next()
@@ -231,6 +290,15 @@ export const make = ({ classify, config, queue, reporter }: Settings): Effect.Ef
         Effect.ignore
       )
     for (const stream of weights.keys()) yield* Effect.forkScoped(supervised(lease(stream), `lease loop of ${stream}`))
+    if (suspensions !== undefined) {
+      const changes = Effect.gen(function*() {
+        for (;;) {
+          yield* suspensions.changed.next()
+          if (!draining) suspended()
+        }
+      })
+      yield* Effect.forkScoped(supervised(changes, "suspensions watch"))
+    }
 
     const drain = (timeout: Duration.DurationInput) =>
       Effect.gen(function*() {

@@ -1,7 +1,8 @@
 import type { Scope } from "effect"
-import { Effect } from "effect"
+import { Effect, Metric } from "effect"
 import type * as Config from "../Config.js"
-import type { DeliveryQueueShape, Settlement } from "../DeliveryQueue.js"
+import type { DeliveryQueueShape, SettleEntry, Settlement } from "../DeliveryQueue.js"
+import * as EngineMetrics from "../EngineMetrics.js"
 import * as Batcher from "./batcher.js"
 import * as Outcome from "./Outcome.js"
 import type { Reporter } from "./Report.js"
@@ -22,6 +23,11 @@ export interface Settlements {
   readonly add: (job: Job, upstream: string, judged: Outcome.Judged) => void
   /** A job that was not attempted after all (a drain), to be handed back untouched. */
   readonly release: (job: Job) => void
+  /**
+   * A job held by a suspension (its domain's): back to the queue as deferred until `retryAt`, its
+   * attempts unchanged — no attempt was made, nothing is reported.
+   */
+  readonly hold: (job: Job, retryAt: number) => void
   /** Waits until `done()` holds, looking again whenever an outcome arrives. */
   readonly idle: (done: () => boolean) => Effect.Effect<void>
   /** Settles what is pending now. */
@@ -46,6 +52,7 @@ export const make = (settings: {
     const policy: Retry.Policy = config.retry
     let pending: Array<Pending> = []
     let released: Array<string> = []
+    let holds: Array<SettleEntry> = []
     const arrived = new Signal()
 
     const settle = (batch: ReadonlyArray<Pending>) =>
@@ -77,16 +84,26 @@ export const make = (settings: {
     const flush = lock.withPermits(1)(Effect.suspend(() => {
       const batch = pending
       const back = released
-      if (batch.length === 0 && back.length === 0) return Effect.void
+      const held = holds
+      if (batch.length === 0 && back.length === 0 && held.length === 0) return Effect.void
       pending = []
       released = []
-      return Effect.zipRight(
+      holds = []
+      return Effect.all([
         back.length === 0 ? Effect.void : queue.release(back).pipe(Effect.ignoreLogged),
+        held.length === 0 ? Effect.void : queue.settleAll(held).pipe(
+          Effect.tapError((error) => Effect.logError("holding suspended messages failed; they will come back", error)),
+          Effect.ignore,
+          Effect.zipRight(Effect.sync(() => {
+            for (const { id } of held) delivering.delete(id)
+          })),
+          Effect.zipRight(Metric.incrementBy(EngineMetrics.held, held.length))
+        ),
         batch.length === 0 ? Effect.void : settle(batch)
-      )
+      ], { discard: true })
     }))
 
-    const waiting = () => pending.length > 0 || released.length > 0
+    const waiting = () => pending.length > 0 || released.length > 0 || holds.length > 0
     // A defect in a flush is logged; the outcomes it held come back to the queue when their leases end.
     const batcher = yield* Batcher.make(
       flush.pipe(Effect.catchAllCause((cause) => Effect.logError("settling failed", cause))),
@@ -102,6 +119,20 @@ export const make = (settings: {
       release: (job) => {
         released.push(job.message.id)
         arrived.notify()
+        batcher.schedule()
+      },
+      hold: (job, retryAt) => {
+        const message = job.message
+        holds.push({
+          id: message.id,
+          settlement: {
+            status: "deferred",
+            attempts: message.attempts,
+            upstream: message.lastUpstream,
+            recipients: message.recipients,
+            retryAt
+          }
+        })
         batcher.schedule()
       },
       idle: (done) =>
