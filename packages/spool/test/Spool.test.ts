@@ -342,15 +342,31 @@ describe("Spool", () => {
             store.db.contents.put(deferredRecord.id, Buffer.from("Subject: old\r\n\r\nbody\r\n"))
             store.db.due.put(["default", 0, deferredRecord.id], empty)
             store.db.messages.put(bouncedRecord.id, Record.pack(bouncedRecord))
+            // Its expiry as spools wrote it then: one entry per message, the id in the key.
+            store.db.expiries.put([1000, bouncedRecord.id], empty)
           })
         )
       }))
-      const spool = yield* Spool.make({ path })
-      expect(Option.getOrThrow(yield* spool.status(bouncedRecord.id))).toMatchObject({
-        status: "bounced",
-        lastReply: { code: 550, enhanced: undefined, text: "no" }
-      })
-      const [taken] = yield* spool.take("default", 10)
-      expect(taken).toMatchObject({ id: deferredRecord.id, attempts: 1, recipients: deferredRecord.recipients })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const spool = yield* Spool.make({ path })
+        expect(Option.getOrThrow(yield* spool.status(bouncedRecord.id))).toMatchObject({
+          status: "bounced",
+          lastReply: { code: 550, enhanced: undefined, text: "no" }
+        })
+        const [taken] = yield* spool.take("default", 10)
+        expect(taken).toMatchObject({ id: deferredRecord.id, attempts: 1, recipients: deferredRecord.recipients })
+        expect(Buffer.from(taken!.content).toString()).toContain("Subject: old")
+        // Deferred again, its content stays where it is, and comes with it; once final, it goes.
+        yield* spool.settle(deferredRecord.id, deferredUntil(0, 2))
+        const [again] = yield* spool.take("default", 10)
+        expect(Buffer.from(again!.content).toString()).toContain("Subject: old")
+        yield* spool.settle(deferredRecord.id, { ...delivered, attempts: 3 })
+        yield* TestClock.adjust(1000)
+        expect(yield* spool.compact).toBe(1)
+        expect(Option.isNone(yield* spool.status(bouncedRecord.id))).toBe(true)
+        expect(Option.getOrThrow(yield* spool.status(deferredRecord.id))).toMatchObject({ status: "delivered", attempts: 3 })
+      }))
+      const store = yield* openStore(path)
+      expect(store.db.contents.get(deferredRecord.id)).toBeUndefined()
     }))
 })

@@ -3,7 +3,7 @@ import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, Settle
 import { amendRecord, Idempotency, isFinal, QueueError, QueueFull, settledRecord, Signal } from "@sluice/engine"
 import { fromCause } from "../SpoolError.js"
 import * as Record from "./record.js"
-import type { DueKey, Store } from "./store.js"
+import type { DueKey, ExpiryKey, Store } from "./store.js"
 import type { Databases } from "./store.js"
 import { commit, countOf, empty, end, idempotencyKey, noteAccess, transact, whenUsable } from "./store.js"
 
@@ -20,13 +20,31 @@ export interface SpoolQueue extends DeliveryQueueShape {
   readonly close: Effect.Effect<void>
 }
 
-interface Lease {
+/** The record as `take` read it, and its content, to go back with it when it is deferred. */
+interface Lease extends Record.Entry {
   readonly until: number
-  /** The record as `take` read it. */
-  readonly record: Record.Stored
 }
 
 type Operation = QueueError["operation"]
+
+/** A message's content as a Buffer, without a copy. */
+const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+/**
+ * The ids an expiry entry stands for: a list of a settlement's final messages, or (as spools written
+ * before kept them) the one its key names.
+ */
+const expiring = (key: ExpiryKey, value: Buffer): ReadonlyArray<string> => {
+  if (value.length === 0) return [key[1]]
+  let ids: unknown
+  try {
+    ids = Record.unpack(value)
+  } catch {
+    ids = undefined
+  }
+  return Array.isArray(ids) && ids.every((id): id is string => typeof id === "string") ? ids : [key[1]]
+}
 
 /** What `status` and `amend` answer for a stored record. */
 const toRecord = (r: Record.Stored): MessageRecord => ({
@@ -108,16 +126,16 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     const decodeAt = (bytes: Buffer | undefined) => bytes === undefined ? undefined : Record.decode(bytes)
 
     /**
-     * The record of `id`: none if unknown; a record that cannot be read is quarantined, with the index
-     * keys `keys` removes.
+     * The record of `id` and where its content is: none if unknown; a record that cannot be read is
+     * quarantined, with the index keys `keys` removes.
      */
     const read = (id: string, keys: () => void, operation: Operation = "take") =>
       guard(operation, "reading a record", () => store.db.messages.get(id)).pipe(
         Effect.flatMap((bytes) => {
           const decoded = decodeAt(bytes)
-          if (decoded === undefined) return Effect.succeed(Option.none<Record.Stored>())
+          if (decoded === undefined) return Effect.succeed(Option.none<Record.Entry>())
           if (Either.isRight(decoded)) return Effect.succeed(Option.some(decoded.right))
-          return Effect.as(quarantine(id, decoded.left, bytes, keys), Option.none<Record.Stored>())
+          return Effect.as(quarantine(id, decoded.left, bytes, keys), Option.none<Record.Entry>())
         })
       )
 
@@ -129,7 +147,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         const record = yield* read(id, () => store.db.leases.remove(key), "open")
         yield* write("open", "returning leases", () => {
           store.db.leases.remove(key)
-          if (Option.isSome(record)) store.db.due.put([record.value.stream, record.value.dueAt, id], empty)
+          if (Option.isSome(record)) store.db.due.put([record.value.record.stream, record.value.record.dueAt, id], empty)
         })
       }
       if (keys.length > 0) {
@@ -194,18 +212,22 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
 
     const lease = (keys: ReadonlyArray<DueKey>, now: number) =>
       Effect.gen(function*() {
-        // Records and contents in one read: this runs for every message delivered.
+        // One read per message: this runs for every message delivered. A record of the first layout
+        // keeps its content apart, read in the same step.
         const found = yield* guard("take", "reading records", () =>
           keys.map((key) => {
             const bytes = store.db.messages.get(key[2])
-            return { key, bytes, content: bytes === undefined ? undefined : store.db.contents.get(key[2]) }
+            const decoded = decodeAt(bytes)
+            const apart = decoded !== undefined && Either.isRight(decoded) && decoded.right.content === "apart"
+              ? store.db.contents.get(key[2])
+              : undefined
+            return { key, bytes, decoded, apart }
           }))
         const taken: Array<QueuedMessage> = []
         // Keys left behind by a write that failed half-way through the process's life.
         const stale: Array<DueKey> = []
-        for (const { bytes, content, key } of found) {
+        for (const { apart, bytes, decoded, key } of found) {
           const id = key[2]
-          const decoded = decodeAt(bytes)
           if (decoded === undefined) {
             stale.push(key)
             continue
@@ -214,16 +236,17 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             yield* quarantine(id, decoded.left, bytes, () => store.db.due.remove(key))
             continue
           }
-          const r = decoded.right
+          const r = decoded.right.record
           if (isFinal(r.status) || r.dueAt !== key[1]) {
             stale.push(key)
             continue
           }
+          const content = decoded.right.content === "apart" ? apart : decoded.right.content
           if (content === undefined) {
             yield* quarantine(id, "its content is missing", bytes, () => store.db.due.remove(key))
             continue
           }
-          leased.set(id, { until: now + settings.leaseMs, record: r })
+          leased.set(id, { until: now + settings.leaseMs, record: r, content: decoded.right.content })
           taken.push({
             id,
             from: r.from,
@@ -247,7 +270,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const results: Array<Enqueued> = []
-        const fresh: Array<{ readonly record: Record.Stored; readonly bytes: Buffer; readonly content: Uint8Array }> = []
+        const fresh: Array<{ readonly record: Record.Stored; readonly bytes: Buffer }> = []
         const waitFor = new Set<Promise<void>>()
         const inBatch = new Map<string, Idempotency.Holder>()
         yield* guard("enqueue", "reading idempotency keys", () => {
@@ -285,7 +308,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
               recipients: message.to.map((address) => ({ address, status: "pending" as const }))
             }
             // Encoded before the batch starts, so nothing can throw half-way through it.
-            fresh.push({ record, bytes: Record.encode(record), content: message.content })
+            fresh.push({ record, bytes: Record.encode(record, asBuffer(message.content)) })
             results.push({ id, duplicate: false })
           }
         })
@@ -295,9 +318,8 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         if (fresh.length > 0) {
           depth += fresh.length
           const done = commit(store, () => {
-            for (const { bytes, content, record } of fresh) {
+            for (const { bytes, record } of fresh) {
               store.db.messages.put(record.id, bytes)
-              store.db.contents.put(record.id, content as Buffer)
               store.db.due.put([record.stream, now, record.id], empty)
             }
             // The key's holder with its fingerprint, so that the key repeated with another message is told apart.
@@ -348,36 +370,38 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     const settleAll: DeliveryQueueShape["settleAll"] = (entries) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const writes: Array<{ readonly before: Record.Stored; readonly after: Record.Stored; readonly bytes: Buffer }> = []
+        const writes: Array<{ readonly before: Record.Stored; readonly after: Record.Stored; readonly bytes: Buffer; readonly apart: boolean }> = []
+        const final: Array<string> = []
         for (const { id, settlement } of entries) {
-          const lease = leased.get(id)
-          let before = lease?.record
-          if (before === undefined) {
+          let entry: Record.Entry | undefined = leased.get(id)
+          if (entry === undefined) {
             const stored = yield* read(id, () => {}, "settle")
             if (Option.isNone(stored)) continue
-            before = stored.value
+            entry = stored.value
           }
+          const before = entry.record
           if (isFinal(before.status)) continue
           const deferred = settlement.status === "deferred"
           const after: Record.Stored = {
             ...settledRecord(before, settlement, now),
             dueAt: deferred ? Math.ceil(settlement.retryAt ?? now) : before.dueAt
           }
-          writes.push({ before, after, bytes: Record.encode(after) })
+          // A final record keeps no content.
+          const content = deferred ? entry.content : undefined
+          writes.push({ before, after, bytes: Record.encode(after, content), apart: entry.content === "apart" })
+          if (!deferred) final.push(id)
         }
         if (writes.length === 0) return
         yield* write("settle", "writing outcomes", () => {
-          for (const { after, before, bytes } of writes) {
+          for (const { after, apart, before, bytes } of writes) {
             const id = after.id
             store.db.due.remove([before.stream, before.dueAt, id])
             store.db.messages.put(id, bytes)
-            if (after.status === "deferred") {
-              store.db.due.put([after.stream, after.dueAt, id], empty)
-            } else {
-              store.db.contents.remove(id)
-              store.db.expiries.put([now + settings.retentionMs, id], empty)
-            }
+            if (after.status === "deferred") store.db.due.put([after.stream, after.dueAt, id], empty)
+            else if (apart) store.db.contents.remove(id)
           }
+          // One entry for the batch's final messages, not one each: they all expire together.
+          if (final.length > 0) store.db.expiries.put([now + settings.retentionMs, final[0]!], Record.pack(final))
         })
         // Only now: until the commit lands, the message's key is still in the due index, and the lease
         // is what keeps a scan from taking it again.
@@ -407,7 +431,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       })
 
     const status: DeliveryQueueShape["status"] = (id) =>
-      read(id, () => {}, "status").pipe(Effect.map(Option.map(toRecord)))
+      read(id, () => {}, "status").pipe(Effect.map(Option.map((entry) => toRecord(entry.record))))
 
     const amend: DeliveryQueueShape["amend"] = (id, change) =>
       Effect.gen(function*() {
@@ -418,8 +442,8 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
           const decoded = decodeAt(bytes)
           if (decoded === undefined) return undefined
           if (Either.isLeft(decoded)) return { _tag: "Unreadable", reason: decoded.left, bytes } as const
-          const amended = amendRecord(decoded.right, change, now)
-          if (amended !== undefined) db.messages.put(id, Record.encode(amended))
+          const amended = amendRecord(decoded.right.record, change, now)
+          if (amended !== undefined) db.messages.put(id, Record.encode(amended, decoded.right.content))
           return { _tag: "Read", amended } as const
         })
         if (outcome === undefined) return Option.none()
@@ -435,14 +459,17 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       let dropped = 0
       for (;;) {
         const { expired, keys } = yield* guard("status", "reading expiries", () => {
-          const expired = [...store.db.expiries.getKeys({ end: [now + 1, ""], limit: 1000 })]
-          const keys = expired.map(([, id]) => {
-            const bytes = store.db.messages.get(id)
-            const decoded = bytes === undefined ? undefined : Record.decode(bytes)
-            return decoded !== undefined && Either.isRight(decoded) && decoded.right.idempotencyKey !== undefined
-              ? { id, key: idempotencyKey(decoded.right.idempotencyKey) }
-              : { id, key: undefined }
-          })
+          const expired: Array<ExpiryKey> = []
+          const keys: Array<{ readonly id: string; readonly key: string | undefined }> = []
+          for (const { key, value } of store.db.expiries.getRange({ end: [now + 1, ""], limit: 100 })) {
+            expired.push(key)
+            for (const id of expiring(key, value)) {
+              const bytes = store.db.messages.get(id)
+              const decoded = bytes === undefined ? undefined : Record.decode(bytes)
+              const kept = decoded !== undefined && Either.isRight(decoded) ? decoded.right.record.idempotencyKey : undefined
+              keys.push({ id, key: kept === undefined ? undefined : idempotencyKey(kept) })
+            }
+          }
           return { expired, keys }
         })
         if (expired.length === 0) return dropped
@@ -454,7 +481,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             if (holder !== undefined && Idempotency.decodeHolder(holder).id === id) store.db.idempotency.remove(key!)
           }
         })
-        dropped += expired.length
+        dropped += keys.length
       }
     })
 

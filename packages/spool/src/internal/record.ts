@@ -1,6 +1,6 @@
 import type { Status } from "@sluice/engine"
 import { Codec, MessageSchema, statuses } from "@sluice/engine"
-import { Schema } from "effect"
+import { Either, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 
 /** Every status of the engine's list but `delivering`: that one is the scheduler's, never stored. */
@@ -34,10 +34,53 @@ export type Stored = Schema.Schema.Type<typeof Stored>
 const run = randomBytes(6).toString("base64")
 const codec: Codec.Codec<Stored> = Codec.make(Stored, (value) => (value as { run?: unknown } | null)?.run === run)
 
-export const encode = (record: Stored): Buffer => codec.encode({ ...record, run } as Stored)
+/**
+ * Where a message's content is. A message's bytes travel with its record (one LMDB entry to write,
+ * read and drop per message, not two); spools written before kept them apart, in `contents`, and a
+ * record of theirs keeps them there until its message is final.
+ */
+export type Content = Buffer | "apart" | undefined
 
-/** The record in `bytes`, or why it cannot be read. */
-export const decode = codec.decode
+export interface Entry {
+  readonly record: Stored
+  /** The content: inline (a view of the bytes read), `apart` in `contents`, or none (final). */
+  readonly content: Content
+}
 
-/** Encodes anything else the spool keeps (quarantined records). */
+// The layout: a marker byte, where the content is, the record's length (u32 LE), the record (msgpack),
+// then the content to the end. The marker is the one byte msgpack never uses, so a record of the first
+// layout (a bare msgpack map) is told apart by its first byte and still read.
+const marker = 0xc1
+const none = 0
+const inline = 1
+const apart = 2
+const header = 6
+
+export const encode = (record: Stored, content: Content): Buffer => {
+  const meta = codec.encode({ ...record, run } as Stored)
+  const extra = Buffer.isBuffer(content) ? content.byteLength : 0
+  const bytes = Buffer.allocUnsafe(header + meta.byteLength + extra)
+  bytes[0] = marker
+  bytes[1] = content === undefined ? none : content === "apart" ? apart : inline
+  bytes.writeUInt32LE(meta.byteLength, 2)
+  meta.copy(bytes, header)
+  if (Buffer.isBuffer(content)) content.copy(bytes, header + meta.byteLength)
+  return bytes
+}
+
+/** The record in `bytes` and where its content is, or why it cannot be read. */
+export const decode = (bytes: Buffer): Either.Either<Entry, string> => {
+  if (bytes[0] !== marker) return Either.map(codec.decode(bytes), (record) => ({ record, content: "apart" as const }))
+  const place = bytes[1]
+  const end = header + (bytes.length >= header ? bytes.readUInt32LE(2) : Infinity)
+  if (end > bytes.length || (place !== none && place !== inline && place !== apart)) {
+    return Either.left(`not a spool record (layout byte ${place}, ${bytes.length} bytes)`)
+  }
+  return Either.map(codec.decode(bytes.subarray(header, end)), (record) => ({
+    record,
+    content: place === inline ? bytes.subarray(end) : place === apart ? "apart" as const : undefined
+  }))
+}
+
+/** Encodes anything else the spool keeps (quarantined records, expiry lists). */
 export const { pack, unpack } = Codec

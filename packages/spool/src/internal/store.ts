@@ -12,15 +12,15 @@ import { Residency } from "./residency.js"
 export type DueKey = [string, number, string]
 /** [until, id]: messages leased, in the order their leases run out. */
 export type LeaseKey = [number, string]
-/** [at, id]: final messages, in the order their records may be dropped. */
+/** [at, first id] → the ids (msgpack) of final messages, in the order their records may be dropped; empty: the one id of the key, as spools wrote before. */
 export type ExpiryKey = [number, string]
 
 /** The LMDB environment and its databases. */
 export interface Databases {
   readonly root: RootDatabase
-  /** id → the msgpack record (see record.ts). */
+  /** id → the record, with the message's bytes until it is final (see record.ts). */
   readonly messages: Database<Buffer, string>
-  /** id → the message bytes, until it is final. */
+  /** id → the message bytes of a record written by an earlier layout, until it is final. */
   readonly contents: Database<Buffer, string>
   readonly due: Database<Buffer, DueKey>
   readonly leases: Database<Buffer, LeaseKey>
