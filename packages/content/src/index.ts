@@ -4,3 +4,5 @@ export * as Templates from "./Templates.js"
 export * as Recipients from "./Recipients.js"
 /** The `recipients` section, also at @sluice/content/RecipientsConfig without the checks. */
 export * as RecipientsConfig from "./RecipientsConfig.js"
+/** Where stores that must survive restarts keep their files without Redis: beside the spool. */
+export * as Storage from "./Storage.js"

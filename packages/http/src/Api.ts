@@ -7,7 +7,7 @@ import {
   HttpApiSecurity,
   OpenApi
 } from "@effect/platform"
-import { Bounce, recipientStates, statuses, SubmitMessage } from "@sluice/engine"
+import { Bounce, Config, recipientStates, statuses, SubmitMessage, Suspensions } from "@sluice/engine"
 import { Schema } from "effect"
 import * as Problem from "./Problem.js"
 
@@ -55,8 +55,27 @@ export const MessageStatus = Schema.Struct({
   stream: Schema.String,
   submittedAt: Schema.String.annotations({ description: "ISO 8601" }),
   updatedAt: Schema.String.annotations({ description: "ISO 8601" }),
-  nextAttemptAt: Schema.optional(Schema.String.annotations({ description: "ISO 8601, while deferred" }))
+  nextAttemptAt: Schema.optional(Schema.String.annotations({ description: "ISO 8601, while deferred" })),
+  suspended: Schema.optional(Schema.suspend(() => SuspensionView).annotations({
+    description: "Not final, and waiting on this suspension (its stream's, or a recipient's domain's)"
+  }))
 }).annotations({ identifier: "MessageStatus" })
+
+export const NewSuspension = Schema.Struct({
+  scope: Schema.Literal(...Suspensions.scopes),
+  target: Schema.String.annotations({ description: "The stream's or upstream's configured name, or the recipient domain" }),
+  reason: Schema.optional(Schema.String),
+  duration: Schema.optional(Config.DurationFromInput.annotations({ description: "How long, e.g. \"2 hours\"; without it, until lifted" }))
+}).annotations({ identifier: "NewSuspension" })
+
+export const SuspensionView = Schema.Struct({
+  id: Schema.String,
+  scope: Schema.Literal(...Suspensions.scopes),
+  target: Schema.String,
+  reason: Schema.optional(Schema.String),
+  createdAt: Schema.String.annotations({ description: "ISO 8601" }),
+  until: Schema.optional(Schema.String.annotations({ description: "ISO 8601: when it ends by itself" }))
+}).annotations({ identifier: "Suspension" })
 
 export const TemplateSource = Schema.Struct({
   subject: Schema.optional(Schema.String),
@@ -119,7 +138,7 @@ const Status = <const S extends string>(status: S) => Schema.Struct({ status: Sc
 const problems = {
   badRequest: Problem.schema(400, "Malformed JSON, or a missing or invalid field (`field` names it)"),
   unauthorized: Problem.schema(401, "No or wrong `Authorization: Bearer <key>`"),
-  notFound: Problem.schema(404, "No such message, template or suppression"),
+  notFound: Problem.schema(404, "No such message, template, suppression or suspension"),
   timeout: Problem.schema(408, "The body did not arrive within http.bodyTimeout; the connection is closed"),
   tooLarge: Problem.schema(413, "The body is larger than http.maxBodyBytes"),
   notJson: Problem.schema(415, "The body is not application/json"),
@@ -195,6 +214,26 @@ export const suppressions = v1("suppressions")
       .addSuccess(HttpApiSchema.NoContent)
       .addError(problems.notFound)
       .annotate(OpenApi.Summary, "Lift a suppression")
+  )
+
+export const suspensions = v1("suspensions")
+  .add(
+    HttpApiEndpoint.post("suspend", "/v1/suspensions")
+      .setPayload(NewSuspension)
+      .addSuccess(SuspensionView, { status: 201 })
+      .annotate(OpenApi.Summary, "Suspend a stream, an upstream or a recipient domain: its mail stays queued until the suspension ends")
+  )
+  .add(
+    HttpApiEndpoint.get("suspensions", "/v1/suspensions")
+      .addSuccess(Schema.Struct({ suspensions: Schema.Array(SuspensionView) }))
+      .annotate(OpenApi.Summary, "The suspensions in force")
+  )
+  .add(
+    HttpApiEndpoint.del("resume", "/v1/suspensions/:id")
+      .setPath(Schema.Struct({ id: Schema.String }))
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(problems.notFound)
+      .annotate(OpenApi.Summary, "Lift a suspension: what it held moves again")
   )
 
 export const complaints = v1("complaints").add(
@@ -275,6 +314,7 @@ export class SluiceApi extends HttpApi.make("sluice")
   .add(messages)
   .add(templates)
   .add(suppressions)
+  .add(suspensions)
   .add(complaints)
   .add(feedback)
   .add(operations)

@@ -1,7 +1,7 @@
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { Recipients, Templates } from "@sluice/content"
-import type { Sluice } from "@sluice/engine"
+import type { Sluice, Suspensions } from "@sluice/engine"
 import { Data, Duration, Effect, Layer } from "effect"
 import * as Http from "node:http"
 import { SluiceApi } from "./Api.js"
@@ -118,7 +118,7 @@ const listen = (http: Section, options: Options, limits: body.Limits) =>
 export const layer = (
   http: Section,
   options: Options = {}
-): Layer.Layer<HttpServer.HttpServer, ListenError, Sluice | Templates.Templates | Recipients.Recipients> => {
+): Layer.Layer<HttpServer.HttpServer, ListenError, Sluice | Suspensions.Suspensions | Templates.Templates | Recipients.Recipients> => {
   const limits: body.Limits = { maxBytes: http.maxBodyBytes, deadlines: body.deadlines(http.bodyTimeout) }
   return listen(http, options, limits).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),

@@ -266,6 +266,8 @@ describe("the HTTP API", () => {
         "/v1/messages/{id}",
         "/v1/suppressions",
         "/v1/suppressions/{address}",
+        "/v1/suspensions",
+        "/v1/suspensions/{id}",
         "/v1/templates/{id}"
       ])
       const submit = spec.body.paths["/v1/messages"].post

@@ -1,6 +1,6 @@
 import type { Duration } from "effect"
-import { Config, Sluice } from "@sluice/engine"
-import { Recipients, Templates } from "@sluice/content"
+import { Config, Sluice, Suspensions } from "@sluice/engine"
+import { Recipients, Storage, Templates } from "@sluice/content"
 import { HttpAdapter, Webhook } from "@sluice/http"
 import type { SluiceConfig } from "@sluice/sluice"
 import { CacheLayer, Logging, QueueLayer } from "@sluice/sluice"
@@ -29,11 +29,18 @@ const serve = (config: SluiceConfig.SluiceConfig, flags: ServeConfig.ServeFlags 
     // the HTTP adapter's templates and suppressions.
     const cache = CacheLayer.layer(config.cache)
     // With Redis, templates and suppressions are shared by every node through the cache's store.
+    // So are suspensions: every node reads them from Redis; without it they are kept beside the spool.
     const stores = config.cache?.kind === "redis"
-      ? Layer.mergeAll(Templates.layerWith(Templates.optionsFromConfig(config)), Recipients.Recipients.layer(Recipients.optionsFromConfig(config))).pipe(
-        Layer.provide(cache)
+      ? Layer.mergeAll(
+        Templates.layerWith(Templates.optionsFromConfig(config)),
+        Recipients.Recipients.layer(Recipients.optionsFromConfig(config)),
+        Suspensions.layer(config)
+      ).pipe(Layer.provide(cache))
+      : Layer.mergeAll(
+        Templates.layerFromConfig(config),
+        Recipients.layerFromConfig(config),
+        Suspensions.layer(config).pipe(Layer.provide(Storage.layerFromConfig(config, "suspensions")))
       )
-      : Layer.mergeAll(Templates.layerFromConfig(config), Recipients.layerFromConfig(config))
     const engine = Sluice.layer(config, { drainTimeout: flags.drainTimeout }).pipe(
       Layer.provide(cache),
       // The engine renders and checks submits with `stores`, and suppresses (hard bounces, complaints)

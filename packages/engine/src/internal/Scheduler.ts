@@ -276,6 +276,11 @@ export const make = ({ classify, config, queue, reporter, suspensions }: Setting
             yield* queue.release(messages.map((m) => m.id)).pipe(Effect.ignoreLogged)
             return
           }
+          // Suspended while this take waited: what it got goes back.
+          if (suspensions?.holding("stream", stream, clock.unsafeCurrentTimeMillis()) !== undefined) {
+            yield* queue.release(messages.map((m) => m.id)).pipe(Effect.ignoreLogged)
+            continue
+          }
           for (const message of messages) fair.push(stream, new Job(message))
           dispatch()
         }

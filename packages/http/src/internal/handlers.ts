@@ -2,7 +2,7 @@ import type { HttpServerRequest } from "@effect/platform"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Recipients, Templates } from "@sluice/content"
 import type { Feedback, MessageRecord, Reply } from "@sluice/engine"
-import { Address, Sluice } from "@sluice/engine"
+import { Address, Sluice, Suspensions } from "@sluice/engine"
 import { Effect, Layer, Metric, Option, ParseResult, Schema } from "effect"
 import * as Api from "../Api.js"
 import * as HttpMetrics from "../HttpMetrics.js"
@@ -42,7 +42,17 @@ const statusOf = (record: MessageRecord) => ({
   stream: record.stream,
   submittedAt: iso(record.submittedAt),
   updatedAt: iso(record.updatedAt),
-  ...(record.nextAttemptAt !== undefined && record.status === "deferred" ? { nextAttemptAt: iso(record.nextAttemptAt) } : {})
+  ...(record.nextAttemptAt !== undefined && record.status === "deferred" ? { nextAttemptAt: iso(record.nextAttemptAt) } : {}),
+  ...(record.suspended === undefined ? {} : { suspended: suspensionOf(record.suspended) })
+})
+
+const suspensionOf = (s: Suspensions.Suspension) => ({
+  id: s.id,
+  scope: s.scope,
+  target: s.target,
+  ...(s.reason === undefined ? {} : { reason: s.reason }),
+  createdAt: iso(s.createdAt),
+  ...(s.until === undefined ? {} : { until: iso(s.until) })
 })
 
 const messages = (limits: Limits) =>
@@ -95,6 +105,30 @@ const suppressions = (limits: Limits) =>
             Effect.mapError((error) => Problem.badRequest(error.message, "address"))
           )
           if (!was) return yield* Problem.notFound(`"${path.address}" is not suppressed`)
+        }))
+  )
+
+const suspensions = (limits: Limits) =>
+  HttpApiBuilder.group(Api.SluiceApi, "suspensions", (handlers) =>
+    handlers
+      .handleRaw("suspend", ({ request }) =>
+        Effect.gen(function*() {
+          const input = yield* decodeBody(request, Api.NewSuspension, limits)
+          const service = yield* Suspensions.Suspensions
+          const suspension = yield* service.add(input).pipe(Effect.mapError((error) => Problem.badRequest(error.message, error.field)))
+          yield* Effect.logInfo("suspended").pipe(Effect.annotateLogs({ suspension: suspension.id, scope: suspension.scope, target: suspension.target }))
+          return HttpServerResponse.unsafeJson(suspensionOf(suspension), { status: 201 })
+        }))
+      .handle("suspensions", () =>
+        Effect.map(Suspensions.Suspensions, (service) => service.list).pipe(
+          Effect.flatten,
+          Effect.map((list) => ({ suspensions: list.map(suspensionOf) }))
+        ))
+      .handle("resume", ({ path }) =>
+        Effect.gen(function*() {
+          const service = yield* Suspensions.Suspensions
+          if (!(yield* service.remove(path.id))) return yield* Problem.notFound(`no suspension with id "${path.id}"`)
+          yield* Effect.logInfo("resumed").pipe(Effect.annotateLogs({ suspension: path.id }))
         }))
   )
 
@@ -199,6 +233,7 @@ export const layer = (limits: Limits) =>
     messages(limits),
     templates(limits),
     suppressions(limits),
+    suspensions(limits),
     complaints(limits),
     feedback(limits),
     operations

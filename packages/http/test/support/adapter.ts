@@ -1,6 +1,6 @@
 import { HttpServer } from "@effect/platform"
 import { Recipients, Templates } from "@sluice/content"
-import { Config, MemoryQueue, Sluice } from "@sluice/engine"
+import { Config, MemoryQueue, Sluice, Suspensions } from "@sluice/engine"
 import { Sink } from "@sluice/sink"
 import type { Scope } from "effect"
 import { Context, Effect, Layer, Logger, LogLevel, Schema } from "effect"
@@ -78,7 +78,7 @@ export const start = (
     }).pipe(Effect.orDie)
     // One store of each, as serve has: the engine renders and checks submits with them, and suppresses
     // on the list submits are checked against; the adapter's routes manage them.
-    const stores = Layer.mergeAll(Templates.layerFromConfig(decoded), Recipients.layerFromConfig(decoded))
+    const stores = Layer.mergeAll(Templates.layerFromConfig(decoded), Recipients.layerFromConfig(decoded), Suspensions.layerMemory(decoded))
     const engine = Sluice.layer(decoded, { drainTimeout: "2 seconds" }).pipe(
       Layer.provide(MemoryQueue.layer({ maxDepth: decoded.queue.maxDepth })),
       Layer.provide(Recipients.layerSuppressions.pipe(Layer.provideMerge(stores)))
