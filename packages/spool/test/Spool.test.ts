@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, TestClock } from "effect"
-import type { RecipientStatus, Settlement } from "@sluice/engine"
+import type { QueuedMessage, RecipientStatus, Settlement } from "@sluice/engine"
 import { messageId } from "@sluice/engine"
 import * as Record from "../src/internal/record.js"
+import { makeQueue } from "../src/internal/queue.js"
 import { commit, empty, openStore } from "../src/internal/store.js"
 import { Spool } from "../src/index.js"
 import { eventually, message, parked, running, tempDir } from "./support/spool.js"
@@ -306,6 +307,24 @@ describe("Spool", () => {
       expect(Option.isNone(yield* spool.amend("no-such-id", bounce("a@example.net")))).toBe(true)
       expect(Option.isNone(yield* spool.amend(m!.id, bounce("a@example.net")))).toBe(true)
       expect(Option.isNone(yield* spool.amend(m!.id, bounce("z@example.net")))).toBe(true)
+    }))
+
+  it.scoped("a message is handed out alike whether it is still in memory or read back from disk", () =>
+    Effect.gen(function*() {
+      const store = yield* openStore(yield* tempDir)
+      // Room in memory for the first message only: the second is read back from disk.
+      const queue = yield* makeQueue(store, { maxDepth: 100, leaseMs: 60_000, retentionMs: 60_000, recentBytes: 600 })
+      const enqueued = yield* queue.enqueue([message(1), message(2)])
+      const taken = yield* queue.take("default", 10)
+      const plain = (m: QueuedMessage) => ({ ...m, content: Buffer.from(m.content).toString() })
+      expect(taken.map(plain)).toEqual([1, 2].map((i) => ({
+        ...plain({ ...message(i), submittedAt: 0, attempts: 0, recipients: [{ address: `r${i}@example.net`, status: "pending" }] }),
+        id: enqueued[i - 1]!.id
+      })))
+      // Deferred, each comes back with its content.
+      yield* queue.settleAll(taken.map(({ id }) => ({ id, settlement: deferredUntil(0) })))
+      const again = yield* queue.take("default", 10)
+      expect(again.map((m) => Buffer.from(m.content).toString())).toEqual(taken.map((m) => Buffer.from(m.content).toString()))
     }))
 
   it.scoped("records written before partial and categories existed still decode and deliver", () =>

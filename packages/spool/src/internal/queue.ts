@@ -2,6 +2,7 @@ import { Clock, Effect, Either, Option } from "effect"
 import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, Settlement } from "@sluice/engine"
 import { amendRecord, Idempotency, isFinal, QueueError, QueueFull, settledRecord, Signal } from "@sluice/engine"
 import { fromCause } from "../SpoolError.js"
+import { Recent } from "./recent.js"
 import * as Record from "./record.js"
 import type { DueKey, ExpiryKey, Store } from "./store.js"
 import type { Databases } from "./store.js"
@@ -11,6 +12,8 @@ export interface Settings {
   readonly maxDepth: number
   readonly leaseMs: number
   readonly retentionMs: number
+  /** Bytes of messages enqueued and not yet taken kept in memory too (see Recent); default 8 MiB. */
+  readonly recentBytes?: number
 }
 
 export interface SpoolQueue extends DeliveryQueueShape {
@@ -70,6 +73,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     const leased = new Map<string, Lease>()
     const committing = new Map<string, { readonly holder: Idempotency.Holder; readonly done: Promise<void> }>()
     const changed = new Signal()
+    const recent = new Recent(settings.recentBytes ?? 8 * 2 ** 20)
     let open = true
     /** Messages accepted and not final: counted at open, then kept up to date. */
     let depth = 0
@@ -108,6 +112,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     /** A record that cannot be read goes aside (with its content) and the queue goes on without it. */
     const quarantine = (id: string, reason: string, bytes: Buffer | undefined, keys: () => void) =>
       Effect.gen(function*() {
+        recent.take(id)
         const now = yield* Clock.currentTimeMillis
         const content = yield* guard("take", "reading a content", () => store.db.contents.get(id))
         yield* write("take", "quarantining a record", () => {
@@ -212,10 +217,14 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
 
     const lease = (keys: ReadonlyArray<DueKey>, now: number) =>
       Effect.gen(function*() {
-        // One read per message: this runs for every message delivered. A record of the first layout
-        // keeps its content apart, read in the same step.
+        // Most messages are still in `recent`; one read for any other: this runs for every message
+        // delivered. A record of the first layout keeps its content apart, read in the same step.
         const found = yield* guard("take", "reading records", () =>
           keys.map((key) => {
+            const kept = recent.take(key[2])
+            if (kept !== undefined && kept.record.dueAt === key[1]) {
+              return { key, bytes: undefined, decoded: Either.right<Record.Entry>(kept), apart: undefined }
+            }
             const bytes = store.db.messages.get(key[2])
             const decoded = decodeAt(bytes)
             const apart = decoded !== undefined && Either.isRight(decoded) && decoded.right.content === "apart"
@@ -270,7 +279,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const results: Array<Enqueued> = []
-        const fresh: Array<{ readonly record: Record.Stored; readonly bytes: Buffer }> = []
+        const fresh: Array<{ readonly record: Record.Stored; readonly content: Buffer; readonly bytes: Buffer }> = []
         const waitFor = new Set<Promise<void>>()
         const inBatch = new Map<string, Idempotency.Holder>()
         yield* guard("enqueue", "reading idempotency keys", () => {
@@ -308,7 +317,8 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
               recipients: message.to.map((address) => ({ address, status: "pending" as const }))
             }
             // Encoded before the batch starts, so nothing can throw half-way through it.
-            fresh.push({ record, bytes: Record.encode(record, asBuffer(message.content)) })
+            const content = asBuffer(message.content)
+            fresh.push({ record, content, bytes: Record.encode(record, content) })
             results.push({ id, duplicate: false })
           }
         })
@@ -326,8 +336,15 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             for (const [key, holder] of inBatch) store.db.idempotency.put(idempotencyKey(key), Idempotency.encodeHolder(holder))
           })
           for (const [key, holder] of inBatch) committing.set(key, { holder, done })
+          // Kept before the commit lands: nothing takes a message before its due key is on disk.
+          for (const { content, record } of fresh) recent.add({ record, content })
           yield* Effect.tryPromise({ try: () => done, catch: failure("enqueue", "writing messages") }).pipe(
-            Effect.tapError(() => Effect.sync(() => depth -= fresh.length)),
+            Effect.tapError(() =>
+              Effect.sync(() => {
+                depth -= fresh.length
+                for (const { record } of fresh) recent.take(record.id)
+              })
+            ),
             Effect.ensuring(Effect.sync(() => {
               for (const [key, { id }] of inBatch) if (committing.get(key)?.holder.id === id) committing.delete(key)
             }))
@@ -373,6 +390,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         const writes: Array<{ readonly before: Record.Stored; readonly after: Record.Stored; readonly bytes: Buffer; readonly apart: boolean }> = []
         const final: Array<string> = []
         for (const { id, settlement } of entries) {
+          recent.take(id)
           let entry: Record.Entry | undefined = leased.get(id)
           if (entry === undefined) {
             const stored = yield* read(id, () => {}, "settle")
@@ -436,6 +454,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     const amend: DeliveryQueueShape["amend"] = (id, change) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
+        recent.take(id)
         // Read and rewritten in one transaction: two reports on one message at once both land.
         const outcome = yield* update("amend", "amending a record", (db) => {
           const bytes = db.messages.get(id)
