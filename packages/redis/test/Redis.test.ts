@@ -4,7 +4,7 @@ import { createServer } from "node:net"
 import { KeyValueStore } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import type { MessageRecord } from "@sluice/engine"
-import { RateLimit, StatusStore } from "@sluice/engine"
+import { RateLimit, StatusStore, Suspensions } from "@sluice/engine"
 import { Context, Duration, Effect, Layer, Metric, Option, Schedule } from "effect"
 import { Redis as IORedis } from "ioredis"
 import { Redis, RedisKeyValueStore, RedisMetrics, RedisRateLimit, RedisStatusStore } from "../src/index.js"
@@ -255,4 +255,25 @@ describe("Redis down", () => {
       // A record written while Redis was down is still answered, from local state.
       expect(yield* status.get(["m1"])).toEqual([record("m1")])
     }))
+})
+
+describe("suspensions on Redis", () => {
+  it.live("one made on a node holds on another within a second, and lifting it there lifts it everywhere", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const prefix = yield* freshPrefix
+      const targets = { streams: { default: {} }, upstreams: [{ name: "relay", host: "127.0.0.1", port: 2525 }] }
+      const onNode = Effect.map(
+        Layer.build(Suspensions.layer(targets).pipe(Layer.provide(node(prefix)))),
+        Context.get(Suspensions.Suspensions)
+      )
+      const a = yield* onNode
+      const b = yield* onNode
+      const made = yield* a.add({ scope: "domain", target: "example.com", reason: "421s" })
+      const seen = (s: Suspensions.SuspensionsShape) => Effect.map(s.list, (list) => list.map((x) => x.id))
+      yield* seen(b).pipe(Effect.repeat({ until: (ids) => ids.includes(made.id), schedule: Schedule.spaced("50 millis") }), Effect.timeout("5 seconds"))
+      expect(b.holding("domain", "example.com", Date.now())?.reason).toBe("421s")
+      expect(yield* b.remove(made.id)).toBe(true)
+      yield* seen(a).pipe(Effect.repeat({ until: (ids) => ids.length === 0, schedule: Schedule.spaced("50 millis") }), Effect.timeout("5 seconds"))
+      expect(a.holding("domain", "example.com", Date.now())).toBeUndefined()
+    })))
 })
