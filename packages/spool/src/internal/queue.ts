@@ -182,11 +182,16 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
      */
     const expireLeases = (now: number) =>
       Effect.gen(function*() {
+        // Every lease lasts as long, from the time it is given: the map's order (insertion) is the
+        // order they run out in, so only the first ones are looked at, not all of them at each take.
         let next = Infinity
         const expired: Array<string> = []
         for (const [id, lease] of leased) {
-          if (lease.until <= now) expired.push(id)
-          else next = Math.min(next, lease.until)
+          if (lease.until > now) {
+            next = lease.until
+            break
+          }
+          expired.push(id)
         }
         if (expired.length > 0) cursors.clear()
         for (const id of expired) {
@@ -374,8 +379,10 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             if (taken.length > 0) return taken
             continue
           }
-          // Nothing after the cursor: the next scan looks from the start again (cheap when idle).
-          cursors.delete(stream)
+          // Nothing after the cursor. What comes back before it rewinds it, so it stays: starting over
+          // would walk every key leased and not yet settled at each take while the queue runs dry. Once
+          // nothing is leased, a scan looks from the start again: what lies before the cursor is gone.
+          if (leased.size === 0) cursors.delete(stream)
           yield* wakeAt === Infinity ? woken : Effect.race(woken, Effect.sleep(Math.max(1, wakeAt - now)))
         }
       })
@@ -451,6 +458,23 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     const status: DeliveryQueueShape["status"] = (id) =>
       read(id, () => {}, "status").pipe(Effect.map(Option.map((entry) => toRecord(entry.record))))
 
+    // Inspection reads `limit` keys at most per page, final records among them skipped: a page may
+    // hold fewer records than that, and its cursor says where the next one starts.
+    const scanRecords: DeliveryQueueShape["scan"] = (cursor, limit) =>
+      guard("status", "scanning records", () => {
+        const records: Array<MessageRecord> = []
+        let last: string | undefined
+        let read = 0
+        for (const { key, value } of store.db.messages.getRange(cursor === undefined ? { limit: limit + 1 } : { start: cursor, limit: limit + 1 })) {
+          if (key === cursor) continue
+          if (read++ === limit) return { records, cursor: last }
+          last = key
+          const decoded = Record.decode(value)
+          if (Either.isRight(decoded) && !isFinal(decoded.right.record.status)) records.push(toRecord(decoded.right.record))
+        }
+        return { records, cursor: undefined }
+      })
+
     const amend: DeliveryQueueShape["amend"] = (id, change) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -512,6 +536,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       release,
       status,
       amend,
+      scan: scanRecords,
       depth: Effect.sync(() => depth),
       isOpen: Effect.sync(() => open),
       compact,
