@@ -9,7 +9,7 @@ import { backends } from "./support/queues.js"
 // the embedded spool and RabbitMQ. Each backend's cases share one queue (its layer); each case has a
 // stream of its own, so that what one leaves ready or leased never meets another.
 
-const streams = ["settled", "released", "conflict", "deferred", "partial", "amend"] as const
+const streams = ["settled", "released", "conflict", "deferred", "partial", "amend", "scan"] as const
 type Stream = (typeof streams)[number]
 
 /** The broker may hand a deferred message back this much before its time (its `toleranceMs`). */
@@ -184,6 +184,28 @@ for (const backend of backends) {
       }))
 
     // Depth is the whole queue's, so this case has a queue of its own, two deep.
+    it.effect("scan: every message not final, page by page from its cursor; a final one is not in it", () =>
+      Effect.gen(function*() {
+        const { message, queue, takeAll } = yield* inStream("scan")
+        const ids = (yield* queue.enqueue([1, 2, 3, 4, 5].map((n) => message(n)))).map((e) => e.id)
+        const [first] = yield* takeAll(1)
+        yield* queue.settle(first!.id, settlement("delivered", [delivered("r1@example.net")]))
+        const seen: Array<string> = []
+        let cursor: string | undefined
+        let pages = 0
+        do {
+          const page = yield* queue.scan(cursor, 2)
+          expect(page.records.length).toBeLessThanOrEqual(2)
+          for (const record of page.records) {
+            expect(record.status === "queued" || record.status === "deferred").toBe(true)
+            if (record.stream === "scan") seen.push(record.id)
+          }
+          cursor = page.cursor
+        } while (cursor !== undefined && ++pages < 1000)
+        expect(new Set(seen)).toEqual(new Set(ids.filter((id) => id !== first!.id)))
+        if (backend.clock !== "broker") expect(seen).toHaveLength(4)
+      }))
+
     it.layer(backend.layer({ maxDepth: 2, streams: ["full"] }))("two deep", (it) => {
       it.effect("over its depth, QueueFull", () =>
         Effect.gen(function*() {

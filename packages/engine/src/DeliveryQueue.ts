@@ -97,6 +97,12 @@ export interface SettleEntry {
   readonly settlement: Settlement
 }
 
+/** One page of `scan`: the records, and where the next page starts (undefined: this was the last). */
+export interface ScanPage {
+  readonly records: ReadonlyArray<MessageRecord>
+  readonly cursor: string | undefined
+}
+
 /**
  * The port between the engine and a store of messages. A local disk store and a broker
  * (RabbitMQ: publisher confirms, prefetch, ack, nack, dead-letter) both fit it:
@@ -124,6 +130,13 @@ export interface DeliveryQueueShape {
    * address is unknown (or its record expired).
    */
   readonly amend: (id: string, update: RecipientStatus) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
+  /**
+   * The records of the messages not yet final, at most `limit` at a time from `cursor` (the previous
+   * page's; undefined for the first), so an inspection never reads the queue into memory at once.
+   * A message that is not final during the whole scan appears in a page (once, but on a broker's
+   * status store, which may give one twice).
+   */
+  readonly scan: (cursor: string | undefined, limit: number) => Effect.Effect<ScanPage, QueueError>
   /** Messages accepted and not yet final. */
   readonly depth: Effect.Effect<number>
   /** False while the store cannot take or give messages (a broker reconnecting). */

@@ -146,6 +146,13 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
           }
           return Option.fromNullable(amended)
         }),
+      scan: (cursor, limit) =>
+        Effect.sync(() => {
+          // In id order (ids grow with time), so a cursor is the last id given.
+          const ids = [...messages.keys()].filter((id) => cursor === undefined || id > cursor).sort().slice(0, limit)
+          const page = ids.flatMap((id) => records.get(id) ?? [])
+          return { records: page, cursor: ids.length === limit ? ids.at(-1) : undefined }
+        }),
       depth: Effect.sync(() => messages.size),
       isOpen: Effect.succeed(true)
     }

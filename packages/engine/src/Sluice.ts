@@ -7,6 +7,7 @@ import type { QueueError, QueueFull } from "./DeliveryQueue.js"
 import { DeliveryQueue } from "./DeliveryQueue.js"
 import * as EngineMetrics from "./EngineMetrics.js"
 import * as Feedback from "./Feedback.js"
+import * as Inspection from "./Inspection.js"
 import { IdempotencyConflict } from "./Idempotency.js"
 import type { MessageRecord, NewMessage } from "./Message.js"
 import { isFinal, messageId } from "./Message.js"
@@ -44,6 +45,13 @@ export interface SluiceShape {
     messages: ReadonlyArray<SubmitMessage>
   ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
   readonly status: (id: string) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
+  /** Counts of what is queued, by status, stream, upstream and recipient domain; the oldest; the next retry. */
+  readonly inspect: Effect.Effect<Inspection.Summary, QueueError>
+  /** Queued messages matching `filter`, page by page (`page.cursor` from the page before). */
+  readonly list: (
+    filter: Inspection.Filter,
+    page: { readonly cursor?: string | undefined; readonly limit: number }
+  ) => Effect.Effect<Inspection.Page, QueueError>
   /** Every delivery event from the moment the stream is run. */
   readonly events: Stream.Stream<DeliveryEvent>
   /** A subscription taken now: every event from this moment, until the scope closes. */
@@ -98,6 +106,15 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
       Effect.forkScoped
     )
 
+    /** A record as the outside sees it: the queue knows the last settled state, the scheduler what is on the wire. */
+    const present = (record: MessageRecord): MessageRecord => {
+      if (isFinal(record.status)) return record
+      const upstream = scheduler.delivering.get(record.id)
+      if (upstream !== undefined) return { ...record, status: "delivering" as const, upstream }
+      const suspended = suspensions === undefined ? undefined : waitingOn(suspensions, record, clock.unsafeCurrentTimeMillis())
+      return suspended === undefined ? record : { ...record, suspended }
+    }
+
     const streams = new Set(Object.keys(config.streams))
     const defaultStream = streams.has("default") ? "default" : Object.keys(config.streams)[0]!
 
@@ -135,15 +152,10 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
     return {
       submit: (message) => submitBatch([message]).pipe(Effect.flatMap(([result]) => result!)),
       submitBatch,
-      status: (id) =>
-        queue.status(id).pipe(Effect.map(Option.map((record) => {
-          if (isFinal(record.status)) return record
-          // The queue knows the last settled state; the scheduler knows what is on the wire right now.
-          const upstream = scheduler.delivering.get(id)
-          if (upstream !== undefined) return { ...record, status: "delivering" as const, upstream }
-          const suspended = suspensions === undefined ? undefined : waitingOn(suspensions, record, clock.unsafeCurrentTimeMillis())
-          return suspended === undefined ? record : { ...record, suspended }
-        }))),
+      status: (id) => queue.status(id).pipe(Effect.map(Option.map(present))),
+      inspect: Inspection.summarize(queue, present),
+      list: (filter, page) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => Inspection.list(queue, present, filter, page.cursor, page.limit, now)),
       events: Stream.unwrapScoped(Effect.map(subscribe, (subscription) => Stream.fromQueue(subscription))),
       subscribe,
       ready: Effect.map(queue.isOpen, (open) => open && scheduler.canDeliver()),

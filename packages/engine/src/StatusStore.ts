@@ -26,6 +26,15 @@ export interface StatusStoreShape {
   readonly claim: (claims: ReadonlyArray<Claim>) => Effect.Effect<ReadonlyArray<Claimed | undefined>>
   /** Gives keys back (their messages were not stored after all), if they still belong to these ids. */
   readonly unclaim: (claims: ReadonlyArray<Claim>) => Effect.Effect<void>
+  /**
+   * The records, about `limit` at a time from `cursor` (the previous page's; undefined for the first),
+   * in the store's order: for inspection. A record kept during the whole scan is in at least one page
+   * (Redis's SCAN may give a key twice while its table grows).
+   */
+  readonly scan: (cursor: string | undefined, limit: number) => Effect.Effect<{
+    readonly records: ReadonlyArray<MessageRecord>
+    readonly cursor: string | undefined
+  }>
 }
 
 export class StatusStore extends Context.Tag("@sluice/engine/StatusStore")<StatusStore, StatusStoreShape>() {}
@@ -75,6 +84,14 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<StatusSto
       unclaim: (claims) =>
         Effect.sync(() => {
           for (const { id, key } of claims) if (keys.get(key)?.value.id === id) keys.delete(key)
+        }),
+      scan: (cursor, limit) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const ids = [...records.keys()].filter((id) => cursor === undefined || id > cursor).sort().slice(0, limit)
+          return {
+            records: ids.flatMap((id) => live(records.get(id), now) ?? []),
+            cursor: ids.length === limit ? ids.at(-1) : undefined
+          }
         })
     }
     return store

@@ -35,6 +35,8 @@ export * from "./Message.js"
 export * as Retry from "./Retry.js"
 /** Where the engine suppresses addresses that bounced for good or complained. */
 export * from "./Suppressions.js"
+/** What is queued: counts, and the messages matching a filter, page by page. */
+export * as Inspection from "./Inspection.js"
 /** An operator's holds on a stream, an upstream or a recipient domain. */
 export * as Suspensions from "./Suspensions.js"
 /** Status records and idempotency keys beside a broker queue. */

@@ -96,6 +96,24 @@ export const make = (options: Options = {}): Effect.Effect<StatusStore.StatusSto
             Effect.void
           ),
           local.unclaim(claims)
+        ),
+
+      // SCAN's own cursor ("0" ends it): every key present throughout is returned at least once, so
+      // a record seen twice is given once per page only.
+      scan: (cursor, limit) =>
+        redis.orLocal(
+          "status scan",
+          async (client) => {
+            const [next, keys] = await client.scan(cursor ?? "0", "MATCH", `${redis.prefix}:msg:*`, "COUNT", limit)
+            const values = keys.length === 0 ? [] : await client.mget(...keys)
+            const records = values.flatMap((value) => {
+              if (value === null) return []
+              const decoded = decodeRecord(value)
+              return Either.isRight(decoded) ? [decoded.right] : []
+            })
+            return { records, cursor: next === "0" ? undefined : next }
+          },
+          local.scan(cursor, limit)
         )
     }
     return store

@@ -1,7 +1,7 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options as AmqpOptions } from "amqplib"
 import * as amqp from "amqplib"
 import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, StatusStore } from "@sluice/engine"
-import { amendRecord, Idempotency, QueueError, QueueFull, settledRecord, Signal } from "@sluice/engine"
+import { amendRecord, Idempotency, isFinal, QueueError, QueueFull, settledRecord, Signal } from "@sluice/engine"
 import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Either, Exit, Option, Schedule } from "effect"
 import * as Codec from "./codec.js"
@@ -341,6 +341,9 @@ export const make = (settings: Settings): Effect.Effect<DeliveryQueueShape, Queu
       })
 
     const queue: DeliveryQueueShape = {
+      // The broker cannot be read without taking: the status records say what is queued where.
+      scan: (cursor, limit) =>
+        Effect.map(store.scan(cursor, limit), ({ cursor, records }) => ({ records: records.filter((r) => !isFinal(r.status)), cursor })),
       enqueue: (batch) =>
         Effect.gen(function*() {
           // A message for a queue the broker does not have would be confirmed and dropped.

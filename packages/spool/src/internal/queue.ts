@@ -458,6 +458,24 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     const status: DeliveryQueueShape["status"] = (id) =>
       read(id, () => {}, "status").pipe(Effect.map(Option.map((entry) => toRecord(entry.record))))
 
+    // Inspection reads `limit` keys at most per page, final records among them skipped: a page may
+    // hold fewer records than that, and its cursor says where the next one starts.
+    const scanRecords: DeliveryQueueShape["scan"] = (cursor, limit) =>
+      guard("status", "scanning records", () => {
+        const records: Array<MessageRecord> = []
+        let last: string | undefined
+        let read = 0
+        // A lazy range: leaving the loop ends the read.
+        for (const { key, value } of store.db.messages.getRange(cursor === undefined ? {} : { start: cursor })) {
+          if (key === cursor) continue
+          if (read++ === limit) return { records, cursor: last }
+          last = key
+          const decoded = Record.decode(value)
+          if (Either.isRight(decoded) && !isFinal(decoded.right.record.status)) records.push(toRecord(decoded.right.record))
+        }
+        return { records, cursor: undefined }
+      })
+
     const amend: DeliveryQueueShape["amend"] = (id, change) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -519,6 +537,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       release,
       status,
       amend,
+      scan: scanRecords,
       depth: Effect.sync(() => depth),
       isOpen: Effect.sync(() => open),
       compact,

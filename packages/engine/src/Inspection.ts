@@ -1,0 +1,125 @@
+/**
+ * What an operator sees of the queue: counts by status, stream, upstream and recipient domain, and
+ * the messages that match a filter, page by page. Both read the queue's `scan`, a page at a time, so
+ * a deep queue is never held in memory.
+ */
+import { Effect } from "effect"
+import type { DeliveryQueueShape, QueueError } from "./DeliveryQueue.js"
+import type { MessageRecord } from "./Message.js"
+
+/** The statuses a message in the queue can have (final ones are not in the queue). */
+export const queuedStatuses = ["queued", "deferred", "delivering"] as const
+export type QueuedStatus = typeof queuedStatuses[number]
+
+export interface Filter {
+  readonly status?: QueuedStatus | undefined
+  readonly stream?: string | undefined
+  /** A recipient domain: a message matches while one of its recipients there is still waiting. */
+  readonly domain?: string | undefined
+  /** The upstream it is with, or was last tried on. */
+  readonly upstream?: string | undefined
+  /** Submitted at least this many ms ago. */
+  readonly olderThan?: number | undefined
+}
+
+export interface Summary {
+  readonly total: number
+  readonly byStatus: Readonly<Record<string, number>>
+  readonly byStream: Readonly<Record<string, number>>
+  /** By the upstream a message is with or was last tried on; never-tried messages are in none. */
+  readonly byUpstream: Readonly<Record<string, number>>
+  /** By the domains of the recipients still waiting (a message counts once per domain). */
+  readonly byDomain: Readonly<Record<string, number>>
+  /** When the oldest message in the queue was accepted (epoch ms). */
+  readonly oldestSubmittedAt: number | undefined
+  /** The soonest retry of a deferred message (epoch ms). */
+  readonly nextAttemptAt: number | undefined
+}
+
+export interface Page {
+  readonly messages: ReadonlyArray<MessageRecord>
+  /** Give it back for the next page; absent: there is none. */
+  readonly cursor: string | undefined
+}
+
+const domainOf = (address: string) => address.slice(address.lastIndexOf("@") + 1).toLowerCase()
+
+/** The distinct domains of a record's recipients that are still waiting. */
+export const waitingDomains = (record: MessageRecord): ReadonlySet<string> => {
+  const domains = new Set<string>()
+  for (const r of record.recipients) if (r.status === "pending" || r.status === "deferred") domains.add(domainOf(r.address))
+  return domains
+}
+
+export const matches = (filter: Filter, record: MessageRecord, now: number): boolean =>
+  (filter.status === undefined || record.status === filter.status) &&
+  (filter.stream === undefined || record.stream === filter.stream) &&
+  (filter.upstream === undefined || record.upstream === filter.upstream) &&
+  (filter.olderThan === undefined || record.submittedAt <= now - filter.olderThan) &&
+  (filter.domain === undefined || waitingDomains(record).has(filter.domain.toLowerCase()))
+
+const scanPage = 1000
+
+const bump = (counts: Record<string, number>, key: string) => {
+  counts[key] = (counts[key] ?? 0) + 1
+}
+
+/** Counts over the whole queue, as `present` shows each record (the scheduler knows what is on the wire). */
+export const summarize = (
+  queue: DeliveryQueueShape,
+  present: (record: MessageRecord) => MessageRecord
+): Effect.Effect<Summary, QueueError> =>
+  Effect.gen(function*() {
+    let total = 0
+    const byStatus: Record<string, number> = { queued: 0, deferred: 0, delivering: 0 }
+    const byStream: Record<string, number> = {}
+    const byUpstream: Record<string, number> = {}
+    const byDomain: Record<string, number> = {}
+    let oldestSubmittedAt: number | undefined
+    let nextAttemptAt: number | undefined
+    let cursor: string | undefined
+    do {
+      const page = yield* queue.scan(cursor, scanPage)
+      cursor = page.cursor
+      for (const stored of page.records) {
+        const record = present(stored)
+        total++
+        bump(byStatus, record.status)
+        bump(byStream, record.stream)
+        if (record.upstream !== undefined) bump(byUpstream, record.upstream)
+        for (const domain of waitingDomains(record)) bump(byDomain, domain)
+        oldestSubmittedAt = Math.min(oldestSubmittedAt ?? Infinity, record.submittedAt)
+        if (record.status === "deferred" && record.nextAttemptAt !== undefined) {
+          nextAttemptAt = Math.min(nextAttemptAt ?? Infinity, record.nextAttemptAt)
+        }
+      }
+    } while (cursor !== undefined)
+    return { total, byStatus, byStream, byUpstream, byDomain, oldestSubmittedAt, nextAttemptAt }
+  })
+
+/**
+ * Up to `limit` messages matching `filter` from `cursor` on. It reads at most ten pages of the queue
+ * per call, so a rare match costs bounded work per call: the page may then be short, with a cursor.
+ */
+export const list = (
+  queue: DeliveryQueueShape,
+  present: (record: MessageRecord) => MessageRecord,
+  filter: Filter,
+  from: string | undefined,
+  limit: number,
+  now: number
+): Effect.Effect<Page, QueueError> =>
+  Effect.gen(function*() {
+    const messages: Array<MessageRecord> = []
+    let cursor = from
+    for (let pages = 0; pages < 10 && messages.length < limit; pages++) {
+      const page = yield* queue.scan(cursor, limit - messages.length)
+      cursor = page.cursor
+      for (const stored of page.records) {
+        const record = present(stored)
+        if (matches(filter, record, now)) messages.push(record)
+      }
+      if (cursor === undefined) break
+    }
+    return { messages, cursor }
+  })
