@@ -5,11 +5,12 @@ const overhead = 512
 
 /**
  * Messages this process enqueued and has not handed out yet, so that `take` need not read back and
- * decode what it has just written: most messages are taken soon after they are accepted. Only what is
- * on disk is here (an entry is added once its commit landed), as it is on disk (whatever changes a
- * record drops its entry), and within a budget of bytes: a message that does not fit is read from
- * disk when it is taken, as any other. Entries are never evicted, so in a backlog the oldest ones
- * (the next to be taken) are the ones kept.
+ * decode what it has just written: most messages are taken soon after they are accepted. An entry is
+ * added as its commit starts (nothing takes a message before its due key is on disk) and dropped if
+ * that commit fails, so what is taken from here is on disk, as it is on disk: whatever changes a
+ * record drops its entry. Within a budget of bytes: a message that does not fit is read from disk
+ * when it is taken, as any other. Entries are never evicted, so in a backlog the oldest ones (the
+ * next to be taken) are the ones kept.
  */
 export class Recent {
   private readonly entries = new Map<string, Entry & { readonly content: Buffer }>()
