@@ -2,6 +2,7 @@ import type { Duration, Queue, Scope } from "effect"
 import { Clock, Context, Effect, Either, Layer, Metric, Option, PubSub, Schedule, Stream } from "effect"
 import * as Bounce from "./Bounce.js"
 import type { SluiceConfig } from "./Config.js"
+import { upstreamName } from "./Config.js"
 import type { DeliveryEvent } from "./DeliveryEvent.js"
 import type { QueueError, QueueFull } from "./DeliveryQueue.js"
 import { DeliveryQueue } from "./DeliveryQueue.js"
@@ -45,6 +46,8 @@ export interface SluiceShape {
     messages: ReadonlyArray<SubmitMessage>
   ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
   readonly status: (id: string) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
+  /** The configured streams and upstreams by name, which filters and suspensions name. */
+  readonly targets: { readonly streams: ReadonlyArray<string>; readonly upstreams: ReadonlyArray<string> }
   /** Counts of what is queued, by status, stream, upstream and recipient domain; the oldest; the next retry. */
   readonly inspect: Effect.Effect<Inspection.Summary, QueueError>
   /** Queued messages matching `filter`, page by page (`page.cursor` from the page before). */
@@ -153,6 +156,7 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
       submit: (message) => submitBatch([message]).pipe(Effect.flatMap(([result]) => result!)),
       submitBatch,
       status: (id) => queue.status(id).pipe(Effect.map(Option.map(present))),
+      targets: { streams: Object.keys(config.streams), upstreams: config.upstreams.map(upstreamName) },
       inspect: Inspection.summarize(queue, present),
       list: (filter, page) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => Inspection.list(queue, present, filter, page.cursor, page.limit, now)),

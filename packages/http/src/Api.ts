@@ -7,7 +7,7 @@ import {
   HttpApiSecurity,
   OpenApi
 } from "@effect/platform"
-import { Bounce, Config, recipientStates, statuses, SubmitMessage, Suspensions } from "@sluice/engine"
+import { Bounce, Config, Inspection, recipientStates, statuses, SubmitMessage, Suspensions } from "@sluice/engine"
 import { Schema } from "effect"
 import * as Problem from "./Problem.js"
 
@@ -60,6 +60,37 @@ export const MessageStatus = Schema.Struct({
     description: "Not final, and waiting on this suspension (its stream's, or a recipient's domain's)"
   }))
 }).annotations({ identifier: "MessageStatus" })
+
+const Counts = Schema.Record({ key: Schema.String, value: Schema.Int })
+
+export const QueueSummary = Schema.Struct({
+  total: Schema.Int.annotations({ description: "Messages accepted and not yet final" }),
+  byStatus: Counts.annotations({ description: "queued, deferred, delivering" }),
+  byStream: Counts,
+  byUpstream: Counts.annotations({ description: "By the upstream a message is with or was last tried on" }),
+  byDomain: Counts.annotations({ description: "By the domains of the recipients still waiting (a message counts once per domain)" }),
+  oldestSubmittedAt: Schema.NullOr(Schema.String.annotations({ description: "ISO 8601: when the oldest was accepted" })),
+  oldestAgeSeconds: Schema.NullOr(Schema.Number),
+  nextAttemptAt: Schema.NullOr(Schema.String.annotations({ description: "ISO 8601: the soonest retry of a deferred message" }))
+}).annotations({ identifier: "QueueSummary" })
+
+/** The most messages one page of GET /v1/messages holds. */
+export const maxPage = 1000
+
+export const MessageQuery = Schema.Struct({
+  status: Schema.optional(Schema.Literal(...Inspection.queuedStatuses)),
+  stream: Schema.optional(Schema.String),
+  domain: Schema.optional(Schema.String),
+  upstream: Schema.optional(Schema.String),
+  olderThan: Schema.optional(Schema.String.annotations({ description: "Accepted at least this long ago, e.g. \"1 hour\"" })),
+  cursor: Schema.optional(Schema.String.annotations({ description: "The `cursor` of the page before" })),
+  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, maxPage)))
+}).annotations({ identifier: "MessageQuery" })
+
+export const MessagePage = Schema.Struct({
+  messages: Schema.Array(MessageStatus),
+  cursor: Schema.optional(Schema.String.annotations({ description: "Absent on the last page; a page may be short and still have one" }))
+}).annotations({ identifier: "MessagePage" })
 
 export const NewSuspension = Schema.Struct({
   scope: Schema.Literal(...Suspensions.scopes),
@@ -183,6 +214,19 @@ export const messages = v1("messages")
       .addSuccess(BatchResults, { status: 202 })
       .addError(problems.unavailable)
       .annotate(OpenApi.Summary, `Submit up to ${maxBatch} messages, each judged alone`)
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/v1/messages")
+      .setUrlParams(MessageQuery)
+      .addSuccess(MessagePage)
+      .addError(problems.unavailable)
+      .annotate(OpenApi.Summary, `Queued messages matching the filters, up to ${maxPage} a page (100 by default)`)
+  )
+  .add(
+    HttpApiEndpoint.get("queue", "/v1/queue")
+      .addSuccess(QueueSummary)
+      .addError(problems.unavailable)
+      .annotate(OpenApi.Summary, "What is queued: counts by status, stream, upstream and recipient domain; the oldest; the next retry")
   )
   .add(
     HttpApiEndpoint.get("status", "/v1/messages/:id")

@@ -264,6 +264,7 @@ describe("the HTTP API", () => {
         "/v1/messages",
         "/v1/messages/batch",
         "/v1/messages/{id}",
+        "/v1/queue",
         "/v1/suppressions",
         "/v1/suppressions/{address}",
         "/v1/suspensions",

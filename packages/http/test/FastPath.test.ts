@@ -164,7 +164,7 @@ const routes: ReadonlyArray<Request> = [
   { name: "health with a query", method: "GET", path: "/healthz?probe=1" },
   { name: "health by HEAD", method: "HEAD", path: "/healthz" },
   { name: "health by POST", method: "POST", path: "/healthz", send: json({}) },
-  { name: "messages by GET", method: "GET", path: "/v1/messages" },
+  { name: "messages by PUT", method: "PUT", path: "/v1/messages" },
   { name: "messages with a query", path: "/v1/messages?dryRun=1", send: json(message(60)) },
   { name: "messages with a trailing slash", path: "/v1/messages/", send: json(message(61)) },
   { name: "a batch by PUT", method: "PUT", path: "/v1/messages/batch", send: batch(ok) }

@@ -2,8 +2,8 @@ import type { HttpServerRequest } from "@effect/platform"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Recipients, Templates } from "@sluice/content"
 import type { Feedback, MessageRecord, Reply } from "@sluice/engine"
-import { Address, Sluice, Suspensions } from "@sluice/engine"
-import { Effect, Layer, Metric, Option, ParseResult, Schema } from "effect"
+import { Address, Config, Sluice, Suspensions } from "@sluice/engine"
+import { Clock, Duration, Effect, Layer, Metric, Option, ParseResult, Schema } from "effect"
 import * as Api from "../Api.js"
 import * as HttpMetrics from "../HttpMetrics.js"
 import * as Problem from "../Problem.js"
@@ -55,11 +55,56 @@ const suspensionOf = (s: Suspensions.Suspension) => ({
   ...(s.until === undefined ? {} : { until: iso(s.until) })
 })
 
+/** A stream or upstream the filter names must be configured: a typo is a 400, not an empty page. */
+const known = (query: { readonly stream?: string | undefined; readonly upstream?: string | undefined }) =>
+  Effect.flatMap(Sluice, (sluice) => {
+    const { streams, upstreams } = sluice.targets
+    if (query.stream !== undefined && !streams.includes(query.stream)) {
+      return Problem.badRequest(`"${query.stream}" is not a configured stream (${streams.join(", ")})`, "stream")
+    }
+    if (query.upstream !== undefined && !upstreams.includes(query.upstream)) {
+      return Problem.badRequest(`"${query.upstream}" is not a configured upstream (${upstreams.join(", ")})`, "upstream")
+    }
+    return Effect.void
+  })
+
 const messages = (limits: Limits) =>
   HttpApiBuilder.group(Api.SluiceApi, "messages", (handlers) =>
     handlers
       .handleRaw("submit", ({ request }) => readJson(request, limits).pipe(Effect.flatMap(submit)))
       .handleRaw("submitBatch", ({ request }) => readJson(request, limits).pipe(Effect.flatMap(submitBatch)))
+      .handleRaw("list", ({ request }) =>
+        Effect.gen(function*() {
+          // Read from the URL here, not by HttpApi: an unknown parameter is refused by name, not ignored.
+          const params = Object.fromEntries(new URL(request.url, "http://localhost").searchParams)
+          const query = yield* Schema.decodeUnknown(Api.MessageQuery, { onExcessProperty: "error" })(params).pipe(
+            Effect.mapError(problemOfParse)
+          )
+          const sluice = yield* Sluice
+          yield* known(query)
+          const olderThan = query.olderThan === undefined ? undefined : yield* Schema.decodeUnknown(Config.DurationFromInput)(query.olderThan).pipe(
+            Effect.mapError(() => Problem.badRequest(`"${query.olderThan}" is not a duration (e.g. "90 minutes")`, "olderThan"))
+          )
+          const page = yield* sluice.list({
+            status: query.status,
+            stream: query.stream,
+            domain: query.domain,
+            upstream: query.upstream,
+            olderThan: olderThan === undefined ? undefined : Duration.toMillis(olderThan)
+          }, { cursor: query.cursor, limit: query.limit ?? 100 }).pipe(Effect.mapError(problemOf))
+          return { messages: page.messages.map(statusOf), ...(page.cursor === undefined ? {} : { cursor: page.cursor }) }
+        }))
+      .handle("queue", () =>
+        Effect.gen(function*() {
+          const summary = yield* Effect.flatMap(Sluice, (sluice) => sluice.inspect).pipe(Effect.mapError(problemOf))
+          const now = yield* Clock.currentTimeMillis
+          return {
+            ...summary,
+            oldestSubmittedAt: summary.oldestSubmittedAt === undefined ? null : iso(summary.oldestSubmittedAt),
+            oldestAgeSeconds: summary.oldestSubmittedAt === undefined ? null : Math.max(0, (now - summary.oldestSubmittedAt) / 1000),
+            nextAttemptAt: summary.nextAttemptAt === undefined ? null : iso(summary.nextAttemptAt)
+          }
+        }))
       .handle("status", ({ path }) =>
         Sluice.pipe(
           Effect.flatMap((sluice) => sluice.status(path.id)),
