@@ -1,12 +1,13 @@
 import type { CliApp } from "@effect/cli"
 import { Command } from "@effect/cli"
 import type { Effect } from "effect"
+import * as QueueCommand from "./QueueCommand.js"
 import * as ServeCommand from "./ServeCommand.js"
 import * as SinkCommand from "./SinkCommand.js"
 
 const sluice = Command.make("sluice").pipe(
   Command.withDescription("An actor-based, high-throughput email delivery engine."),
-  Command.withSubcommands([ServeCommand.command, SinkCommand.command])
+  Command.withSubcommands([ServeCommand.command, SinkCommand.command, QueueCommand.command])
 )
 
 /**

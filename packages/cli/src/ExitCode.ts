@@ -13,8 +13,12 @@ const badInput = new Set([
   "QueueUnavailable",
   "SpoolError",
   "StorageUnavailable",
-  "ListenError"
+  "ListenError",
+  "AdminRefused"
 ])
+
+/** Failures that one line explains (a server that cannot be reached): exit 1, no stack. */
+const plain = new Set(["AdminUnavailable"])
 
 /**
  * A spool another live process has open: nothing to fix in the command line or the config, the
@@ -43,7 +47,7 @@ export const report = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   if (Cause.isInterruptedOnly(cause)) return Effect.void
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return Effect.void
-  if (Option.isSome(failure) && (isBadInput(failure.value) || isSpoolInUse(failure.value))) {
+  if (Option.isSome(failure) && (isBadInput(failure.value) || isSpoolInUse(failure.value) || plain.has((failure.value as { _tag?: string })._tag ?? ""))) {
     return Console.error(`sluice: ${describe(failure.value)}`)
   }
   return Effect.logFatal("sluice stopped on an error", cause).pipe(

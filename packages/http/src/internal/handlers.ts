@@ -160,7 +160,7 @@ const suspensions = (limits: Limits) =>
         Effect.gen(function*() {
           const input = yield* decodeBody(request, Api.NewSuspension, limits)
           const service = yield* Suspensions.Suspensions
-          const suspension = yield* service.add(input).pipe(Effect.mapError((error) => Problem.badRequest(error.message, error.field)))
+          const suspension = yield* service.add(input).pipe(Effect.mapError((error) => Problem.badRequest(error.reason, error.field)))
           yield* Effect.logInfo("suspended").pipe(Effect.annotateLogs({ suspension: suspension.id, scope: suspension.scope, target: suspension.target }))
           return HttpServerResponse.unsafeJson(suspensionOf(suspension), { status: 201 })
         }))
