@@ -8,6 +8,7 @@ import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { freePort, realSleep, start } from "./support/cli.js"
@@ -33,6 +34,9 @@ const shell = (command: string) =>
   Effect.async<string, Error>((resume) => {
     execFile("bash", ["-c", command], { timeout: 20_000 }, (error, stdout) => resume(error ? Effect.fail(error) : Effect.succeed(stdout)))
   })
+
+// `npx sluice` as npm linked it, for commands run through a shell (their quoting kept).
+const bin = fileURLToPath(new URL("../../../node_modules/.bin/sluice", import.meta.url))
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "sluice-readme-"))),
@@ -93,5 +97,33 @@ describe("the README's commands", () => {
       )
       expect(yield* Effect.promise(() => response.json())).toMatchObject({ status: "queued" })
       expect(response.status).toBe(202)
+    }))
+
+  it.scoped("Steering a running server: each sluice queue command as written, against a serve", () =>
+    Effect.gen(function*() {
+      const lines = commands("### Steering a running server")
+      expect(lines.map((line) => line.split(" ").slice(0, 4).join(" "))).toEqual([
+        "npx sluice queue status",
+        "npx sluice queue list",
+        "npx sluice queue suspend",
+        "npx sluice queue suspensions",
+        "npx sluice queue resume"
+      ])
+      const cwd = yield* tempDir
+      const port = yield* freePort
+      // The Configuration section's streams, so `--stream bulk` names one.
+      const streams = (JSON.parse(/```json\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("### Configuration\n")))![1]!) as { streams: unknown }).streams
+      writeFileSync(join(cwd, "sluice.json"), JSON.stringify({ http: { port }, upstreams: [{ host: "127.0.0.1", port: yield* freePort }], streams }))
+      const serve = yield* start(["serve", "--config", "sluice.json"], { cwd })
+      yield* serve.waitForLog((line) => line.msg === "serving", "serve to start")
+      const url = `http://127.0.0.1:${port}`
+      const runLine = (line: string) => shell(`${line.replace("npx sluice", bin)} --url ${url}`)
+      expect(yield* runLine(lines[0]!)).toContain("queued messages: 0")
+      expect(yield* runLine(lines[1]!)).toContain("ID")
+      expect(yield* runLine(lines[2]!)).toContain("example.com")
+      const listed = yield* runLine(lines[3]!)
+      expect(listed).toContain("421s since 03:00")
+      const { suspensions } = yield* Effect.promise(() => fetch(`${url}/v1/suspensions`).then((r) => r.json() as Promise<{ suspensions: Array<{ id: string }> }>))
+      expect(yield* runLine(lines[4]!.replace("<id>", suspensions[0]!.id))).toBe(`resumed ${suspensions[0]!.id}\n`)
     }))
 })
