@@ -13,7 +13,8 @@
  */
 import type { BuildOptions, Plugin } from "esbuild"
 import { build } from "esbuild"
-import { rmSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -64,7 +65,31 @@ export const bundleCommand = async (): Promise<string> => {
     banner: { js: "import { createRequire as sluiceRequire } from \"node:module\"; const require = sluiceRequire(import.meta.url);" },
     plugins: [outside(/^(?!(lmdb|msgpackr|handlebars)(\/|$))/)]
   })
-  return join(commandDirectory, "sluice.js")
+  const entry = join(commandDirectory, "sluice.js")
+  writeHelp(entry)
+  return entry
+}
+
+/** The command lines whose whole output is fixed by the build: their help and version. */
+export const fixedAnswers: ReadonlyArray<ReadonlyArray<string>> = [
+  ["--help"],
+  ["--version"],
+  ["serve", "--help"],
+  ["sink", "--help"],
+  ["queue", "--help"]
+]
+
+/**
+ * Runs the built command once for each of `fixedAnswers` and keeps what it printed in help.json, which
+ * bin/sluice.js prints without loading the command: help is asked for by people waiting at a prompt,
+ * and loading Effect and the CLI library is most of a start.
+ */
+const writeHelp = (entry: string) => {
+  const answers: Record<string, string> = {}
+  for (const args of fixedAnswers) {
+    answers[args.join(" ")] = execFileSync(process.execPath, [entry, ...args], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } })
+  }
+  writeFileSync(join(commandDirectory, "help.json"), JSON.stringify(answers))
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,10 +1,12 @@
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Spool } from "@sluice/spool"
 import { Effect } from "effect"
+import { run } from "./support/cli.js"
 import { sluice } from "./support/inProcess.js"
 
 const repository = fileURLToPath(new URL("../../../", import.meta.url))
@@ -135,5 +137,21 @@ describe("the command line", () => {
       const locked = yield* serveOn(held.path)
       expect(locked.code).toBe(1)
       expect(locked.stderr).toContain(`spool ${held.path}: already open`)
+    }))
+})
+
+describe("the linked bin", () => {
+  it.effect("answers help and version from help.json exactly as the command itself does, and everything else by running it", () =>
+    Effect.gen(function*() {
+      const fixed = JSON.parse(readFileSync(join(repository, "packages/cli/dist/bin/help.json"), "utf8")) as Record<string, string>
+      expect(Object.keys(fixed)).toEqual(expect.arrayContaining(["--help", "--version", "serve --help", "sink --help", "queue --help"]))
+      for (const [line, output] of Object.entries(fixed)) {
+        const direct = execFileSync(process.execPath, [join(repository, "packages/cli/dist/bin/sluice.js"), ...line.split(" ")], { encoding: "utf8" })
+        expect(output, line).toBe(direct)
+        expect((yield* run(line.split(" "))).stdout, line).toBe(direct)
+      }
+      // Not a fixed line: the command runs (and says what is wrong).
+      const other = yield* run(["serve", "--port", "http"])
+      expect(other.code).toBe(2)
     }))
 })
