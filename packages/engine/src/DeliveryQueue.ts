@@ -137,6 +137,11 @@ export interface DeliveryQueueShape {
    * status store, which may give one twice).
    */
   readonly scan: (cursor: string | undefined, limit: number) => Effect.Effect<ScanPage, QueueError>
+  /**
+   * "id" when `scan` gives records in id order, which is the order of acceptance (ids grow with
+   * time): the oldest message is then the first one, found without reading the rest.
+   */
+  readonly scanOrder?: "id" | undefined
   /** Messages accepted and not yet final. */
   readonly depth: Effect.Effect<number>
   /** False while the store cannot take or give messages (a broker reconnecting). */

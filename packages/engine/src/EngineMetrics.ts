@@ -59,6 +59,10 @@ export const held = Metric.counter("sluice_messages_held_total", {
   incremental: true
 })
 
+export const queueOldestAge = Metric.gauge("sluice_queue_oldest_age_seconds", {
+  description: "How long the oldest message in the queue has waited since it was accepted (0 when none)"
+})
+
 export const queueDepth = Metric.gauge("sluice_queue_depth", { description: "Messages accepted and not yet final" })
 
 const inFlightKey = MetricKey.gauge("sluice_upstream_in_flight", {

@@ -123,3 +123,35 @@ export const list = (
     }
     return { messages, cursor }
   })
+
+/**
+ * A reader of when the oldest message in the queue was accepted, to be called again and again (a
+ * gauge). On a queue scanned in id order, the oldest is the first record found, and it never moves
+ * back: each call reads on from where the last oldest was, at most `budget` pages. Otherwise every
+ * call is a whole summary.
+ */
+export const oldestReader = (queue: DeliveryQueueShape, budget = 20): Effect.Effect<number | undefined, QueueError> => {
+  if (queue.scanOrder !== "id") return Effect.map(summarize(queue, (record) => record), (s) => s.oldestSubmittedAt)
+  // The cursor of the page the oldest was last found in: what lies before it is final for good.
+  let from: string | undefined
+  let last: number | undefined
+  return Effect.gen(function*() {
+    let cursor = from
+    for (let pages = 0; pages < budget; pages++) {
+      const page = yield* queue.scan(cursor, scanPage)
+      const first = page.records[0]
+      if (first !== undefined) {
+        from = cursor
+        return last = first.submittedAt
+      }
+      if (page.cursor === undefined) {
+        from = cursor
+        return last = undefined
+      }
+      cursor = page.cursor
+    }
+    // Not reached within the budget: go on from there next time, and say what was known.
+    from = cursor
+    return last
+  })
+}

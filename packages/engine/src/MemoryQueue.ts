@@ -153,6 +153,7 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
           const page = ids.flatMap((id) => records.get(id) ?? [])
           return { records: page, cursor: ids.length === limit ? ids.at(-1) : undefined }
         }),
+      scanOrder: "id",
       depth: Effect.sync(() => messages.size),
       isOpen: Effect.succeed(true)
     }

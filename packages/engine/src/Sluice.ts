@@ -108,6 +108,15 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
       Effect.repeat(Schedule.spaced("1 second")),
       Effect.forkScoped
     )
+    const oldest = Inspection.oldestReader(queue)
+    yield* oldest.pipe(
+      Effect.flatMap((at) => Effect.map(Clock.currentTimeMillis, (now) => at === undefined ? 0 : Math.max(0, now - at) / 1000)),
+      Effect.flatMap((age) => Metric.set(EngineMetrics.queueOldestAge, age)),
+      Effect.catchAll((error) => Effect.logWarning("reading the oldest queued message failed", error)),
+      // A summary where the queue has no order: each one reads it all, so less often.
+      Effect.repeat(Schedule.spaced(queue.scanOrder === "id" ? "5 seconds" : "1 minute")),
+      Effect.forkScoped
+    )
 
     /** A record as the outside sees it: the queue knows the last settled state, the scheduler what is on the wire. */
     const present = (record: MessageRecord): MessageRecord => {

@@ -538,6 +538,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       status,
       amend,
       scan: scanRecords,
+      scanOrder: "id",
       depth: Effect.sync(() => depth),
       isOpen: Effect.sync(() => open),
       compact,
