@@ -1,17 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { freePort, realSleep, run, start, startSink } from "./support/cli.js"
+import { freePort, realSleep, run, start, startSink, tempDir } from "./support/cli.js"
 
 describe("sluice queue", () => {
   it.scoped("suspend, status, list, suspensions and resume against a running serve; tables by default, the server's JSON with --json", () =>
     Effect.gen(function*() {
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => mkdtempSync(join(tmpdir(), "sluice-queue-"))),
-        (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true }))
-      )
+      const dir = yield* tempDir
       const { port: smtpPort, sink } = yield* startSink()
       const port = yield* freePort
       const url = `http://127.0.0.1:${port}`
@@ -75,10 +71,7 @@ describe("sluice queue", () => {
 
   it.scoped("the server's 400 is exit 2 with its field and detail", () =>
     Effect.gen(function*() {
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => mkdtempSync(join(tmpdir(), "sluice-queue-"))),
-        (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true }))
-      )
+      const dir = yield* tempDir
       const port = yield* freePort
       const serve = yield* start(["serve", "--upstream", `127.0.0.1:${yield* freePort}`, "--port", String(port)], { cwd: dir })
       yield* serve.waitForLog((line) => line.msg === "serving", "serve to start")

@@ -5,13 +5,12 @@
  * Embedding section is test/readme.test.ts.
  */
 import { execFile } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { freePort, realSleep, start } from "./support/cli.js"
+import { freePort, realSleep, start, tempDir } from "./support/cli.js"
 
 const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8")
 
@@ -38,10 +37,6 @@ const shell = (command: string) =>
 // `npx sluice` as npm linked it, for commands run through a shell (their quoting kept).
 const bin = fileURLToPath(new URL("../../../node_modules/.bin/sluice", import.meta.url))
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "sluice-readme-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
 
 describe("the README's commands", () => {
   it.scoped("Set-up: the sink, serve on it, the curl POST answered queued and the curl GET ending delivered", () =>

@@ -1,19 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { freePort, start } from "./support/cli.js"
+import { freePort, start, tempDir } from "./support/cli.js"
 
 const json = (response: Response) => response.json() as Promise<any>
 
 describe("sluice serve's suspensions", () => {
   it.scoped("survive a restart: kept beside the spool", () =>
     Effect.gen(function*() {
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => mkdtempSync(join(tmpdir(), "sluice-suspensions-"))),
-        (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true }))
-      )
+      const dir = yield* tempDir
       const port = yield* freePort
       writeFileSync(join(dir, "sluice.json"), JSON.stringify({
         http: { port },

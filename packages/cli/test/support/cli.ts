@@ -1,5 +1,8 @@
 import { spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Scope } from "effect"
 import { Effect } from "effect"
@@ -117,3 +120,9 @@ export const startSink = (args: ReadonlyArray<string> = []) =>
     const listening = yield* sink.waitForLog((line) => line.msg === "sink listening", "the sink to listen")
     return { sink, port: listening.port as number }
   })
+
+/** A fresh directory for the test, removed with its scope. */
+export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "sluice-cli-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
