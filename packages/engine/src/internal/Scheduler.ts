@@ -47,8 +47,9 @@ const domainRecheck = 30_000
  * weighted fair queuing across streams, and hands each to an upstream the Router chooses. Per message
  * it is plain synchronous code (DESIGN.md, "Per message vs per lifetime"): `dispatch` runs whenever
  * something changed — jobs leased, an actor freed room, a circuit changed, a cooldown ended — and a
- * connection's result is judged on the spot and handed to the settlement batch. Effect runs what
- * lives long: the lease loops, the settlement flusher, the actors' scopes, the drain.
+ * connection's result waits in `ended` and is judged at the start of the next round, then handed to
+ * the settlement batch. Suspensions (Suspensions.ts) are looked up there too. Effect runs what lives
+ * long: the lease loops, the settlement flusher, the suspensions watch, the actors' scopes, the drain.
  */
 export const make = ({ classify, config, queue, reporter, suspensions }: Settings): Effect.Effect<SchedulerShape, never, Scope.Scope> =>
   Effect.gen(function*() {
