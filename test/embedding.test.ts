@@ -192,4 +192,30 @@ describe("createEngine, the Promise facade", () => {
       expect(seen.at(-1)).toMatchObject({ _tag: "Delivered", id })
       expect((seen.at(-1) as { upstream: string }).upstream).not.toBe((failover as { upstream: string }).upstream)
     }))
+
+  it.scoped("inspect and list: what waits, by status, stream and domain, page by page", () =>
+    Effect.gen(function*() {
+      // The sink defers an address with 451 in it: those messages wait in the queue.
+      const sink = yield* Sink.make()
+      const engine = yield* Effect.acquireRelease(
+        promise(() => createEngine({ queue: { kind: "memory" }, upstreams: [{ host: sink.host, port: sink.port }], retry: { initialDelay: "1 hour" } })),
+        (engine) => Effect.promise(() => engine.close())
+      )
+      const ids: Array<string> = []
+      for (const to of ["a+451@one.example", "b+451@one.example", "c+451@two.example"]) {
+        ids.push((yield* promise(() => engine.submit({ from: "me@example.com", to: [to], text: "x" }))).id)
+      }
+      yield* promise(async () => {
+        while ((await engine.inspect()).byStatus.deferred < 3) await new Promise((r) => setTimeout(r, 20))
+      }).pipe(Effect.timeout("20 seconds"))
+      const summary = yield* promise(() => engine.inspect())
+      expect(summary).toMatchObject({ total: 3, byStream: { default: 3 }, byDomain: { "one.example": 2, "two.example": 1 } })
+      expect(summary.nextAttemptAt).toBeGreaterThan(Date.now())
+      const one = yield* promise(() => engine.list({ domain: "one.example" }))
+      expect(one.messages.map((m) => m.id).sort()).toEqual(ids.slice(0, 2).sort())
+      const first = yield* promise(() => engine.list({}, { limit: 2 }))
+      expect(first.messages).toHaveLength(2)
+      const rest = yield* promise(() => engine.list({}, { limit: 2, ...(first.cursor === undefined ? {} : { cursor: first.cursor }) }))
+      expect([...first.messages, ...rest.messages].map((m) => m.id).sort()).toEqual([...ids].sort())
+    }))
 })

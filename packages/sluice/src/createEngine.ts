@@ -1,5 +1,5 @@
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Scope, Stream } from "effect"
-import type { DeliveryEvent, DeliveryQueue, MessageRecord, Options, Recipients, SubmitMessage, Submitted, Templates } from "@sluice/engine"
+import type { DeliveryEvent, DeliveryQueue, Inspection, MessageRecord, Options, Recipients, SubmitMessage, Submitted, Templates } from "@sluice/engine"
 import { decodeMessage, Sluice } from "@sluice/engine"
 import * as CacheLayer from "./CacheLayer.js"
 import * as Logging from "./Logging.js"
@@ -11,6 +11,10 @@ export interface Engine {
   /** Resolves once the message is queued; rejects with the reason (InvalidMessage, IdempotencyConflict, QueueFull, QueueError). */
   readonly submit: (message: SubmitMessage) => Promise<Submitted>
   readonly status: (id: string) => Promise<MessageRecord | undefined>
+  /** What is queued: counts by status, stream, upstream and recipient domain; the oldest; the next retry. */
+  readonly inspect: () => Promise<Inspection.Summary>
+  /** Queued messages matching every filter given, `limit` at a time; pass the answer's `cursor` for the next page. */
+  readonly list: (filter?: Inspection.Filter, page?: { readonly cursor?: string; readonly limit?: number }) => Promise<Inspection.Page>
   /** Delivery events from the moment of this call, until the loop stops or `close()`. */
   readonly events: () => AsyncIterable<DeliveryEvent>
   /** Stops taking work, lets in-flight deliveries finish (or hands them back), closes connections. */
@@ -78,6 +82,8 @@ export const createEngine = async (config: SluiceConfig.SluiceConfigInput, optio
     // Decoded here, at this facade's edge, as the HTTP adapter decodes at its own.
     submit: (message) => settle(runtime.runPromiseExit(Effect.flatMap(decodeMessage(message), sluice.submit))),
     status: (id) => settle(runtime.runPromiseExit(sluice.status(id).pipe(Effect.map(Option.getOrUndefined)))),
+    inspect: () => settle(runtime.runPromiseExit(sluice.inspect)),
+    list: (filter = {}, page = {}) => settle(runtime.runPromiseExit(sluice.list(filter, { cursor: page.cursor, limit: page.limit ?? 100 }))),
     events: () => {
       // Subscribed here and now, so no event is missed between this call and the first `next()`.
       const scope = runtime.runSync(Scope.make())
