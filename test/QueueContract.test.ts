@@ -9,7 +9,7 @@ import { backends } from "./support/queues.js"
 // the embedded spool and RabbitMQ. Each backend's cases share one queue (its layer); each case has a
 // stream of its own, so that what one leaves ready or leased never meets another.
 
-const streams = ["settled", "released", "conflict", "deferred", "partial", "amend", "scan"] as const
+const streams = ["settled", "released", "conflict", "deferred", "partial", "amend", "scan", "act"] as const
 type Stream = (typeof streams)[number]
 
 /** The broker may hand a deferred message back this much before its time (its `toleranceMs`). */
@@ -204,6 +204,40 @@ for (const backend of backends) {
         } while (cursor !== undefined && ++pages < 1000)
         expect(new Set(seen)).toEqual(new Set(ids.filter((id) => id !== first!.id)))
         if (backend.clock !== "broker") expect(seen).toHaveLength(4)
+      }))
+
+    it.effect("act: retry makes a waiting deferred message due now, bounce ends one, delete drops one and its key; a leased one is left alone", () =>
+      Effect.gen(function*() {
+        const { message, queue, takeAll } = yield* inStream("act")
+        if (queue.act === undefined) {
+          // A broker keeps deferred messages in delay queues out of reach: it says so by having none.
+          expect(backend.name).toBe("rabbitmq")
+          return
+        }
+        const act = queue.act
+        const [a, b, c] = (yield* queue.enqueue([message(1), message(2), message(3)])).map((e) => e.id)
+        yield* takeAll(3)
+        const later = (yield* Clock.currentTimeMillis) + 3_600_000
+        yield* queue.settle(a!, { ...settlement("deferred", [{ address: "r1@example.net", status: "deferred" }]), retryAt: later })
+        yield* queue.release([b!])
+        // c stays leased.
+        expect(yield* act([a!, b!, c!], { _tag: "retry" })).toEqual([a])
+        const [again] = yield* takeAll(1)
+        expect(again!.id === a || again!.id === b).toBe(true)
+        yield* queue.release([again!.id])
+        expect([...(yield* act([a!, b!, c!], { _tag: "bounce", reason: "campaign withdrawn" }))].sort()).toEqual([a, b].sort())
+        const bounced = Option.getOrThrow(yield* queue.status(b!))
+        expect(bounced).toMatchObject({ status: "bounced", recipients: [{ status: "bounced", category: "other", reply: { text: "campaign withdrawn" } }] })
+        expect(yield* act([c!], { _tag: "delete" })).toEqual([])
+        yield* queue.settle(c!, settlement("delivered", [delivered("r3@example.net")]))
+
+        const [keyed] = yield* queue.enqueue([message(4, { idempotencyKey: "act-k" })])
+        expect(yield* act([keyed!.id], { _tag: "delete" })).toEqual([keyed!.id])
+        expect(yield* queue.status(keyed!.id)).toEqual(Option.none())
+        const [fresh] = yield* queue.enqueue([message(4, { idempotencyKey: "act-k" })])
+        expect(fresh).toMatchObject({ duplicate: false })
+        expect(fresh!.id).not.toBe(keyed!.id)
+        yield* takeAll(1)
       }))
 
     it.layer(backend.layer({ maxDepth: 2, streams: ["full"] }))("two deep", (it) => {

@@ -19,6 +19,16 @@ export class QueueError extends Data.TaggedError("QueueError")<{
   }
 }
 
+/** The queue cannot do an operator's action (`act` absent): `reason` says why. */
+export class QueueActionUnsupported extends Data.TaggedError("QueueActionUnsupported")<{
+  readonly action: QueueAction["_tag"]
+  readonly reason: string
+}> {
+  override get message() {
+    return `${this.action}: ${this.reason}`
+  }
+}
+
 /** The queue holds more than its configured depth; callers should come back later. */
 export class QueueFull extends Data.TaggedError("QueueFull")<{
   readonly depth: number
@@ -97,6 +107,24 @@ export interface SettleEntry {
   readonly settlement: Settlement
 }
 
+/**
+ * What an operator does to waiting messages: `retry` makes a deferred one due now (its attempts as
+ * they are); `bounce` ends it, every recipient still waiting bounced with `reason`; `delete` drops it
+ * and its record.
+ */
+export type QueueAction =
+  | { readonly _tag: "retry" }
+  | { readonly _tag: "bounce"; readonly reason: string }
+  | { readonly _tag: "delete" }
+
+/** The record after a `bounce` action: final, its waiting recipients bounced with `reason`. */
+export const bouncedRecipients = (recipients: ReadonlyArray<RecipientStatus>, reason: string): ReadonlyArray<RecipientStatus> =>
+  recipients.map((r) =>
+    r.status === "pending" || r.status === "deferred"
+      ? { address: r.address, status: "bounced" as const, reply: { code: 550, enhanced: "5.0.0", text: reason }, category: "other" as const }
+      : r
+  )
+
 /** One page of `scan`: the records, and where the next page starts (undefined: this was the last). */
 export interface ScanPage {
   readonly records: ReadonlyArray<MessageRecord>
@@ -142,6 +170,12 @@ export interface DeliveryQueueShape {
    * time): the oldest message is then the first one, found without reading the rest.
    */
   readonly scanOrder?: "id" | undefined
+  /**
+   * Does `action` to those of `ids` that wait in the store (not leased: a leased one is with the
+   * engine, which hands it back first); answers the ids it acted on. Absent where the store cannot (a
+   * broker keeps deferred messages in its delay queues, out of reach).
+   */
+  readonly act?: ((ids: ReadonlyArray<string>, action: QueueAction) => Effect.Effect<ReadonlyArray<string>, QueueError>) | undefined
   /** Messages accepted and not yet final. */
   readonly depth: Effect.Effect<number>
   /** False while the store cannot take or give messages (a broker reconnecting). */

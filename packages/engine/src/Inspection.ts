@@ -4,7 +4,8 @@
  * a deep queue is never held in memory.
  */
 import { Effect } from "effect"
-import type { DeliveryQueueShape, QueueError } from "./DeliveryQueue.js"
+import type { DeliveryQueueShape, QueueAction, QueueError } from "./DeliveryQueue.js"
+import { QueueActionUnsupported } from "./DeliveryQueue.js"
 import type { MessageRecord } from "./Message.js"
 
 /** The statuses a message in the queue can have (final ones are not in the queue). */
@@ -155,3 +156,56 @@ export const oldestReader = (queue: DeliveryQueueShape, budget = 20): Effect.Eff
     return last
   })
 }
+
+export interface Acted {
+  /** Messages that matched the filter (and, for a retry, were deferred). */
+  readonly matched: number
+  /** Of those, the ones the action was done to (none with `dryRun`). */
+  readonly acted: number
+  /** Matched but on a connection right now: left to end as they will. */
+  readonly delivering: number
+}
+
+/**
+ * Does `action` to every queued message matching `filter`, a page at a time: what the scheduler holds
+ * of them is taken back from it first (`giveBack`, then released), so a suspended upstream's buffer is
+ * reached too; a message on a connection is left alone. With `dryRun`, only counts.
+ */
+export const act = (
+  queue: DeliveryQueueShape,
+  present: (record: MessageRecord) => MessageRecord,
+  giveBack: (ids: ReadonlySet<string>) => ReadonlyArray<string>,
+  filter: Filter,
+  action: QueueAction,
+  options: { readonly dryRun: boolean; readonly now: number }
+): Effect.Effect<Acted, QueueError | QueueActionUnsupported> =>
+  Effect.gen(function*() {
+    const perform = queue.act
+    if (perform === undefined && !options.dryRun) {
+      return yield* new QueueActionUnsupported({
+        action: action._tag,
+        reason: "this queue keeps its waiting messages where they cannot be reached one by one (RabbitMQ's delay queues); use the embedded spool"
+      })
+    }
+    let matched = 0
+    let acted = 0
+    let delivering = 0
+    let cursor: string | undefined
+    do {
+      const page = yield* list(queue, present, filter, cursor, scanPage, options.now)
+      cursor = page.cursor
+      const ids: Array<string> = []
+      for (const record of page.messages) {
+        if (record.status === "delivering") delivering++
+        else if (action._tag !== "retry" || record.status === "deferred") ids.push(record.id)
+      }
+      matched += ids.length
+      if (options.dryRun || ids.length === 0) continue
+      if (action._tag !== "retry") {
+        const back = giveBack(new Set(ids))
+        if (back.length > 0) yield* queue.release(back)
+      }
+      acted += (yield* perform!(ids, action)).length
+    } while (cursor !== undefined)
+    return { matched, acted, delivering }
+  })

@@ -1,7 +1,7 @@
 import { Clock, Effect, Layer, Option, Schema } from "effect"
 import { Positive, withDefault } from "./Config.js"
 import type { DeliveryQueueShape, Enqueued, Settlement } from "./DeliveryQueue.js"
-import { amendRecord, DeliveryQueue, QueueFull, settledRecord } from "./DeliveryQueue.js"
+import { amendRecord, bouncedRecipients, DeliveryQueue, QueueFull, settledRecord } from "./DeliveryQueue.js"
 import * as Idempotency from "./Idempotency.js"
 import { Deque } from "./internal/deque.js"
 import { DueHeap } from "./internal/dueHeap.js"
@@ -34,6 +34,10 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
     /** Idempotency key → the first message's id and fingerprint. */
     const idempotency = new Map<string, { readonly id: string; readonly fingerprint: string }>()
     const changed = new Signal()
+    /** Taken and not yet settled or released: with the engine. */
+    const taken = new Set<string>()
+    /** When each deferred message is due: a heap entry that does not match is one a later change replaced. */
+    const dueAt = new Map<string, number>()
 
     const readyOf = (stream: string) => {
       let deque = ready.get(stream)
@@ -43,7 +47,10 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
     const promoteDue = (now: number) => {
       for (const id of delayed.popDue(now)) {
         const message = messages.get(id)
-        if (message !== undefined) readyOf(message.stream).push(id)
+        const at = dueAt.get(id)
+        if (message === undefined || at === undefined || at > now) continue
+        dueAt.delete(id)
+        readyOf(message.stream).push(id)
       }
     }
 
@@ -52,12 +59,16 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
       const record = records.get(id)
       if (message === undefined || record === undefined) return
       records.set(id, settledRecord(record, settlement, now))
+      taken.delete(id)
       if (settlement.status === "deferred") {
         messages.set(id, { ...message, attempts: settlement.attempts, recipients: settlement.recipients, lastUpstream: settlement.upstream })
-        delayed.push(settlement.retryAt ?? now, id)
+        const at = settlement.retryAt ?? now
+        dueAt.set(id, at)
+        delayed.push(at, id)
         changed.notify()
       } else {
         messages.delete(id)
+        dueAt.delete(id)
       }
     }
 
@@ -106,12 +117,15 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
             promoteDue(now)
             const deque = readyOf(stream)
             if (deque.length > 0) {
-              const taken: Array<QueuedMessage> = []
-              while (taken.length < max && deque.length > 0) {
+              const given: Array<QueuedMessage> = []
+              while (given.length < max && deque.length > 0) {
                 const message = messages.get(deque.shift()!)
-                if (message !== undefined) taken.push(message)
+                if (message !== undefined && !taken.has(message.id)) {
+                  given.push(message)
+                  taken.add(message.id)
+                }
               }
-              if (taken.length > 0) return taken
+              if (given.length > 0) return given
             }
             const due = delayed.nextDue
             yield* due === undefined ? woken : Effect.race(woken, Effect.sleep(Math.max(1, due - now)))
@@ -129,7 +143,7 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
         Effect.sync(() => {
           for (const id of ids) {
             const message = messages.get(id)
-            if (message !== undefined) readyOf(message.stream).push(id)
+            if (message !== undefined && taken.delete(id)) readyOf(message.stream).push(id)
           }
           changed.notify()
         }),
@@ -154,6 +168,29 @@ export const make = (options: Options = {}): Effect.Effect<DeliveryQueueShape> =
           return { records: page, cursor: ids.length === limit ? ids.at(-1) : undefined }
         }),
       scanOrder: "id",
+      act: (ids, action) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const done: Array<string> = []
+          for (const id of ids) {
+            const message = messages.get(id)
+            const record = records.get(id)
+            if (message === undefined || record === undefined || taken.has(id)) continue
+            if (action._tag === "retry") {
+              if (record.status !== "deferred") continue
+              settle(id, { ...record, status: "deferred", retryAt: now }, now)
+            } else if (action._tag === "bounce") {
+              settle(id, { ...record, status: "bounced", recipients: bouncedRecipients(record.recipients, action.reason) }, now)
+            } else {
+              messages.delete(id)
+              records.delete(id)
+              dueAt.delete(id)
+              // Its idempotency key goes with it: the key submitted again makes a new message.
+              if (message.idempotencyKey !== undefined && idempotency.get(message.idempotencyKey)?.id === id) idempotency.delete(message.idempotencyKey)
+            }
+            done.push(id)
+          }
+          return done
+        }),
       depth: Effect.sync(() => messages.size),
       isOpen: Effect.succeed(true)
     }

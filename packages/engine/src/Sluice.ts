@@ -4,7 +4,7 @@ import * as Bounce from "./Bounce.js"
 import type { SluiceConfig } from "./Config.js"
 import { upstreamName } from "./Config.js"
 import type { DeliveryEvent } from "./DeliveryEvent.js"
-import type { QueueError, QueueFull } from "./DeliveryQueue.js"
+import type { QueueAction, QueueActionUnsupported, QueueError, QueueFull } from "./DeliveryQueue.js"
 import { DeliveryQueue } from "./DeliveryQueue.js"
 import * as EngineMetrics from "./EngineMetrics.js"
 import * as Feedback from "./Feedback.js"
@@ -50,6 +50,15 @@ export interface SluiceShape {
   readonly targets: { readonly streams: ReadonlyArray<string>; readonly upstreams: ReadonlyArray<string> }
   /** Counts of what is queued, by status, stream, upstream and recipient domain; the oldest; the next retry. */
   readonly inspect: Effect.Effect<Inspection.Summary, QueueError>
+  /**
+   * An operator's action on every queued message matching `filter` (retry now, bounce, delete); with
+   * `dryRun`, only how many it would touch.
+   */
+  readonly act: (
+    filter: Inspection.Filter,
+    action: QueueAction,
+    options?: { readonly dryRun?: boolean | undefined }
+  ) => Effect.Effect<Inspection.Acted, QueueError | QueueActionUnsupported>
   /** Queued messages matching `filter`, page by page (`page.cursor` from the page before). */
   readonly list: (
     filter: Inspection.Filter,
@@ -167,6 +176,9 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
       status: (id) => queue.status(id).pipe(Effect.map(Option.map(present))),
       targets: { streams: Object.keys(config.streams), upstreams: config.upstreams.map(upstreamName) },
       inspect: Inspection.summarize(queue, present),
+      act: (filter, action, options = {}) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Inspection.act(queue, present, scheduler.giveBack, filter, action, { dryRun: options.dryRun === true, now })),
       list: (filter, page) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => Inspection.list(queue, present, filter, page.cursor, page.limit, now)),
       events: Stream.unwrapScoped(Effect.map(subscribe, (subscription) => Stream.fromQueue(subscription))),

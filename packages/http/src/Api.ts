@@ -92,6 +92,33 @@ export const MessagePage = Schema.Struct({
   cursor: Schema.optional(Schema.String.annotations({ description: "Absent on the last page; a page may be short and still have one" }))
 }).annotations({ identifier: "MessagePage" })
 
+const QueueFilter = {
+  status: Schema.optional(Schema.Literal(...Inspection.queuedStatuses)),
+  stream: Schema.optional(Schema.String),
+  domain: Schema.optional(Schema.String),
+  upstream: Schema.optional(Schema.String),
+  olderThan: Schema.optional(Schema.String.annotations({ description: "Accepted at least this long ago, e.g. \"1 hour\"" })),
+  all: Schema.optional(Schema.Boolean.annotations({ description: "true to act on every queued message: without a filter, it must be said" })),
+  dryRun: Schema.optional(Schema.Boolean.annotations({ description: "Only count what would be touched" }))
+}
+
+export const RetryRequest = Schema.Struct(QueueFilter).annotations({ identifier: "RetryRequest" })
+
+export const PurgeRequest = Schema.Struct({
+  ...QueueFilter,
+  action: Schema.Literal("bounce", "delete").annotations({
+    description: "bounce: end each as bounced (its waiting recipients bounced with `reason`); delete: drop it and its record"
+  }),
+  reason: Schema.optional(Schema.String)
+}).annotations({ identifier: "PurgeRequest" })
+
+export const Acted = Schema.Struct({
+  matched: Schema.Int.annotations({ description: "Queued messages the filter matched (for a retry, the deferred ones)" }),
+  acted: Schema.Int.annotations({ description: "Of those, the ones done (0 with dryRun)" }),
+  delivering: Schema.Int.annotations({ description: "Matched but on a connection: left to end as they will" }),
+  dryRun: Schema.Boolean
+}).annotations({ identifier: "Acted" })
+
 export const NewSuspension = Schema.Struct({
   scope: Schema.Literal(...Suspensions.scopes),
   target: Schema.String.annotations({ description: "The stream's or upstream's configured name, or the recipient domain" }),
@@ -173,7 +200,7 @@ const problems = {
   timeout: Problem.schema(408, "The body did not arrive within http.bodyTimeout; the connection is closed"),
   tooLarge: Problem.schema(413, "The body is larger than http.maxBodyBytes"),
   notJson: Problem.schema(415, "The body is not application/json"),
-  conflict: Problem.schema(409, "The idempotencyKey was first used for another message (`id` names it)"),
+  conflict: Problem.schema(409, "The idempotencyKey was first used for another message (`id` names it), or the queue cannot do the action"),
   refused: Problem.schema(422, "A refused recipient or an unknown template (`field` names it)"),
   unavailable: Problem.schema(503, "The queue is full or unavailable; try again after `Retry-After` seconds"),
   internal: Problem.schema(500, "An unexpected failure")
@@ -227,6 +254,22 @@ export const messages = v1("messages")
       .addSuccess(QueueSummary)
       .addError(problems.unavailable)
       .annotate(OpenApi.Summary, "What is queued: counts by status, stream, upstream and recipient domain; the oldest; the next retry")
+  )
+  .add(
+    HttpApiEndpoint.post("retry", "/v1/queue/retry")
+      .setPayload(RetryRequest)
+      .addSuccess(Acted)
+      .addError(problems.conflict)
+      .addError(problems.unavailable)
+      .annotate(OpenApi.Summary, "Make the deferred messages matching the filters due now")
+  )
+  .add(
+    HttpApiEndpoint.post("purge", "/v1/queue/purge")
+      .setPayload(PurgeRequest)
+      .addSuccess(Acted)
+      .addError(problems.conflict)
+      .addError(problems.unavailable)
+      .annotate(OpenApi.Summary, "Bounce or delete the queued messages matching the filters (dryRun: count first)")
   )
   .add(
     HttpApiEndpoint.get("status", "/v1/messages/:id")

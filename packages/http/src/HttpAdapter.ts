@@ -124,7 +124,7 @@ export const layer = (
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(HttpApiBuilder.api(SluiceApi).pipe(
-      Layer.provide(handlers.layer(limits)),
+      Layer.provide(handlers.layer(limits, http.apiKeys)),
       Layer.provide(auth.layer(http.apiKeys))
     )),
     Layer.provide(HttpApiBuilder.middleware(renderProblems)),

@@ -265,6 +265,8 @@ describe("the HTTP API", () => {
         "/v1/messages/batch",
         "/v1/messages/{id}",
         "/v1/queue",
+        "/v1/queue/purge",
+        "/v1/queue/retry",
         "/v1/suppressions",
         "/v1/suppressions/{address}",
         "/v1/suspensions",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { message, start } from "./support/adapter.js"
+import { message, start, statusUntil } from "./support/adapter.js"
 
 const streams = { transactional: { weight: 8 }, bulk: { weight: 1 } }
 
@@ -69,5 +69,63 @@ describe("queue inspection over HTTP", () => {
         expect(answer.headers["content-type"], query).toBe("application/problem+json")
         expect(answer.body.field, query).toBe(field)
       }
+    }))
+
+  it.scopedLive("retry and purge: two streams and two domains, and an action never touches a message outside its filter", () =>
+    Effect.gen(function*() {
+      // The sink answers 451 to an address with +451 in it: those messages wait, deferred for an hour.
+      const api = yield* start({ streams, retry: { initialDelay: "1 hour" } })
+      const submit = (seq: number, stream: string, to: string) =>
+        api.call("POST", "/v1/messages", { json: message(seq, { stream, to: [to] }) }).pipe(Effect.map((a) => a.body.id as string))
+      const ta = yield* submit(1, "transactional", "x+451@a.example")
+      const tb = yield* submit(2, "transactional", "y+451@b.example")
+      const ba = yield* submit(3, "bulk", "z+451@a.example")
+      for (const id of [ta, tb, ba]) yield* statusUntil(api, id, "deferred")
+      const attempts = (id: string) => api.call("GET", `/v1/messages/${id}`).pipe(Effect.map((a) => a.body.attempts as number))
+
+      const counted = yield* api.call("POST", "/v1/queue/purge", { json: { stream: "bulk", action: "bounce", dryRun: true } })
+      expect(counted.body).toEqual({ matched: 1, acted: 0, delivering: 0, dryRun: true })
+      expect((yield* api.call("GET", `/v1/messages/${ba}`)).body.status).toBe("deferred")
+
+      const retried = yield* api.call("POST", "/v1/queue/retry", { json: { domain: "b.example" } })
+      expect(retried.body).toEqual({ matched: 1, acted: 1, delivering: 0, dryRun: false })
+      for (let i = 0; i < 500 && (yield* attempts(tb)) < 2; i++) yield* Effect.sleep("20 millis")
+      expect(yield* attempts(tb)).toBe(2)
+      expect([yield* attempts(ta), yield* attempts(ba)]).toEqual([1, 1])
+
+      const bounced = yield* api.call("POST", "/v1/queue/purge", { json: { stream: "bulk", domain: "a.example", action: "bounce", reason: "campaign withdrawn" } })
+      expect(bounced.body).toMatchObject({ matched: 1, acted: 1 })
+      expect((yield* api.call("GET", `/v1/messages/${ba}`)).body).toMatchObject({
+        status: "bounced",
+        recipients: [{ status: "bounced", category: "other", reply: { text: "campaign withdrawn" } }]
+      })
+      expect((yield* api.call("GET", `/v1/messages/${ta}`)).body.status).toBe("deferred")
+
+      const deleted = yield* api.call("POST", "/v1/queue/purge", { json: { domain: "a.example", action: "delete" } })
+      expect(deleted.body).toMatchObject({ matched: 1, acted: 1 })
+      expect((yield* api.call("GET", `/v1/messages/${ta}`)).status).toBe(404)
+      expect((yield* api.call("GET", `/v1/messages/${tb}`)).body.status).toBe("deferred")
+      expect((yield* api.call("GET", "/v1/queue")).body).toMatchObject({ total: 1, byDomain: { "b.example": 1 } })
+    }))
+
+  it.scopedLive("a retry or purge without a filter, or with a bad one, is a 400 naming the field, and touches nothing", () =>
+    Effect.gen(function*() {
+      const api = yield* start({ streams })
+      const cases: ReadonlyArray<readonly [string, unknown, string]> = [
+        ["/v1/queue/retry", {}, "all"],
+        ["/v1/queue/purge", { action: "delete" }, "all"],
+        ["/v1/queue/purge", { stream: "bulk" }, "action"],
+        ["/v1/queue/purge", { stream: "bulk", action: "explode" }, "action"],
+        ["/v1/queue/retry", { stream: "news" }, "stream"],
+        ["/v1/queue/retry", { olderThan: "soon" }, "olderThan"],
+        ["/v1/queue/retry", { stream: "bulk", colour: "red" }, "colour"]
+      ]
+      for (const [path, json, field] of cases) {
+        const answer = yield* api.call("POST", path, { json })
+        expect(answer.status, JSON.stringify(json)).toBe(400)
+        expect(answer.body.field, JSON.stringify(json)).toBe(field)
+      }
+      const everything = yield* api.call("POST", "/v1/queue/purge", { json: { all: true, action: "delete", dryRun: true } })
+      expect(everything.body).toEqual({ matched: 0, acted: 0, delivering: 0, dryRun: true })
     }))
 })

@@ -3,7 +3,7 @@ import { Deque } from "./deque.js"
 interface ActiveStream<A> {
   readonly name: string
   readonly weight: number
-  readonly items: Deque<A>
+  items: Deque<A>
   /** The virtual time at which the stream joined; its k-th item since then starts at joined + k / weight. */
   readonly joined: number
   /** Items served since it joined. */
@@ -90,6 +90,23 @@ export class FairQueue<A> {
     this.total -= items.length
     if (this.total === 0) this.virtualTime = 0
     return items
+  }
+
+  /** Removes and returns the items `pick` accepts, from every stream; the others keep their order. */
+  takeWhere(pick: (item: A) => boolean): Array<A> {
+    const taken: Array<A> = []
+    for (const [name, active] of [...this.active]) {
+      const kept = new Deque<A>()
+      for (let item = active.items.shift(); item !== undefined; item = active.items.shift()) {
+        if (pick(item)) taken.push(item)
+        else kept.push(item)
+      }
+      if (kept.length === 0) this.active.delete(name)
+      else active.items = kept
+    }
+    this.total -= taken.length
+    if (this.total === 0) this.virtualTime = 0
+    return taken
   }
 
   /** Items queued in one stream, or in all of them. */

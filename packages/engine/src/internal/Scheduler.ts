@@ -25,6 +25,11 @@ export interface SchedulerShape {
   /** True while at least one upstream can take mail (its circuit closed). */
   readonly canDeliver: () => boolean
   /**
+   * Takes the jobs of `ids` that wait with the scheduler (buffered, in a line, in a mailbox; not on a
+   * connection) out of its hands and answers their ids: leased still, for the caller to hand back.
+   */
+  readonly giveBack: (ids: ReadonlySet<string>) => Array<string>
+  /**
    * Stops leasing and dispatching, hands back what no connection has taken, waits (up to `timeout`)
    * for the deliveries in flight, and settles them.
    */
@@ -331,6 +336,27 @@ export const make = ({ classify, config, queue, reporter, suspensions }: Setting
       },
       delivering,
       canDeliver: () => actors.some((actor) => actor.breaker.state === "closed"),
+      giveBack: (ids) => {
+        const mine = (job: Job) => ids.has(job.message.id)
+        const back = fair.takeWhere(mine)
+        if (held !== undefined && mine(held)) {
+          back.push(held)
+          held = undefined
+        }
+        // What waits in a line or a mailbox is routed again, after the jobs failed over already.
+        const elsewhere = [...router.clear(), ...actors.flatMap((actor) => actor.takeWaiting())]
+        const rest: Array<Job> = []
+        for (let job = failover.shift(); job !== undefined; job = failover.shift()) (mine(job) ? back : rest).push(job)
+        for (const job of elsewhere) (mine(job) ? back : rest).push(job)
+        for (const job of rest) {
+          delivering.delete(job.message.id)
+          failover.push(job)
+        }
+        for (const job of back) delivering.delete(job.message.id)
+        room.notify()
+        dispatch()
+        return back.map((job) => job.message.id)
+      },
       drain
     }
   })

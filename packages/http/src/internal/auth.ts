@@ -29,6 +29,17 @@ export const make = (apiKeys: ReadonlyArray<string> | undefined): (header: strin
   }
 }
 
+/**
+ * Who made a call, for the log of what operators do: the position of the key in `http.apiKeys` and the
+ * start of its SHA-256 (never the key), or "anonymous" when no keys are configured.
+ */
+export const caller = (apiKeys: ReadonlyArray<string> | undefined, header: string | undefined): string => {
+  if (apiKeys === undefined || apiKeys.length === 0 || header === undefined) return "anonymous"
+  const given = header.slice(bearerLength)
+  const index = apiKeys.indexOf(given)
+  return index < 0 ? "anonymous" : `apiKeys[${index}] (sha256 ${digest(given).toString("hex").slice(0, 8)})`
+}
+
 /** The paths that tell about the server rather than take mail: with `http.apiKeys`, behind them too unless `http.publicMetrics`. */
 export const operatorPaths: ReadonlyArray<string> = ["/metrics", "/openapi.json", "/docs"]
 

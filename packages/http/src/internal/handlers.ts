@@ -1,7 +1,7 @@
 import type { HttpServerRequest } from "@effect/platform"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Recipients, Templates } from "@sluice/content"
-import type { Feedback, MessageRecord, Reply } from "@sluice/engine"
+import type { Feedback, MessageRecord, QueueAction, Reply } from "@sluice/engine"
 import { Address, Config, Sluice, Suspensions } from "@sluice/engine"
 import { Clock, Duration, Effect, Layer, Metric, Option, ParseResult, Schema } from "effect"
 import * as Api from "../Api.js"
@@ -10,6 +10,7 @@ import * as Problem from "../Problem.js"
 import type { Limits } from "./body.js"
 import { readJson, readRaw } from "./body.js"
 import { depthProblem, problemOf, problemOfParse } from "./errors.js"
+import * as auth from "./auth.js"
 import { submit, submitBatch } from "./messages.js"
 import * as prometheus from "./prometheus.js"
 
@@ -68,7 +69,46 @@ const known = (query: { readonly stream?: string | undefined; readonly upstream?
     return Effect.void
   })
 
-const messages = (limits: Limits) =>
+/** The filters of a retry or purge, checked as GET /v1/messages checks them; without one, `all: true` must say so. */
+const filterOf = (body: typeof Api.RetryRequest.Type) =>
+  Effect.gen(function*() {
+    yield* known(body)
+    const { all: _all, dryRun: _dryRun, ...given } = body
+    if (Object.keys(given).filter((k) => k !== "action" && k !== "reason").length === 0 && body.all !== true) {
+      return yield* Problem.badRequest("name at least one filter (status, stream, domain, upstream, olderThan), or all: true for every queued message", "all")
+    }
+    const olderThan = body.olderThan === undefined ? undefined : yield* Schema.decodeUnknown(Config.DurationFromInput)(body.olderThan).pipe(
+      Effect.mapError(() => Problem.badRequest(`"${body.olderThan}" is not a duration (e.g. "90 minutes")`, "olderThan"))
+    )
+    return {
+      status: body.status,
+      stream: body.stream,
+      domain: body.domain,
+      upstream: body.upstream,
+      olderThan: olderThan === undefined ? undefined : Duration.toMillis(olderThan)
+    }
+  })
+
+/** Does an operator's action and logs it with who asked, what, and what came of it. */
+const actOn = (request: HttpServerRequest.HttpServerRequest, apiKeys: ReadonlyArray<string> | undefined, body: typeof Api.RetryRequest.Type, action: QueueAction) =>
+  Effect.gen(function*() {
+    const filter = yield* filterOf(body)
+    const sluice = yield* Sluice
+    const dryRun = body.dryRun === true
+    const done = yield* sluice.act(filter, action, { dryRun }).pipe(
+      Effect.mapError((error) => error._tag === "QueueActionUnsupported" ? new Problem.Problem({ status: 409, detail: error.message }) : problemOf(error))
+    )
+    yield* Effect.logInfo(dryRun ? "queue action counted" : "queue action").pipe(Effect.annotateLogs({
+      action: action._tag,
+      filter: JSON.stringify(filter),
+      by: auth.caller(apiKeys, request.headers.authorization),
+      matched: done.matched,
+      acted: done.acted
+    }))
+    return { ...done, dryRun }
+  })
+
+const messages = (limits: Limits, apiKeys?: ReadonlyArray<string>) =>
   HttpApiBuilder.group(Api.SluiceApi, "messages", (handlers) =>
     handlers
       .handleRaw("submit", ({ request }) => readJson(request, limits).pipe(Effect.flatMap(submit)))
@@ -94,6 +134,11 @@ const messages = (limits: Limits) =>
           }, { cursor: query.cursor, limit: query.limit ?? 100 }).pipe(Effect.mapError(problemOf))
           return { messages: page.messages.map(statusOf), ...(page.cursor === undefined ? {} : { cursor: page.cursor }) }
         }))
+      .handleRaw("retry", ({ request }) =>
+        Effect.flatMap(decodeBody(request, Api.RetryRequest, limits), (body) => actOn(request, apiKeys, body, { _tag: "retry" })))
+      .handleRaw("purge", ({ request }) =>
+        Effect.flatMap(decodeBody(request, Api.PurgeRequest, limits), (body) =>
+          actOn(request, apiKeys, body, body.action === "delete" ? { _tag: "delete" } : { _tag: "bounce", reason: body.reason ?? "purged by an operator" })))
       .handle("queue", () =>
         Effect.gen(function*() {
           const summary = yield* Effect.flatMap(Sluice, (sluice) => sluice.inspect).pipe(Effect.mapError(problemOf))
@@ -273,9 +318,9 @@ const operations = HttpApiBuilder.group(Api.SluiceApi, "operations", (handlers) 
   }))
 
 /** The handlers of every endpoint of `SluiceApi`. */
-export const layer = (limits: Limits) =>
+export const layer = (limits: Limits, apiKeys?: ReadonlyArray<string>) =>
   Layer.mergeAll(
-    messages(limits),
+    messages(limits, apiKeys),
     templates(limits),
     suppressions(limits),
     suspensions(limits),

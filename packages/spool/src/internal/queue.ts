@@ -1,6 +1,6 @@
 import { Clock, Effect, Either, Option } from "effect"
 import type { DeliveryQueueShape, Enqueued, MessageRecord, QueuedMessage, Settlement } from "@sluice/engine"
-import { amendRecord, Idempotency, isFinal, QueueError, QueueFull, settledRecord, Signal } from "@sluice/engine"
+import { amendRecord, bouncedRecipients, Idempotency, isFinal, QueueError, QueueFull, settledRecord, Signal } from "@sluice/engine"
 import { fromCause } from "../SpoolError.js"
 import { Recent } from "./recent.js"
 import * as Record from "./record.js"
@@ -444,6 +444,44 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
 
     const settle: DeliveryQueueShape["settle"] = (id, settlement: Settlement) => settleAll([{ id, settlement }])
 
+    // An operator's action on waiting messages: a retry or a bounce is a settlement like any other
+    // (one transaction); a delete drops the record, its content and its due key.
+    const act: NonNullable<DeliveryQueueShape["act"]> = (ids, action) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const waiting: Array<Record.Stored> = []
+        for (const id of ids) {
+          if (leased.has(id)) continue
+          const stored = yield* read(id, () => {}, "settle")
+          if (Option.isNone(stored) || isFinal(stored.value.record.status)) continue
+          if (action._tag === "retry" && stored.value.record.status !== "deferred") continue
+          waiting.push(stored.value.record)
+        }
+        if (action._tag === "delete") {
+          yield* write("settle", "deleting messages", () => {
+            for (const r of waiting) {
+              recent.take(r.id)
+              store.db.due.remove([r.stream, r.dueAt, r.id])
+              store.db.messages.remove(r.id)
+              store.db.contents.remove(r.id)
+              // Its idempotency key goes with it: the key submitted again makes a new message.
+              const key = r.idempotencyKey === undefined ? undefined : idempotencyKey(r.idempotencyKey)
+              const holder = key === undefined ? undefined : store.db.idempotency.get(key)
+              if (holder !== undefined && Idempotency.decodeHolder(holder).id === r.id) store.db.idempotency.remove(key!)
+            }
+          })
+          depth -= waiting.length
+        } else {
+          yield* settleAll(waiting.map((r) => ({
+            id: r.id,
+            settlement: action._tag === "retry"
+              ? { status: "deferred", attempts: r.attempts, upstream: r.upstream, lastReply: r.lastReply, recipients: r.recipients, retryAt: now }
+              : { status: "bounced", attempts: r.attempts, upstream: r.upstream, lastReply: r.lastReply, recipients: bouncedRecipients(r.recipients, action.reason) }
+          })))
+        }
+        return waiting.map((r) => r.id)
+      })
+
     // A released message's key never left the due index: forgetting the lease makes it ready again.
     const release: DeliveryQueueShape["release"] = (ids) =>
       Effect.sync(() => {
@@ -539,6 +577,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       amend,
       scan: scanRecords,
       scanOrder: "id",
+      act,
       depth: Effect.sync(() => depth),
       isOpen: Effect.sync(() => open),
       compact,
