@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { message, start, statusUntil } from "./support/adapter.js"
+import { message, seqOf, start, statusUntil } from "./support/adapter.js"
 
 const streams = { transactional: { weight: 8 }, bulk: { weight: 1 } }
 
@@ -127,5 +127,19 @@ describe("queue inspection over HTTP", () => {
       }
       const everything = yield* api.call("POST", "/v1/queue/purge", { json: { all: true, action: "delete", dryRun: true } })
       expect(everything.body).toEqual({ matched: 0, acted: 0, delivering: 0, dryRun: true })
+    }))
+
+  it.scopedLive("a purge reaches what the scheduler holds for a suspended upstream: nothing of it is sent once resumed", () =>
+    Effect.gen(function*() {
+      const api = yield* start({ streams })
+      const hold = yield* api.call("POST", "/v1/suspensions", { json: { scope: "upstream", target: "sink" } })
+      for (const i of [1, 2, 3]) yield* api.call("POST", "/v1/messages", { json: message(i, { stream: "bulk" }) })
+      yield* api.call("POST", "/v1/messages", { json: message(4, { stream: "transactional" }) })
+      const purged = yield* api.call("POST", "/v1/queue/purge", { json: { stream: "bulk", action: "delete" } })
+      expect(purged.body).toMatchObject({ matched: 3, acted: 3, delivering: 0 })
+      yield* api.call("DELETE", `/v1/suspensions/${hold.body.id}`)
+      for (let i = 0; i < 500 && api.sink.received < 1; i++) yield* Effect.sleep("20 millis")
+      expect((yield* api.call("GET", "/v1/queue")).body.total).toBe(0)
+      expect(api.sink.messages.map((m) => seqOf(m.data))).toEqual([4])
     }))
 })
