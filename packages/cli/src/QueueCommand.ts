@@ -34,13 +34,33 @@ const status = Command.make("status", common, (flags) => {
   )
 }).pipe(Command.withDescription("What is queued: counts by status, stream, upstream and recipient domain; the oldest; the next retry."))
 
-const list = Command.make("list", {
-  ...common,
+// The filters of list, retry and purge: a message must match every one given.
+const filters = {
   status: choice("status", ["queued", "deferred", "delivering"], "queued|deferred|delivering").pipe(Options.optional),
   stream: text("stream", "Only this stream."),
   domain: text("domain", "Only messages with a recipient still waiting in this domain."),
   upstream: text("upstream", "Only messages with, or last tried on, this upstream."),
-  olderThan: text("older-than", "Only messages accepted at least this long ago, e.g. \"1 hour\"."),
+  olderThan: text("older-than", "Only messages accepted at least this long ago, e.g. \"1 hour\".")
+}
+
+/** The filters given, under the API's names. */
+const filterFields = (flags: Command.Command.ParseConfig<typeof filters>): Record<string, string> => {
+  const fields: Record<string, string> = {}
+  for (const [name, value] of [
+    ["status", flags.status],
+    ["stream", flags.stream],
+    ["domain", flags.domain],
+    ["upstream", flags.upstream],
+    ["olderThan", flags.olderThan]
+  ] as const) {
+    if (Option.isSome(value)) fields[name] = value.value
+  }
+  return fields
+}
+
+const list = Command.make("list", {
+  ...common,
+  ...filters,
   limit: number("limit", Schema.Int.pipe(Schema.between(1, 1000)), "N").pipe(
     Options.withDescription("At most this many (default 100)."),
     Options.optional
@@ -48,15 +68,9 @@ const list = Command.make("list", {
   cursor: text("cursor", "Where the page before ended (it says so).")
 }, (flags) => {
   const target = targetOf(flags)
-  const query = new URLSearchParams()
-  const add = (name: string, value: Option.Option<string | number>) => Option.map(value, (v) => query.set(name, String(v)))
-  add("status", flags.status)
-  add("stream", flags.stream)
-  add("domain", flags.domain)
-  add("upstream", flags.upstream)
-  add("olderThan", flags.olderThan)
-  add("limit", flags.limit)
-  add("cursor", flags.cursor)
+  const query = new URLSearchParams(filterFields(flags))
+  if (Option.isSome(flags.limit)) query.set("limit", String(flags.limit.value))
+  if (Option.isSome(flags.cursor)) query.set("cursor", flags.cursor.value)
   return admin.call<typeof Api.MessagePage.Encoded>(target, "GET", `/v1/messages?${query}`).pipe(
     Effect.flatMap((page) => admin.show(target, page, admin.renderMessages))
   )
@@ -95,7 +109,45 @@ const resume = Command.make("resume", { ...common, id: Args.text({ name: "id" })
   )
 }).pipe(Command.withDescription("Lift a suspension: what it held moves again."))
 
+// What retry and purge take besides the filters.
+const acting = {
+  ...filters,
+  all: Options.boolean("all").pipe(Options.withDescription("Every queued message: without a filter, it must be said.")),
+  dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Only count what would be touched."))
+}
+
+const actingBody = (flags: Command.Command.ParseConfig<typeof acting>) => ({
+  ...filterFields(flags),
+  ...(flags.all ? { all: true } : {}),
+  ...(flags.dryRun ? { dryRun: true } : {})
+})
+
+const renderActed = (verb: string) => (done: typeof Api.Acted.Encoded) =>
+  done.dryRun
+    ? `${done.matched} would be ${verb}` + (done.delivering > 0 ? ` (${done.delivering} on a connection now are left alone)` : "")
+    : `${done.acted} of ${done.matched} ${verb}` + (done.delivering > 0 ? ` (${done.delivering} on a connection were left alone)` : "")
+
+const retry = Command.make("retry", { ...common, ...acting }, (flags) => {
+  const target = targetOf(flags)
+  return admin.call<typeof Api.Acted.Encoded>(target, "POST", "/v1/queue/retry", actingBody(flags)).pipe(
+    Effect.flatMap((done) => admin.show(target, done, renderActed("due now")))
+  )
+}).pipe(Command.withDescription("Make the deferred messages matching the filters due now."))
+
+const purge = Command.make("purge", {
+  ...common,
+  ...acting,
+  action: Args.choice([["bounce", "bounce"], ["delete", "delete"]] as const, { name: "bounce|delete" }),
+  reason: text("reason", "bounce: what each recipient's reply says (default \"purged by an operator\").")
+}, (flags) => {
+  const target = targetOf(flags)
+  const body = { ...actingBody(flags), action: flags.action, ...Option.match(flags.reason, { onNone: () => ({}), onSome: (reason) => ({ reason }) }) }
+  return admin.call<typeof Api.Acted.Encoded>(target, "POST", "/v1/queue/purge", body).pipe(
+    Effect.flatMap((done) => admin.show(target, done, renderActed(flags.action === "bounce" ? "bounced" : "deleted")))
+  )
+}).pipe(Command.withDescription("Bounce or delete the queued messages matching the filters; --dry-run counts them first."))
+
 export const command = Command.make("queue").pipe(
   Command.withDescription("See and steer the queue of a running `sluice serve` over its HTTP API (--url, --api-key)."),
-  Command.withSubcommands([status, list, suspend, suspensions, resume])
+  Command.withSubcommands([status, list, suspend, suspensions, resume, retry, purge])
 )

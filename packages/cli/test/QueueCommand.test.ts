@@ -79,4 +79,40 @@ describe("sluice queue", () => {
       expect(refused.code).toBe(2)
       expect(refused.stderr).toBe(`sluice: target: "news" is not a configured stream (default) (HTTP 400)\n`)
     }), 60_000)
+
+  it.scoped("retry and purge by filter, --dry-run first; without a filter, exit 2", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const { port: smtpPort } = yield* startSink()
+      const port = yield* freePort
+      const url = `http://127.0.0.1:${port}`
+      writeFileSync(join(dir, "sluice.json"), JSON.stringify({
+        http: { port },
+        queue: { path: "spool" },
+        retry: { initialDelay: "1 hour" },
+        upstreams: [{ name: "relay", host: "127.0.0.1", port: smtpPort }]
+      }))
+      const serve = yield* start(["serve", "--config", join(dir, "sluice.json")], { cwd: dir })
+      yield* serve.waitForLog((line) => line.msg === "serving", "serve to start")
+      const queue = (...args: Array<string>) => run(["queue", ...args, "--url", url])
+      // The sink answers 451 to these addresses: both wait, deferred for an hour.
+      for (const to of ["x+451@a.example", "y+451@b.example"]) {
+        yield* Effect.promise(() =>
+          fetch(`${url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ from: "me@example.com", to: [to], text: "t" }) })
+        )
+      }
+      for (let i = 0; i < 500; i++) {
+        const deferred = JSON.parse((yield* queue("status", "--json")).stdout).byStatus.deferred as number
+        if (deferred === 2) break
+        yield* realSleep(20)
+      }
+
+      expect((yield* queue("purge", "delete", "--domain", "a.example", "--dry-run")).stdout).toBe("1 would be deleted\n")
+      expect(JSON.parse((yield* queue("purge", "delete", "--domain", "a.example", "--json")).stdout)).toEqual({ matched: 1, acted: 1, delivering: 0, dryRun: false })
+      expect((yield* queue("retry", "--domain", "b.example")).stdout).toBe("1 of 1 due now\n")
+      const unfiltered = yield* queue("purge", "bounce")
+      expect(unfiltered.code).toBe(2)
+      expect(unfiltered.stderr).toContain("all: name at least one filter")
+      expect(JSON.parse((yield* queue("status", "--json")).stdout).total).toBe(1)
+    }), 60_000)
 })

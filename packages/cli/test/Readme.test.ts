@@ -102,7 +102,9 @@ describe("the README's commands", () => {
         "npx sluice queue list",
         "npx sluice queue suspend",
         "npx sluice queue suspensions",
-        "npx sluice queue resume"
+        "npx sluice queue resume",
+        "npx sluice queue retry",
+        "npx sluice queue purge"
       ])
       const cwd = yield* tempDir
       const port = yield* freePort
@@ -120,5 +122,7 @@ describe("the README's commands", () => {
       expect(listed).toContain("421s since 03:00")
       const { suspensions } = yield* Effect.promise(() => fetch(`${url}/v1/suspensions`).then((r) => r.json() as Promise<{ suspensions: Array<{ id: string }> }>))
       expect(yield* runLine(lines[4]!.replace("<id>", suspensions[0]!.id))).toBe(`resumed ${suspensions[0]!.id}\n`)
+      expect(yield* runLine(lines[5]!)).toBe("0 of 0 due now\n")
+      expect(yield* runLine(lines[6]!)).toBe("0 would be bounced\n")
     }))
 })
