@@ -368,6 +368,11 @@ export const operations = HttpApiGroup.make("operations")
       .annotate(OpenApi.Summary, "200 when the queue is open and at least one upstream can take mail")
   )
   .add(
+    HttpApiEndpoint.get("console", "/console")
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/html" }))
+      .annotate(OpenApi.Summary, "The console: the queue, rates, circuits, suspensions and deferrals at a glance (its data needs the API key)")
+  )
+  .add(
     HttpApiEndpoint.get("metrics", "/metrics")
       .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
       .annotate(OpenApi.Summary, "Prometheus text exposition")

@@ -256,6 +256,7 @@ describe("the HTTP API", () => {
       expect(spec.status).toBe(200)
       expect(spec.body.openapi).toMatch(/^3\./)
       expect(Object.keys(spec.body.paths).sort()).toEqual([
+        "/console",
         "/healthz",
         "/metrics",
         "/readyz",

@@ -11,6 +11,7 @@ import type { Limits } from "./body.js"
 import { readJson, readRaw } from "./body.js"
 import { depthProblem, problemOf, problemOfParse } from "./errors.js"
 import * as auth from "./auth.js"
+import * as consolePage from "./console.js"
 import { submit, submitBatch } from "./messages.js"
 import * as prometheus from "./prometheus.js"
 
@@ -311,6 +312,7 @@ const operations = HttpApiBuilder.group(Api.SluiceApi, "operations", (handlers) 
               : new Problem.Problem({ status: 503, detail: "the queue is closed or no upstream can take mail" })
           )
         ))
+      .handleRaw("console", () => Effect.succeed(HttpServerResponse.text(consolePage.page, { contentType: "text/html; charset=utf-8" })))
       .handleRaw("metrics", () =>
         scrape.pipe(
           Effect.map((text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
