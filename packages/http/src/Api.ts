@@ -355,6 +355,17 @@ export const feedback = v1("feedback").add(
     )
 )
 
+export const admin = v1("admin").add(
+  HttpApiEndpoint.post("reload", "/v1/admin/reload")
+    .addSuccess(Schema.Struct({ changed: Schema.Array(Schema.String) }))
+    .addError(problems.conflict)
+    .annotate(OpenApi.Summary, "Read the configuration file again: weights, roles, limits, connections, streams and retry change without dropping a message")
+    .annotate(
+      OpenApi.Description,
+      "A file that does not decode, or that changes a section only a restart can (http, queue, cache, webhook, log, recipients), is a 400 naming each field; the running configuration stays. SIGHUP does the same."
+    )
+)
+
 export const operations = HttpApiGroup.make("operations")
   .add(
     HttpApiEndpoint.get("health", "/healthz")
@@ -407,6 +418,7 @@ export class SluiceApi extends HttpApi.make("sluice")
   .add(templates)
   .add(suppressions)
   .add(suspensions)
+  .add(admin)
   .add(complaints)
   .add(feedback)
   .add(operations)

@@ -10,3 +10,5 @@ export * as HttpMetrics from "./HttpMetrics.js"
 export * as Problem from "./Problem.js"
 /** Delivery events posted to a webhook in JSON batches (config `webhook`). */
 export * as Webhook from "./Webhook.js"
+/** Live reload of the configuration (POST /v1/admin/reload), as `sluice serve` provides it. */
+export * as Reload from "./Reload.js"

@@ -260,6 +260,7 @@ describe("the HTTP API", () => {
         "/healthz",
         "/metrics",
         "/readyz",
+        "/v1/admin/reload",
         "/v1/complaints",
         "/v1/feedback",
         "/v1/messages",

@@ -7,6 +7,7 @@ import { Clock, Duration, Effect, Layer, Metric, Option, ParseResult, Schema } f
 import * as Api from "../Api.js"
 import * as HttpMetrics from "../HttpMetrics.js"
 import * as Problem from "../Problem.js"
+import * as Reload from "../Reload.js"
 import type { Limits } from "./body.js"
 import { readJson, readRaw } from "./body.js"
 import { depthProblem, problemOf, problemOfParse } from "./errors.js"
@@ -223,6 +224,26 @@ const suspensions = (limits: Limits) =>
         }))
   )
 
+const admin = (apiKeys?: ReadonlyArray<string>) =>
+  HttpApiBuilder.group(Api.SluiceApi, "admin", (handlers) =>
+    handlers.handleRaw("reload", ({ request }) =>
+      Effect.gen(function*() {
+        const reload = yield* Effect.serviceOption(Reload.Reload)
+        if (Option.isNone(reload)) {
+          return yield* new Problem.Problem({ status: 409, detail: "this server was not started from a configuration file it can read again" })
+        }
+        return yield* reload.value.reload(auth.caller(apiKeys, request.headers.authorization)).pipe(
+          Effect.mapError((refused) =>
+            new Problem.Problem({
+              status: 400,
+              detail: refused.message,
+              field: refused.issues[0]?.path,
+              errors: refused.issues.map((issue) => ({ field: issue.path, detail: issue.message }))
+            })
+          )
+        )
+      })))
+
 const complaints = (limits: Limits) =>
   HttpApiBuilder.group(Api.SluiceApi, "complaints", (handlers) =>
     handlers.handleRaw("complain", ({ request }) =>
@@ -326,6 +347,7 @@ export const layer = (limits: Limits, apiKeys?: ReadonlyArray<string>) =>
     templates(limits),
     suppressions(limits),
     suspensions(limits),
+    admin(apiKeys),
     complaints(limits),
     feedback(limits),
     operations
