@@ -115,4 +115,25 @@ describe("sluice queue", () => {
       expect(unfiltered.stderr).toContain("all: name at least one filter")
       expect(JSON.parse((yield* queue("status", "--json")).stdout).total).toBe(1)
     }), 60_000)
+
+  it.scoped("each action is logged with who asked: a named key by its name, a bare one by its place and hash", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const port = yield* freePort
+      const url = `http://127.0.0.1:${port}`
+      writeFileSync(join(dir, "sluice.json"), JSON.stringify({
+        http: { port, apiKeys: [{ name: "ops-oncall", key: "k-named" }, "k-bare"] },
+        queue: { path: "spool" },
+        upstreams: [{ name: "relay", host: "127.0.0.1", port: yield* freePort }]
+      }))
+      const serve = yield* start(["serve", "--config", join(dir, "sluice.json")], { cwd: dir })
+      yield* serve.waitForLog((line) => line.msg === "serving", "serve to start")
+      expect((yield* run(["queue", "retry", "--all", "--url", url, "--api-key", "k-named"])).code).toBe(0)
+      expect((yield* serve.waitForLog((line) => line.msg === "queue action", "the first action's log line")).by).toBe("ops-oncall")
+      expect((yield* run(["queue", "purge", "delete", "--all", "--url", url, "--api-key", "k-bare"])).code).toBe(0)
+      const bare = yield* serve.waitForLog((line) => line.msg === "queue action" && line.action === "delete", "the second action's log line")
+      expect(bare.by).toMatch(/^apiKeys\[1\] \(sha256 [0-9a-f]{8}\)$/)
+      expect(JSON.stringify(serve.logs())).not.toContain("k-bare")
+      expect((yield* run(["queue", "status", "--url", url])).code).toBe(2)
+    }), 60_000)
 })

@@ -9,7 +9,11 @@ export const Config = Schema.Struct({
   host: Config_.withDefault(Schema.NonEmptyTrimmedString, () => "127.0.0.1"),
   port: Config_.withDefault(Config_.Port, () => 8025),
   maxBodyBytes: Config_.withDefault(Config_.Positive, () => 10 * 1024 * 1024),
-  apiKeys: Schema.optional(Schema.Array(Schema.NonEmptyString)),
+  /** The keys of /v1/: each a string, or `{"name", "key"}` so the log says who did what by name. */
+  apiKeys: Schema.optional(Schema.Array(Schema.Union(
+    Schema.NonEmptyString,
+    Schema.Struct({ name: Schema.NonEmptyString, key: Schema.NonEmptyString })
+  ))),
   /**
    * /metrics, /openapi.json and /docs stay open with `apiKeys` set (CONTRACT.md: a Prometheus scrapes
    * without a key); false puts them behind the keys too.
@@ -23,3 +27,6 @@ export const Config = Schema.Struct({
   templateTimeout: Config_.withDefault(Config_.DurationFromInput, () => Duration.seconds(10))
 })
 export type Config = Schema.Schema.Type<typeof Config>
+
+/** One of `apiKeys` as given: the key alone, or named. */
+export type ApiKey = NonNullable<Config["apiKeys"]>[number]

@@ -10,6 +10,7 @@ import { contentTypeProblem, parseJson, read } from "./body.js"
 import { commonBatch, isCommonMessage } from "./common.js"
 import { logUnexpected, problemOf, unexpected } from "./errors.js"
 import { batchResults, queued, submit, submitBatch } from "./messages.js"
+import type { ApiKey } from "../HttpConfig.js"
 
 /**
  * The fast path: the requests every client sends all day — `POST /v1/messages`,
@@ -37,7 +38,7 @@ export interface Closing {
 
 export interface Options {
   readonly limits: Limits
-  readonly apiKeys: ReadonlyArray<string> | undefined
+  readonly apiKeys: ReadonlyArray<ApiKey> | undefined
   readonly closing: Closing
 }
 

@@ -5,6 +5,7 @@ import type { Feedback, MessageRecord, QueueAction, Reply } from "@sluice/engine
 import { Address, Config, Sluice, Suspensions } from "@sluice/engine"
 import { Clock, Duration, Effect, Layer, Metric, Option, ParseResult, Schema } from "effect"
 import * as Api from "../Api.js"
+import type { ApiKey } from "../HttpConfig.js"
 import * as HttpMetrics from "../HttpMetrics.js"
 import * as Problem from "../Problem.js"
 import * as Reload from "../Reload.js"
@@ -92,7 +93,7 @@ const filterOf = (body: typeof Api.RetryRequest.Type) =>
   })
 
 /** Does an operator's action and logs it with who asked, what, and what came of it. */
-const actOn = (request: HttpServerRequest.HttpServerRequest, apiKeys: ReadonlyArray<string> | undefined, body: typeof Api.RetryRequest.Type, action: QueueAction) =>
+const actOn = (request: HttpServerRequest.HttpServerRequest, apiKeys: ReadonlyArray<ApiKey> | undefined, body: typeof Api.RetryRequest.Type, action: QueueAction) =>
   Effect.gen(function*() {
     const filter = yield* filterOf(body)
     const sluice = yield* Sluice
@@ -110,7 +111,7 @@ const actOn = (request: HttpServerRequest.HttpServerRequest, apiKeys: ReadonlyAr
     return { ...done, dryRun }
   })
 
-const messages = (limits: Limits, apiKeys?: ReadonlyArray<string>) =>
+const messages = (limits: Limits, apiKeys?: ReadonlyArray<ApiKey>) =>
   HttpApiBuilder.group(Api.SluiceApi, "messages", (handlers) =>
     handlers
       .handleRaw("submit", ({ request }) => readJson(request, limits).pipe(Effect.flatMap(submit)))
@@ -224,7 +225,7 @@ const suspensions = (limits: Limits) =>
         }))
   )
 
-const admin = (apiKeys?: ReadonlyArray<string>) =>
+const admin = (apiKeys?: ReadonlyArray<ApiKey>) =>
   HttpApiBuilder.group(Api.SluiceApi, "admin", (handlers) =>
     handlers.handleRaw("reload", ({ request }) =>
       Effect.gen(function*() {
@@ -341,7 +342,7 @@ const operations = HttpApiBuilder.group(Api.SluiceApi, "operations", (handlers) 
   }))
 
 /** The handlers of every endpoint of `SluiceApi`. */
-export const layer = (limits: Limits, apiKeys?: ReadonlyArray<string>) =>
+export const layer = (limits: Limits, apiKeys?: ReadonlyArray<ApiKey>) =>
   Layer.mergeAll(
     messages(limits, apiKeys),
     templates(limits),
