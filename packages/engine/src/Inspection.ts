@@ -6,7 +6,7 @@
 import { Effect } from "effect"
 import type { DeliveryQueueShape, QueueAction, QueueError } from "./DeliveryQueue.js"
 import { QueueActionUnsupported } from "./DeliveryQueue.js"
-import type { MessageRecord } from "./Message.js"
+import type { MessageRecord, RecipientStatus, Reply } from "./Message.js"
 
 /** The statuses a message in the queue can have (final ones are not in the queue). */
 export const queuedStatuses = ["queued", "deferred", "delivering"] as const
@@ -35,6 +35,19 @@ export interface Summary {
   readonly oldestSubmittedAt: number | undefined
   /** The soonest retry of a deferred message (epoch ms). */
   readonly nextAttemptAt: number | undefined
+}
+
+/** An outcome that was not a delivery, as an operator looks it up later (the engine keeps the last 50). */
+export interface Failure {
+  readonly id: string
+  readonly status: "deferred" | "bounced" | "partial" | "failed"
+  readonly at: number
+  readonly upstream: string
+  readonly stream: string
+  readonly attempt: number
+  readonly reply: Reply | undefined
+  readonly reason: string
+  readonly recipients: ReadonlyArray<RecipientStatus>
 }
 
 export interface Page {

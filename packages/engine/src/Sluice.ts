@@ -48,6 +48,8 @@ export interface SluiceShape {
   readonly status: (id: string) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
   /** The configured streams and upstreams by name, which filters and suspensions name. */
   readonly targets: { readonly streams: ReadonlyArray<string>; readonly upstreams: ReadonlyArray<string> }
+  /** The last outcomes that were not a delivery (deferred, bounced, partial, failed), newest first. */
+  readonly failures: () => ReadonlyArray<Inspection.Failure>
   /** Counts of what is queued, by status, stream, upstream and recipient domain; the oldest; the next retry. */
   readonly inspect: Effect.Effect<Inspection.Summary, QueueError>
   /**
@@ -175,6 +177,7 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
       submitBatch,
       status: (id) => queue.status(id).pipe(Effect.map(Option.map(present))),
       targets: { streams: Object.keys(config.streams), upstreams: config.upstreams.map(upstreamName) },
+      failures: reporter.failures,
       inspect: Inspection.summarize(queue, present),
       act: (filter, action, options = {}) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>

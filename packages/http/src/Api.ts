@@ -87,6 +87,20 @@ export const MessageQuery = Schema.Struct({
   limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, maxPage)))
 }).annotations({ identifier: "MessageQuery" })
 
+export const Failures = Schema.Struct({
+  failures: Schema.Array(Schema.Struct({
+    id: Id,
+    status: Schema.Literal("deferred", "bounced", "partial", "failed"),
+    at: Schema.String.annotations({ description: "ISO 8601" }),
+    upstream: Schema.String,
+    stream: Schema.String,
+    attempt: Schema.Int,
+    reply: Schema.NullOr(Reply),
+    reason: Schema.String,
+    recipients: Schema.Array(Schema.Struct({ address: Schema.String, status: Schema.Literal(...recipientStates), reply: Schema.NullOr(Reply) }))
+  }))
+}).annotations({ identifier: "Failures" })
+
 export const MessagePage = Schema.Struct({
   messages: Schema.Array(MessageStatus),
   cursor: Schema.optional(Schema.String.annotations({ description: "Absent on the last page; a page may be short and still have one" }))
@@ -248,6 +262,11 @@ export const messages = v1("messages")
       .addSuccess(MessagePage)
       .addError(problems.unavailable)
       .annotate(OpenApi.Summary, `Queued messages matching the filters, up to ${maxPage} a page (100 by default)`)
+  )
+  .add(
+    HttpApiEndpoint.get("failures", "/v1/failures")
+      .addSuccess(Failures)
+      .annotate(OpenApi.Summary, "The last 50 outcomes that were not a delivery (deferred, bounced, partial, failed), newest first, with their replies")
   )
   .add(
     HttpApiEndpoint.get("queue", "/v1/queue")

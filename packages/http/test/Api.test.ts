@@ -262,6 +262,7 @@ describe("the HTTP API", () => {
         "/readyz",
         "/v1/admin/reload",
         "/v1/complaints",
+        "/v1/failures",
         "/v1/feedback",
         "/v1/messages",
         "/v1/messages/batch",

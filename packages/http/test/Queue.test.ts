@@ -81,6 +81,9 @@ describe("queue inspection over HTTP", () => {
       const tb = yield* submit(2, "transactional", "y+451@b.example")
       const ba = yield* submit(3, "bulk", "z+451@a.example")
       for (const id of [ta, tb, ba]) yield* statusUntil(api, id, "deferred")
+      const failures = (yield* api.call("GET", "/v1/failures")).body.failures as Array<{ id: string; status: string; reply: { code: number } }>
+      expect(failures.map((f) => f.id).sort()).toEqual([ta, tb, ba].sort())
+      expect(failures.every((f) => f.status === "deferred" && f.reply.code === 451)).toBe(true)
       const attempts = (id: string) => api.call("GET", `/v1/messages/${id}`).pipe(Effect.map((a) => a.body.attempts as number))
 
       const counted = yield* api.call("POST", "/v1/queue/purge", { json: { stream: "bulk", action: "bounce", dryRun: true } })

@@ -56,6 +56,7 @@ export const make = <R>(
       get targets() {
         return current.sluice.targets
       },
+      failures: () => current.sluice.failures(),
       inspect: Effect.suspend(() => current.sluice.inspect),
       act: (filter, action, options) => Effect.suspend(() => current.sluice.act(filter, action, options)),
       list: (filter, page) => Effect.suspend(() => current.sluice.list(filter, page)),

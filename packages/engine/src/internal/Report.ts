@@ -10,6 +10,7 @@ import type * as Config from "../Config.js"
 import type { DeliveryEvent } from "../DeliveryEvent.js"
 import type { Settlement } from "../DeliveryQueue.js"
 import * as EngineMetrics from "../EngineMetrics.js"
+import type { Failure } from "../Inspection.js"
 import type { QueuedMessage, RecipientStatus } from "../Message.js"
 import * as Outcome from "./Outcome.js"
 import * as Batcher from "./batcher.js"
@@ -31,7 +32,11 @@ export interface Reporter {
   readonly outcome: (message: QueuedMessage, settlement: Settlement, category: Category | undefined, reason: string, repliedAt: number) => void
   /** Publishes, logs and suppresses what has gathered (also done by the reporter's own fiber). */
   readonly flush: Effect.Effect<void>
+  /** The last outcomes that were not a delivery, newest first (at most `recentFailures`). */
+  readonly failures: () => ReadonlyArray<Failure>
 }
+
+const recentFailures = 50
 
 interface Line {
   readonly level: "info" | "warn"
@@ -84,6 +89,7 @@ export const make = (settings: {
       batcher.schedule()
     }
 
+    const failures: Array<Failure> = []
     const outcome: Reporter["outcome"] = (message, settlement, category, reason, repliedAt) => {
       const { attempts, lastReply: reply, recipients, status } = settlement
       const upstream = settlement.upstream!
@@ -91,6 +97,10 @@ export const make = (settings: {
       const now = clock.unsafeCurrentTimeMillis()
       const durationMs = repliedAt - message.submittedAt
       count(status, () => EngineMetrics.outcome[status])
+      if (status !== "delivered") {
+        failures.push({ id: message.id, status, at: now, upstream, stream, attempt: attempts, reply, reason, recipients })
+        if (failures.length > recentFailures) failures.shift()
+      }
       // Straight into the histogram: an Effect per message would cost more than the update.
       if (status !== "deferred") EngineMetrics.deliveryDuration.unsafeUpdate(durationMs / 1000, [])
       for (const r of Outcome.changed(message.recipients, recipients)) {
@@ -189,6 +199,7 @@ export const make = (settings: {
         log({ level: "info", message: `circuit ${state}`, annotations: { upstream } })
       },
       outcome,
+      failures: () => failures.slice().reverse(),
       flush
     }
   })

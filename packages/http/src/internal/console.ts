@@ -1,6 +1,6 @@
 /**
  * The console at /console: one self-contained page (no build step, nothing fetched from elsewhere)
- * that polls the HTTP API — /v1/queue, /v1/suspensions, /v1/messages?status=deferred and /metrics —
+ * that polls the HTTP API — /v1/queue, /v1/suspensions, /v1/failures and /metrics —
  * every two seconds, keeps the last ten minutes in the browser, and suspends and resumes through the
  * same endpoints. The page itself holds nothing secret; every number on it comes from a call with
  * the API key the user types in (kept for the browser tab only).
@@ -55,7 +55,7 @@ export const page = `<!doctype html>
   <input id="duration" placeholder="for, e.g. 2 hours" aria-label="duration">
   <button>Suspend</button>
 </form>
-<h2>Deferred: the last replies</h2>
+<h2>The last failures</h2>
 <table id="failures"></table>
 <script>
 "use strict";
@@ -114,9 +114,9 @@ function chart(svg, key) {
 
 async function refresh() {
   try {
-    const [queue, suspended, deferred, metrics] = await Promise.all([
+    const [queue, suspended, failed, metrics] = await Promise.all([
       api("GET", "/v1/queue"), api("GET", "/v1/suspensions"),
-      api("GET", "/v1/messages?status=deferred&limit=20"), api("GET", "/metrics").catch(() => "")
+      api("GET", "/v1/failures"), api("GET", "/metrics").catch(() => "")
     ]);
     $("error").textContent = "";
     for (const key of ["queued", "deferred", "delivering"]) card(key).textContent = queue.byStatus[key] ?? 0;
@@ -146,9 +146,9 @@ async function refresh() {
       button.onclick = () => api("DELETE", "/v1/suspensions/" + encodeURIComponent(s.id)).then(refresh, show);
       return [s.scope, s.target, s.until ?? "until resumed", s.reason ?? "", button];
     }));
-    rows($("failures"), ["message", "recipients", "attempts", "last reply", "next attempt"], deferred.messages.map((m) => [
-      m.id, m.recipients.map((r) => r.address).join(", "), m.attempts,
-      m.lastReply ? m.lastReply.code + " " + (m.lastReply.enhanced ?? "") + " " + m.lastReply.text : "", m.nextAttemptAt ?? ""
+    rows($("failures"), ["when", "message", "outcome", "upstream", "recipients", "reply"], failed.failures.slice(0, 20).map((f) => [
+      f.at, f.id, f.status, f.upstream, f.recipients.map((r) => r.address).join(", "),
+      f.reply ? f.reply.code + " " + (f.reply.enhanced ?? "") + " " + f.reply.text : f.reason
     ]));
     document.body.dataset.loaded = String(Number(document.body.dataset.loaded ?? 0) + 1);
   } catch (error) { show(error); }

@@ -142,6 +142,20 @@ const messages = (limits: Limits, apiKeys?: ReadonlyArray<ApiKey>) =>
       .handleRaw("purge", ({ request }) =>
         Effect.flatMap(decodeBody(request, Api.PurgeRequest, limits), (body) =>
           actOn(request, apiKeys, body, body.action === "delete" ? { _tag: "delete" } : { _tag: "bounce", reason: body.reason ?? "purged by an operator" })))
+      .handle("failures", () =>
+        Effect.map(Sluice, (sluice) => ({
+          failures: sluice.failures().map((f) => ({
+            id: f.id,
+            status: f.status,
+            at: iso(f.at),
+            upstream: f.upstream,
+            stream: f.stream,
+            attempt: f.attempt,
+            reply: replyOf(f.reply),
+            reason: f.reason,
+            recipients: f.recipients.map((r) => ({ address: r.address, status: r.status, reply: replyOf(r.reply) }))
+          }))
+        })))
       .handle("queue", () =>
         Effect.gen(function*() {
           const summary = yield* Effect.flatMap(Sluice, (sluice) => sluice.inspect).pipe(Effect.mapError(problemOf))
