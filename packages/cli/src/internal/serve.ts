@@ -5,7 +5,7 @@ import { Recipients, Storage, Templates } from "@sluice/content"
 import { HttpAdapter, Reload, Webhook } from "@sluice/http"
 import type { SluiceConfig } from "@sluice/sluice"
 import { CacheLayer, Logging, QueueLayer } from "@sluice/sluice"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Queue } from "effect"
 import * as ServeConfig from "../ServeConfig.js"
 import * as Engines from "./engines.js"
 
@@ -81,12 +81,18 @@ const serve = (config: SluiceConfig.SluiceConfig, flags: ServeConfig.ServeFlags 
       Layer.provide(Layer.succeed(Sluice, engines.sluice)),
       Layer.provide(Layer.succeed(Reload.Reload, reload))
     ))
-    // SIGHUP reads the file again, as POST /v1/admin/reload does.
-    yield* Effect.async<void>((resume) => {
-      const hangUp = () => resume(Effect.void)
-      process.once("SIGHUP", hangUp)
-      return Effect.sync(() => process.off("SIGHUP", hangUp))
-    }).pipe(
+    // SIGHUP reads the file again, as POST /v1/admin/reload does. The listener stays for the whole
+    // run: a signal that came while no listener was there would end the process.
+    const hangUps = yield* Queue.sliding<void>(1)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const hangUp = () => void Queue.unsafeOffer(hangUps, undefined)
+        process.on("SIGHUP", hangUp)
+        return hangUp
+      }),
+      (hangUp) => Effect.sync(() => process.off("SIGHUP", hangUp))
+    )
+    yield* Queue.take(hangUps).pipe(
       Effect.zipRight(reload.reload("SIGHUP").pipe(Effect.ignore)),
       Effect.forever,
       Effect.forkScoped
