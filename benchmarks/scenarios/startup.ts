@@ -1,8 +1,8 @@
 /**
  * How fast the command users run starts: `sluice --help` to its exit (its text kept at build time),
  * a usage error (the command loaded and parsing), and `sluice serve` from its
- * spawn to the first 200 of /readyz (embedded spool in a fresh directory, one upstream that nothing
- * needs to answer yet), each several times through bin/sluice.js as `npx sluice` runs it. Bare
+ * spawn to the first 200 of /readyz (embedded spool in a fresh directory, one upstream — a sink — that
+ * answered its first probe), each several times through bin/sluice.js as `npx sluice` runs it. Bare
  * `node -e 0` is the floor of the same run. Targets (issue 16): --help < 0.5 s, serve ready < 1.5 s.
  */
 import { spawn } from "node:child_process"
@@ -14,6 +14,7 @@ import { percentiles, round1 } from "../harness/sampling.js"
 import type { Row, Scenario } from "../harness/scenario.js"
 import { BenchmarkError, checkAborted, numberOption } from "../harness/scenario.js"
 import { freePort } from "../harness/serve.js"
+import { startSink } from "../harness/sinks.js"
 import { sleep } from "./peers.js"
 
 const bin = join(repoRoot, "packages/cli/bin/sluice.js")
@@ -27,10 +28,13 @@ const timeToExit = async (args: ReadonlyArray<string>, expected = 0): Promise<nu
   return performance.now() - started
 }
 
-/** Wall-clock ms from spawning `sluice serve` to its first 200 of /readyz; then a graceful stop. */
-const timeToReady = async (): Promise<number> => {
+/**
+ * Wall-clock ms from spawning `sluice serve` to its first 200 of /readyz (its upstream, `smtpPort`,
+ * has answered its first probe); then a graceful stop.
+ */
+const timeToReady = async (smtpPort: number): Promise<number> => {
   const directory = mkdtempSync(join(tmpdir(), "sluice-bench-startup-"))
-  const [httpPort, smtpPort] = [await freePort(), await freePort()]
+  const httpPort = await freePort()
   const started = performance.now()
   const child = track(spawn(process.execPath, [bin, "serve", "--upstream", `127.0.0.1:${smtpPort}`, "--port", String(httpPort)], {
     cwd: directory,
@@ -68,6 +72,7 @@ export const startup: Scenario = {
   run: async (context) => {
     const runs = numberOption(context.options, "runs", 10)
     await sluiceCommand()
+    const sink = await startSink("smtp-server")
     const measure = async (label: string, targetMs: number | null, once: () => Promise<number>): Promise<Measured> => {
       const ms: Array<number> = []
       for (let i = 0; i < runs; i++) {
@@ -81,8 +86,9 @@ export const startup: Scenario = {
       await measure("sluice --help", 500, () => timeToExit([bin, "--help"])),
       // Help is kept from the build; this loads the command itself, to its first answer.
       await measure("sluice serve --port x (command loaded, usage error)", null, () => timeToExit([bin, "serve", "--port", "x"], 2)),
-      await measure("sluice serve, spawn → /readyz 200", 1500, timeToReady)
+      await measure("sluice serve, spawn → /readyz 200", 1500, () => timeToReady(sink.port))
     ]
+    await sink.close()
     const rows: Array<Row> = measured.map(({ label, ms, targetMs }) => {
       const p = percentiles(ms)!
       return {

@@ -64,7 +64,7 @@ describe("the README's commands", () => {
       expect(received).toMatchObject({ from: "me@example.com", to: ["you@example.net"] })
     }))
 
-  it.scoped("Running it: the embedded default with two upstreams by name and weight starts and is ready", () =>
+  it.scoped("Running it: the embedded default with two upstreams by name and weight starts; not ready while neither answers", () =>
     Effect.gen(function*() {
       const [withConfig, embedded] = commands("## Running it")
       expect(withConfig).toBe("npx sluice serve --config sluice.json")
@@ -73,8 +73,9 @@ describe("the README's commands", () => {
       const serve = yield* start([...sluiceArgs(embedded!, {}), "--port", String(port)], { cwd })
       const serving = yield* serve.waitForLog((line) => line.msg === "serving", "serve to start")
       expect(serving.upstreams).toEqual(["relay-a:25", "relay-b:25"])
+      // relay-a and relay-b are names nothing answers to here: no upstream takes mail, so not ready.
       const ready = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/readyz`))
-      expect(ready.status).toBe(200)
+      expect(ready.status).toBe(503)
     }))
 
   it.scoped("HTTP API: `serve --config sluice.json`, with the Configuration section's streams, accepts the README's message as written", () =>

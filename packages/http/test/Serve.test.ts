@@ -3,7 +3,7 @@ import { Sink } from "@sluice/sink"
 import { Effect } from "effect"
 import { join } from "node:path"
 import type { Answer, CallOptions } from "./support/adapter.js"
-import { attempt, call, message, realSleep, seqOf, statusUntil } from "./support/adapter.js"
+import { attempt, call, message, readyWithin, realSleep, seqOf, statusUntil } from "./support/adapter.js"
 import { cases } from "./support/badInput.js"
 import { serve, workspace } from "./support/process.js"
 import { dsn } from "./support/reports.js"
@@ -45,7 +45,7 @@ describe("sluice serve with its HTTP API, as a process", () => {
       const api = { call: v1 }
 
       expect((yield* call(sluice.base, "GET", "/healthz")).status).toBe(200)
-      expect((yield* call(sluice.base, "GET", "/readyz")).status).toBe(200)
+      yield* readyWithin(sluice.base, 20_000)
       const refused = yield* call(sluice.base, "POST", "/v1/messages", { json: message(1) })
       expect(refused.status).toBe(401)
       const wrongKey = yield* v1("POST", "/v1/messages", { json: message(1), headers: { authorization: "Bearer nope" } })

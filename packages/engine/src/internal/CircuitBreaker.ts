@@ -34,6 +34,8 @@ const closed: Circuit = { _tag: "closed", failures: 0 }
  */
 export class CircuitBreaker {
   private circuit: Circuit = closed
+  /** The upstream has answered at least once (a probe or a transaction): it is known to take mail. */
+  reached = false
   private readonly threshold: number
   private readonly cooldown: number
   private readonly maxCooldown: number
@@ -108,6 +110,7 @@ export class CircuitBreaker {
    * recovered, so they neither close the circuit nor stretch its cooldown.
    */
   onSuccess(): void {
+    this.reached = true
     if (this.circuit._tag === "half-open") this.become(closed)
     else if (this.circuit._tag === "closed" && this.circuit.failures > 0) this.circuit = closed
   }

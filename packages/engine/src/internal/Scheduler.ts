@@ -22,7 +22,7 @@ export interface SchedulerShape {
   readonly buffered: number
   /** The upstream each message being delivered right now went to. */
   readonly delivering: ReadonlyMap<string, string>
-  /** True while at least one upstream can take mail (its circuit closed). */
+  /** True while at least one upstream can take mail: it has answered, and its circuit is closed. */
   readonly canDeliver: () => boolean
   /**
    * Takes the jobs of `ids` that wait with the scheduler (buffered, in a line, in a mailbox; not on a
@@ -301,6 +301,18 @@ export const make = ({ classify, config, queue, reporter, suspensions }: Setting
         Effect.ignore
       )
     for (const stream of weights.keys()) yield* Effect.forkScoped(supervised(lease(stream), `lease loop of ${stream}`))
+    // An upstream that has never answered is probed (a connection, no message) until it does, so
+    // readiness means one that takes mail, not one that is merely configured.
+    const reachOut = Effect.sync(() => {
+      for (const actor of actors) {
+        if (!actor.breaker.reached && actor.breaker.state === "closed" && !actor.probing) actor.probe()
+      }
+    })
+    yield* reachOut
+    yield* Effect.forkScoped(supervised(
+      reachOut.pipe(Effect.repeat({ schedule: Schedule.spaced("1 second"), until: () => actors.every((a) => a.breaker.reached) }), Effect.asVoid),
+      "probes of unreached upstreams"
+    ))
     if (suspensions !== undefined) {
       const changes = Effect.gen(function*() {
         for (;;) {
@@ -335,7 +347,7 @@ export const make = ({ classify, config, queue, reporter, suspensions }: Setting
         return fair.size() + failover.length + router.queued + (held === undefined ? 0 : 1)
       },
       delivering,
-      canDeliver: () => actors.some((actor) => actor.breaker.state === "closed"),
+      canDeliver: () => actors.some((actor) => actor.breaker.state === "closed" && actor.breaker.reached),
       giveBack: (ids) => {
         const mine = (job: Job) => ids.has(job.message.id)
         const back = fair.takeWhere(mine)

@@ -179,11 +179,16 @@ export class UpstreamActor implements SmtpPool.Source<Job> {
    * came up stays for the traffic that follows.
    */
   probe(): void {
+    this.probing = true
     this.pool.probe((error) => {
+      this.probing = false
       if (error === undefined) this.breaker.onSuccess()
       else this.breaker.onFailure(this.clock.unsafeCurrentTimeMillis())
     })
   }
+
+  /** A probe is out and has not reported. */
+  probing = false
 
   /** Opens the pool and the rate gate in the scope. */
   start(upstream: Config.Upstream): Effect.Effect<void, never, Scope.Scope> {

@@ -89,7 +89,20 @@ export const start = (
     const address = Context.get(context, HttpServer.HttpServer).address
     if (address._tag !== "TcpAddress") return yield* Effect.die("not listening on TCP")
     const base = `http://127.0.0.1:${address.port}`
+    // With its own sink as the upstream, ready once the engine has reached it (a probe), as a
+    // client waits for /readyz.
+    if (config.upstreams === undefined) yield* readyWithin(base, 20_000)
     return { base, sink, call: (method, path, options) => call(base, method, path, options) }
+  })
+
+/** Polls /readyz until it answers 200; dies after `timeoutMs`. */
+export const readyWithin = (base: string, timeoutMs: number): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + timeoutMs
+    while ((yield* call(base, "GET", "/readyz")).status !== 200) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`${base}/readyz never answered 200`))
+      yield* realSleep(10)
+    }
   })
 
 /** Waits real time: for sockets and processes, not schedules. */
