@@ -79,3 +79,6 @@ export const Address = Schema.String.pipe(
     return reason === undefined ? true : `"${address}" ${reason}`
   }, { identifier: "Address" })
 )
+
+/** The domain of an address, in lower case: what suspensions and inspection group recipients by. */
+export const domainOf = (address: string): string => address.slice(address.lastIndexOf("@") + 1).toLowerCase()

@@ -4,6 +4,7 @@
  * a deep queue is never held in memory.
  */
 import { Effect } from "effect"
+import { domainOf } from "./Address.js"
 import type { DeliveryQueueShape, QueueAction, QueueError } from "./DeliveryQueue.js"
 import { QueueActionUnsupported } from "./DeliveryQueue.js"
 import type { MessageRecord, RecipientStatus, Reply } from "./Message.js"
@@ -56,7 +57,6 @@ export interface Page {
   readonly cursor: string | undefined
 }
 
-const domainOf = (address: string) => address.slice(address.lastIndexOf("@") + 1).toLowerCase()
 
 /** The distinct domains of a record's recipients that are still waiting. */
 export const waitingDomains = (record: MessageRecord): ReadonlySet<string> => {

@@ -196,10 +196,9 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
 const waitingOn = (suspensions: SuspensionsShape, record: MessageRecord, now: number) => {
   const stream = suspensions.holding("stream", record.stream, now)
   if (stream !== undefined) return stream
-  for (const recipient of record.recipients) {
-    if (recipient.status !== "pending" && recipient.status !== "deferred") continue
-    const domain = suspensions.holding("domain", recipient.address.slice(recipient.address.lastIndexOf("@") + 1).toLowerCase(), now)
-    if (domain !== undefined) return domain
+  for (const domain of Inspection.waitingDomains(record)) {
+    const held = suspensions.holding("domain", domain, now)
+    if (held !== undefined) return held
   }
   return undefined
 }

@@ -1,5 +1,6 @@
 import type { Scope } from "effect"
 import { Clock, Duration, Effect, Either, Schedule } from "effect"
+import { domainOf } from "../Address.js"
 import * as Alarm from "../Alarm.js"
 import * as Capacity from "../Capacity.js"
 import type { Classifier } from "../Bounce.js"
@@ -202,8 +203,7 @@ export const make = ({ classify, config, queue, reporter, suspensions }: Setting
       let until: number | undefined
       for (const recipient of job.message.recipients) {
         if (recipient.status !== "pending" && recipient.status !== "deferred") continue
-        const domain = recipient.address.slice(recipient.address.lastIndexOf("@") + 1).toLowerCase()
-        const held = suspensions!.holding("domain", domain, now)
+        const held = suspensions!.holding("domain", domainOf(recipient.address), now)
         if (held !== undefined) until = Math.max(until ?? 0, held.until ?? Infinity)
       }
       return until
