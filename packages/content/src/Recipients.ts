@@ -1,4 +1,4 @@
-import { KeyValueStore } from "@effect/platform"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import type { Refused } from "@sluice/engine"
 import { Recipients as EngineRecipients, Suppressions } from "@sluice/engine"
 import type { Duration } from "effect"

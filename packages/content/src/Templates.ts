@@ -1,4 +1,4 @@
-import { KeyValueStore } from "@effect/platform"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import type { Rendered, TemplateInvalid, TemplateNotFound } from "@sluice/engine"
 import { Templates as EngineTemplates } from "@sluice/engine"
 import type { Duration } from "effect"

@@ -4,7 +4,7 @@
  * when the suspension ends. They live in a KeyValueStore (beside the spool, or Redis for a cluster:
  * every node reads the list again each second), so they survive restarts and apply everywhere.
  */
-import { KeyValueStore } from "@effect/platform"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { randomUUID } from "node:crypto"
 import type { Scope } from "effect"
 import { Context, Data, Duration, Effect, Layer, Metric, Option, Schedule, Schema } from "effect"

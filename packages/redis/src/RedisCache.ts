@@ -1,4 +1,4 @@
-import type { KeyValueStore } from "@effect/platform"
+import type * as KeyValueStore from "@effect/platform/KeyValueStore"
 import type { RateLimit, StatusStore } from "@sluice/engine"
 import { Layer } from "effect"
 import { Redis } from "./Redis.js"

@@ -1,4 +1,4 @@
-import { KeyValueStore } from "@effect/platform"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { Effect, Layer, Option } from "effect"
 import { Redis } from "./Redis.js"
 

@@ -1,4 +1,4 @@
-import { KeyValueStore } from "@effect/platform"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { RateLimit, StatusStore } from "@sluice/engine"
 import * as RedisConfig from "@sluice/redis/RedisConfig"
 import { Effect, Layer, Schema } from "effect"

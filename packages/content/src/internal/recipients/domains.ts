@@ -1,4 +1,4 @@
-import type { KeyValueStore } from "@effect/platform"
+import type * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { Cache, Clock, Duration, Effect, Exit, Option, Schema } from "effect"
 import type { Verdict } from "./dns.js"
 

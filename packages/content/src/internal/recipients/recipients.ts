@@ -1,4 +1,4 @@
-import type { KeyValueStore } from "@effect/platform"
+import type * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { createHash } from "node:crypto"
 import { Clock, Duration, Effect, Either, Option, Schema } from "effect"
 import type { Options, RecipientsShape, Refused } from "../../Recipients.js"

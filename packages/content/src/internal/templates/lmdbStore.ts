@@ -1,4 +1,5 @@
-import { Error as PlatformError, KeyValueStore } from "@effect/platform"
+import * as PlatformError from "@effect/platform/Error"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import type { Scope } from "effect"
 import { Effect, Option } from "effect"
 import type { Database } from "lmdb"

@@ -1,4 +1,4 @@
-import { KeyValueStore } from "@effect/platform"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { Data, Effect, Layer } from "effect"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"

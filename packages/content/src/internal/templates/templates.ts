@@ -1,4 +1,4 @@
-import type { KeyValueStore } from "@effect/platform"
+import type * as KeyValueStore from "@effect/platform/KeyValueStore"
 import type { Scope } from "effect"
 import { Cache, Data, Duration, Effect, Exit, Option, Runtime, Schema } from "effect"
 import { createHash } from "node:crypto"
