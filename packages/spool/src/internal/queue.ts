@@ -308,18 +308,22 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             // The engine's id (it is in the message's headers already): sortable by acceptance time.
             const id = message.id
             if (key !== undefined) inBatch.set(key, { id, fingerprint })
-            const record: Record.Stored = {
+            const record: Record.Complete = {
               id,
+              status: "queued",
+              attempts: 0,
               stream: message.stream,
+              submittedAt: now,
+              updatedAt: now,
+              upstream: undefined,
+              lastReply: undefined,
+              recipients: message.to.map((address) => ({ address, status: "pending" as const })),
+              nextAttemptAt: undefined,
+              suspended: undefined,
               from: message.from,
               to: message.to,
               idempotencyKey: key,
-              submittedAt: now,
-              updatedAt: now,
-              dueAt: now,
-              attempts: 0,
-              status: "queued",
-              recipients: message.to.map((address) => ({ address, status: "pending" as const }))
+              dueAt: now
             }
             // Encoded before the batch starts, so nothing can throw half-way through it.
             const content = asBuffer(message.content)

@@ -28,6 +28,37 @@ export const Stored = Schema.Struct({
 })
 export type Stored = Schema.Schema.Type<typeof Stored>
 
+/** A record literal with every field of `Stored` written out (see `complete`). */
+export type Complete = { readonly [K in keyof Required<Stored>]: Stored[K] }
+
+/**
+ * A record with every field present, in one order, optional ones as undefined. V8 gives objects of
+ * one shape fast properties; a record missing some (as msgpack or a literal leaves it) that a spread
+ * then fills in becomes a dictionary: ~2 KB and ~5 µs per settlement instead of ~0.2 KB and ~0.2 µs,
+ * most of it garbage that lives long enough to be promoted. The mapped type makes a field added to
+ * `Stored` a compile error here until it is listed.
+ */
+export const complete = (r: Stored): Stored => {
+  const listed: Complete = {
+    id: r.id,
+    status: r.status,
+    attempts: r.attempts,
+    stream: r.stream,
+    submittedAt: r.submittedAt,
+    updatedAt: r.updatedAt,
+    upstream: r.upstream,
+    lastReply: r.lastReply,
+    recipients: r.recipients,
+    nextAttemptAt: r.nextAttemptAt,
+    suspended: r.suspended,
+    from: r.from,
+    to: r.to,
+    idempotencyKey: r.idempotencyKey,
+    dueAt: r.dueAt
+  }
+  return listed
+}
+
 // Each record carries the run of the process that wrote it. What this run wrote it reads back as it
 // wrote it: a Schema check per message taken and settled cost more than the rest of the spool's work.
 // A record of an earlier run (a restart, a crash) is checked, as anything else read from disk is.
@@ -57,7 +88,10 @@ const apart = 2
 const header = 6
 
 export const encode = (record: Stored, content: Content): Buffer => {
-  const meta = codec.encode({ ...record, run } as Stored)
+  // The run rides in the map; `complete` lists the rest (a spread adding `run` made a dictionary).
+  const wire = complete(record) as Stored & { run: string }
+  wire.run = run
+  const meta = codec.encode(wire)
   const extra = Buffer.isBuffer(content) ? content.byteLength : 0
   const bytes = Buffer.allocUnsafe(header + meta.byteLength + extra)
   bytes[0] = marker
@@ -70,14 +104,14 @@ export const encode = (record: Stored, content: Content): Buffer => {
 
 /** The record in `bytes` and where its content is, or why it cannot be read. */
 export const decode = (bytes: Buffer): Either.Either<Entry, string> => {
-  if (bytes[0] !== marker) return Either.map(codec.decode(bytes), (record) => ({ record, content: "apart" as const }))
+  if (bytes[0] !== marker) return Either.map(codec.decode(bytes), (record) => ({ record: complete(record), content: "apart" as const }))
   const place = bytes[1]
   const end = header + (bytes.length >= header ? bytes.readUInt32LE(2) : Infinity)
   if (end > bytes.length || (place !== none && place !== inline && place !== apart)) {
     return Either.left(`not a spool record (layout byte ${place}, ${bytes.length} bytes)`)
   }
   return Either.map(codec.decode(bytes.subarray(header, end)), (record) => ({
-    record,
+    record: complete(record),
     content: place === inline ? bytes.subarray(end) : place === apart ? "apart" as const : undefined
   }))
 }
