@@ -116,18 +116,33 @@ export const make = (settings: {
         }
       }
       if (listening()) {
-        const base = { id: message.id, at: now, upstream, stream, attempt: attempts, reply, category, recipients }
+        // Each event written out in full: a spread of a shared base costs an object more per message.
+        const id = message.id
         switch (status) {
           case "delivered":
           case "bounced":
-          case "partial":
-            publish({ _tag: status === "delivered" ? "Delivered" : status === "bounced" ? "Bounced" : "Partial", ...base, durationMs })
+          case "partial": {
+            const _tag = status === "delivered" ? "Delivered" : status === "bounced" ? "Bounced" : "Partial"
+            publish({ _tag, id, at: now, upstream, stream, attempt: attempts, reply, category, recipients, durationMs })
             break
+          }
           case "failed":
-            publish({ _tag: "Failed", ...base, reason, durationMs })
+            publish({ _tag: "Failed", id, at: now, upstream, stream, attempt: attempts, reply, category, recipients, reason, durationMs })
             break
           case "deferred":
-            publish({ _tag: "Deferred", ...base, retryAt: settlement.retryAt!, reason })
+            publish({
+              _tag: "Deferred",
+              id,
+              at: now,
+              upstream,
+              stream,
+              attempt: attempts,
+              reply,
+              category,
+              recipients,
+              retryAt: settlement.retryAt!,
+              reason
+            })
             break
         }
       }
