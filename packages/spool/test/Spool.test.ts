@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Effect, Either, Exit, Fiber, Option, TestClock } from "effect"
 import type { QueuedMessage, RecipientStatus, Settlement } from "@sluice/engine"
 import { messageId } from "@sluice/engine"
 import * as Record from "../src/internal/record.js"
@@ -325,6 +325,60 @@ describe("Spool", () => {
       yield* queue.settleAll(taken.map(({ id }) => ({ id, settlement: deferredUntil(0) })))
       const again = yield* queue.take("default", 10)
       expect(again.map((m) => Buffer.from(m.content).toString())).toEqual(taken.map((m) => Buffer.from(m.content).toString()))
+    }))
+
+  it("a record of another run is checked as it is read: a bad field is named, a good one comes back whole", () => {
+    const values = ["0000000000000000000000004", "queued", 0, "default", 0, 0, undefined, undefined,
+      [{ address: "r1@example.net", status: "pending" }], undefined, undefined, "sender@example.com", ["r1@example.net"],
+      undefined, 0, "another run"]
+    const bytesOf = (values: ReadonlyArray<unknown>) => {
+      const meta = Record.pack(values)
+      const bytes = Buffer.concat([Buffer.from([0xc1, 0x10, 0, 0, 0, 0]), meta])
+      bytes.writeUInt32LE(meta.byteLength, 2)
+      return bytes
+    }
+    const good = Record.decode(bytesOf(values))
+    expect(Either.getOrThrow(good).record).toMatchObject({ id: values[0], status: "queued", from: "sender@example.com", dueAt: 0 })
+    const bad = Record.decode(bytesOf(values.map((v, i) => i === 2 ? "zero" : v)))
+    expect(Either.isLeft(bad) && bad.left).toContain("attempts")
+  })
+
+  it.scoped("records of the map layout (content inline, an earlier run's) still decode and deliver", () =>
+    Effect.gen(function*() {
+      const path = yield* tempDir
+      const record = {
+        id: "0000000000000000000000003",
+        stream: "default",
+        from: "sender@example.com",
+        to: ["r1@example.net"],
+        submittedAt: 0,
+        updatedAt: 0,
+        dueAt: 0,
+        attempts: 0,
+        status: "queued",
+        recipients: [{ address: "r1@example.net", status: "pending" }],
+        run: "an earlier run"
+      }
+      // As spools wrote it before the positional layout: marker, place (inline), length, map, content.
+      const meta = Record.pack(record)
+      const content = Buffer.from("Subject: mapped\r\n\r\nbody\r\n")
+      const bytes = Buffer.concat([Buffer.from([0xc1, 1, 0, 0, 0, 0]), meta, content])
+      bytes.writeUInt32LE(meta.byteLength, 2)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* openStore(path)
+        yield* Effect.promise(() =>
+          commit(store, () => {
+            store.db.messages.put(record.id, bytes)
+            store.db.due.put(["default", 0, record.id], empty)
+          })
+        )
+      }))
+      const spool = yield* Spool.make({ path })
+      const [taken] = yield* spool.take("default", 10)
+      expect(taken).toMatchObject({ id: record.id, from: record.from, to: record.to, attempts: 0 })
+      expect(Buffer.from(taken!.content).toString()).toBe(content.toString())
+      yield* spool.settle(record.id, delivered)
+      expect(Option.getOrThrow(yield* spool.status(record.id))).toMatchObject({ status: "delivered", attempts: 1 })
     }))
 
   it.scoped("records written before partial and categories existed still decode and deliver", () =>
