@@ -53,7 +53,7 @@ export const spawnClient = async (file: string, args: ReadonlyArray<string>, opt
   const spawnOptions: SpawnOptions = {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
-    env: { ...process.env, NODE_OPTIONS: "" }
+    env: { ...process.env, NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "" }
   }
   const child = spawn(process.execPath, [...(options.flags ?? []), script, ...args], spawnOptions)
   child.stdout?.on("data", (chunk: Buffer) => process.stderr.write(chunk))

@@ -55,7 +55,7 @@ export const startServe = async (config: Record<string, unknown>): Promise<Serve
   const child = track(spawn(process.execPath, [await sluiceCommand(), "serve", "--config", file], {
     cwd: directory,
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, NODE_OPTIONS: "" }
+    env: { ...process.env, NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "" }
   }))
   let errors = ""
   child.stderr!.on("data", (chunk: Buffer) => errors = (errors + chunk.toString()).slice(-4000))
