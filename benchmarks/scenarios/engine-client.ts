@@ -99,7 +99,7 @@ const main = Effect.gen(function*() {
   )
   const events = yield* sluice.subscribe.pipe(Scope.extend(engineScope))
 
-  const latencies = new Latencies(config.messages + config.preload)
+  const latencies = new Latencies()
   let failed = 0
   let firstFailure: string | undefined
   let t0 = performance.now()

@@ -41,7 +41,7 @@ const text = line.repeat(Math.ceil(config.textBytes / line.length)).slice(0, con
 const message = (i: number) => ({ from: FROM, to: [TO], subject: `benchmark message ${i}`, text })
 
 const pools = config.urls.map((url) => new Pool(url, { connections: Math.ceil(config.concurrency / config.urls.length), pipelining: 1 }))
-const latencies = new Latencies(Math.ceil(config.messages / config.batch) + config.concurrency)
+const latencies = new Latencies()
 let next = 0
 let requests = 0
 let accepted = 0

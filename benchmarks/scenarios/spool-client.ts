@@ -56,9 +56,9 @@ const main = Effect.gen(function*() {
     })
     return Effect.all(Array.from({ length: config.callers }, () => caller), { concurrency: "unbounded", discard: true })
   }
-  if (config.warmup > 0) yield* run(config.warmup, new Latencies(config.warmup))
+  if (config.warmup > 0) yield* run(config.warmup, new Latencies())
   ;(globalThis as { gc?: () => void }).gc?.()
-  const latencies = new Latencies(Math.ceil(config.messages / config.batch))
+  const latencies = new Latencies()
   const rss = sampleRss()
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()

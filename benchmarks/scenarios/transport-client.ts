@@ -105,7 +105,7 @@ const sluice = (count: number) =>
       interface Timed extends SmtpPool.Delivery {
         readonly t0: number
       }
-      const latencies = new Latencies(count)
+      const latencies = new Latencies()
       let next = 0
       let accepted = 0
       let failed = 0
@@ -175,7 +175,7 @@ const nodemailerRun = (count: number) =>
         ...(config.client === "nodemailer-nodelay" ? { getSocket: noDelaySocket } : {})
       } as import("nodemailer/lib/smtp-pool/index.js").Options)
     )
-    const latencies = new Latencies(count)
+    const latencies = new Latencies()
     let next = 0
     let accepted = 0
     let failed = 0
@@ -216,7 +216,7 @@ const rawRun = (count: number) =>
     const group = Buffer.from(`MAIL FROM:<${FROM}>\r\nRCPT TO:<${TO}>\r\nDATA\r\n`)
     const body = Buffer.concat([message, Buffer.from(".\r\n")])
     const bodyAndNext = Buffer.concat([body, group])
-    const latencies = new Latencies(count)
+    const latencies = new Latencies()
     let next = 0
     let accepted = 0
     let failed = 0
