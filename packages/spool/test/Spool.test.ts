@@ -85,6 +85,21 @@ describe("Spool", () => {
       expect(Option.isNone(yield* spool.status("no-such-id"))).toBe(true)
     }))
 
+  it.scoped("final records are kept apart: a walk over the queue in id order meets only what is still queued", () =>
+    Effect.gen(function*() {
+      const spool = yield* Spool.temporary()
+      const accepted = yield* spool.enqueue(Array.from({ length: 30 }, (_, i) => message(i)))
+      yield* spool.take("default", 30)
+      yield* spool.settleAll(accepted.slice(0, 29).map(({ id }) => ({ id, settlement: delivered })))
+      const last = accepted[29]!.id
+      yield* spool.release([last])
+      // One page of 5 keys reaches the one queued message: the 29 delivered before it are not walked.
+      const page = yield* spool.scan(undefined, 5)
+      expect(page.records.map((r) => r.id)).toEqual([last])
+      expect(page.cursor).toBeUndefined()
+      expect(Option.getOrThrow(yield* spool.status(accepted[0]!.id)).status).toBe("delivered")
+    }))
+
   it.scoped("deferred messages come back at their due time, earliest due first", () =>
     Effect.gen(function*() {
       const spool = yield* Spool.temporary()

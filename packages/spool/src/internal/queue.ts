@@ -115,13 +115,17 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         recent.take(id)
         const now = yield* Clock.currentTimeMillis
         const content = yield* guard("take", "reading a content", () => store.db.contents.get(id))
+        // Only a record of `messages` counted in the depth: one of `finals` was final already.
+        let queued = false
         yield* write("take", "quarantining a record", () => {
           store.db.quarantine.put(id, Record.pack({ reason, at: now, record: bytes, content }))
+          queued = store.db.messages.get(id) !== undefined
           store.db.messages.remove(id)
+          store.db.finals.remove(id)
           store.db.contents.remove(id)
           keys()
         })
-        depth--
+        if (queued) depth--
         yield* Effect.logError("spool record quarantined: it cannot be read, the rest goes on").pipe(
           Effect.annotateLogs({ spool: store.path, messageId: id, reason })
         )
@@ -129,13 +133,15 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
 
     /** Decodes what `messages` holds for an id; undefined when it holds nothing. */
     const decodeAt = (bytes: Buffer | undefined) => bytes === undefined ? undefined : Record.decode(bytes)
+    /** The record of `id`, queued or final (final ones of earlier spools are in `messages` too). */
+    const recordAt = (db: Databases, id: string): Buffer | undefined => db.messages.get(id) ?? db.finals.get(id)
 
     /**
      * The record of `id` and where its content is: none if unknown; a record that cannot be read is
      * quarantined, with the index keys `keys` removes.
      */
     const read = (id: string, keys: () => void, operation: Operation = "take") =>
-      guard(operation, "reading a record", () => store.db.messages.get(id)).pipe(
+      guard(operation, "reading a record", () => recordAt(store.db, id)).pipe(
         Effect.flatMap((bytes) => {
           const decoded = decodeAt(bytes)
           if (decoded === undefined) return Effect.succeed(Option.none<Record.Entry>())
@@ -425,9 +431,14 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
           for (const { after, apart, before, bytes } of writes) {
             const id = after.id
             store.db.due.remove([before.stream, before.dueAt, id])
-            store.db.messages.put(id, bytes)
-            if (after.status === "deferred") store.db.due.put([after.stream, after.dueAt, id], empty)
-            else if (apart) store.db.contents.remove(id)
+            if (after.status === "deferred") {
+              store.db.messages.put(id, bytes)
+              store.db.due.put([after.stream, after.dueAt, id], empty)
+            } else {
+              store.db.messages.remove(id)
+              store.db.finals.put(id, bytes)
+              if (apart) store.db.contents.remove(id)
+            }
           }
           // One entry for the batch's final messages, not one each: they all expire together.
           if (final.length > 0) store.db.expiries.put([now + settings.retentionMs, final[0]!], Record.pack(final))
@@ -524,12 +535,14 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         recent.take(id)
         // Read and rewritten in one transaction: two reports on one message at once both land.
         const outcome = yield* update("amend", "amending a record", (db) => {
-          const bytes = db.messages.get(id)
+          const bytes = recordAt(db, id)
           const decoded = decodeAt(bytes)
           if (decoded === undefined) return undefined
           if (Either.isLeft(decoded)) return { _tag: "Unreadable", reason: decoded.left, bytes } as const
           const amended = amendRecord(decoded.right.record, change, now)
-          if (amended !== undefined) db.messages.put(id, Record.encode(amended, decoded.right.content))
+          // Back where it was: a final record in `finals`, one of an earlier spool (or not final) in `messages`.
+          const home = isFinal(decoded.right.record.status) && db.messages.get(id) === undefined ? db.finals : db.messages
+          if (amended !== undefined) home.put(id, Record.encode(amended, decoded.right.content))
           return { _tag: "Read", amended } as const
         })
         if (outcome === undefined) return Option.none()
@@ -550,7 +563,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
           for (const { key, value } of store.db.expiries.getRange({ end: [now + 1, ""], limit: 100 })) {
             expired.push(key)
             for (const id of expiring(key, value)) {
-              const bytes = store.db.messages.get(id)
+              const bytes = recordAt(store.db, id)
               const decoded = bytes === undefined ? undefined : Record.decode(bytes)
               const kept = decoded !== undefined && Either.isRight(decoded) ? decoded.right.record.idempotencyKey : undefined
               keys.push({ id, key: kept === undefined ? undefined : idempotencyKey(kept) })
@@ -562,6 +575,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         yield* write("status", "dropping expired records", () => {
           for (const key of expired) store.db.expiries.remove(key)
           for (const { id, key } of keys) {
+            store.db.finals.remove(id)
             store.db.messages.remove(id)
             const holder = key === undefined ? undefined : store.db.idempotency.get(key)
             if (holder !== undefined && Idempotency.decodeHolder(holder).id === id) store.db.idempotency.remove(key!)

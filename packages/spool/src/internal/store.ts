@@ -18,8 +18,14 @@ export type ExpiryKey = [number, string]
 /** The LMDB environment and its databases. */
 export interface Databases {
   readonly root: RootDatabase
-  /** id → the record, with the message's bytes until it is final (see record.ts). */
+  /** id → the record of a message not final yet, with its bytes (see record.ts); spools written before kept final ones here too. */
   readonly messages: Database<Buffer, string>
+  /**
+   * id → the record of a final message, until its retention ends. Apart from `messages`, so that what
+   * is still queued lies together: a walk over the queue in id order (the oldest message, inspection)
+   * does not read page after page of delivered records on its way.
+   */
+  readonly finals: Database<Buffer, string>
   /** id → the message bytes of a record written by an earlier layout, until it is final. */
   readonly contents: Database<Buffer, string>
   readonly due: Database<Buffer, DueKey>
@@ -129,6 +135,7 @@ const openDatabases = (path: string): Databases => {
   return {
     root,
     messages: binary("messages") as Database<Buffer, string>,
+    finals: binary("finals") as Database<Buffer, string>,
     contents: binary("contents") as Database<Buffer, string>,
     due: binary("due") as Database<Buffer, DueKey>,
     leases: binary("leases") as Database<Buffer, LeaseKey>,
