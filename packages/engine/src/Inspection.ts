@@ -138,13 +138,18 @@ export const list = (
     return { messages, cursor }
   })
 
+// The oldest is the first record a page finds, so its pages are small: a page reads (and decodes)
+// every record it covers, content and all, and a queue holding mostly what is not final yet (the
+// spool keeps final records apart) has it at its very start.
+const oldestPage = 16
+
 /**
  * A reader of when the oldest message in the queue was accepted, to be called again and again (a
  * gauge). On a queue scanned in id order, the oldest is the first record found, and it never moves
  * back: each call reads on from where the last oldest was, at most `budget` pages. Otherwise every
  * call is a whole summary.
  */
-export const oldestReader = (queue: DeliveryQueueShape, budget = 20): Effect.Effect<number | undefined, QueueError> => {
+export const oldestReader = (queue: DeliveryQueueShape, budget = 1000): Effect.Effect<number | undefined, QueueError> => {
   if (queue.scanOrder !== "id") return Effect.map(summarize(queue, (record) => record), (s) => s.oldestSubmittedAt)
   // The cursor of the page the oldest was last found in: what lies before it is final for good.
   let from: string | undefined
@@ -152,7 +157,7 @@ export const oldestReader = (queue: DeliveryQueueShape, budget = 20): Effect.Eff
   return Effect.gen(function*() {
     let cursor = from
     for (let pages = 0; pages < budget; pages++) {
-      const page = yield* queue.scan(cursor, scanPage)
+      const page = yield* queue.scan(cursor, oldestPage)
       const first = page.records[0]
       if (first !== undefined) {
         from = cursor
