@@ -352,7 +352,9 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
           })
           for (const [key, holder] of inBatch) committing.set(key, { holder, done })
           // Kept before the commit lands: nothing takes a message before its due key is on disk.
-          for (const { content, record } of fresh) recent.add({ record, content })
+          // The content as the record's bytes end with it (the same bytes, not a copy): the caller's
+          // buffer is then garbage at once, and only one buffer per message lives on until it is taken.
+          for (const { bytes, content, record } of fresh) recent.add({ record, content: bytes.subarray(bytes.length - content.byteLength) })
           yield* Effect.tryPromise({ try: () => done, catch: failure("enqueue", "writing messages") }).pipe(
             Effect.tapError(() =>
               Effect.sync(() => {
