@@ -537,13 +537,14 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
         recent.take(id)
         // Read and rewritten in one transaction: two reports on one message at once both land.
         const outcome = yield* update("amend", "amending a record", (db) => {
-          const bytes = recordAt(db, id)
+          // Written back where it was read: `finals`, or `messages` (not final, or an earlier spool's).
+          const queued = db.messages.get(id)
+          const home = queued === undefined ? db.finals : db.messages
+          const bytes = queued ?? db.finals.get(id)
           const decoded = decodeAt(bytes)
           if (decoded === undefined) return undefined
           if (Either.isLeft(decoded)) return { _tag: "Unreadable", reason: decoded.left, bytes } as const
           const amended = amendRecord(decoded.right.record, change, now)
-          // Back where it was: a final record in `finals`, one of an earlier spool (or not final) in `messages`.
-          const home = isFinal(decoded.right.record.status) && db.messages.get(id) === undefined ? db.finals : db.messages
           if (amended !== undefined) home.put(id, Record.encode(amended, decoded.right.content))
           return { _tag: "Read", amended } as const
         })
