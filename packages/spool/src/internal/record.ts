@@ -150,7 +150,7 @@ const fromValues = (values: unknown): Either.Either<Stored, string> => {
 }
 
 export const encode = (record: Stored, content: Content): Buffer => {
-  const meta = Codec.pack(toValues(record))
+  const meta = Codec.packWhole(toValues(record))
   const extra = Buffer.isBuffer(content) ? content.byteLength : 0
   const bytes = Buffer.allocUnsafe(header + meta.byteLength + extra)
   bytes[0] = marker
