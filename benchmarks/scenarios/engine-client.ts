@@ -72,8 +72,16 @@ const sluiceConfig = Effect.runSync(Config.decode({
 }))
 
 // The engine counts on plain numbers and moves them into its metrics when they are read.
-const counter = (outcome: EngineMetrics.Outcome) =>
-  Effect.zipRight(EngineMetrics.flush, Metric.value(EngineMetrics.outcome[outcome])).pipe(Effect.map((state) => state.count))
+/** The outcome counters, read in one flush of the plain counts (a scrape): the harness polls them. */
+const counters = Effect.zipRight(
+  EngineMetrics.flush,
+  Effect.all({
+    delivered: Metric.value(EngineMetrics.outcome.delivered),
+    deferred: Metric.value(EngineMetrics.outcome.deferred),
+    bounced: Metric.value(EngineMetrics.outcome.bounced),
+    failed: Metric.value(EngineMetrics.outcome.failed)
+  })
+)
 
 const main = Effect.gen(function*() {
   // A preloaded run is about memory: its RSS is sampled from the start, through the preload.
@@ -147,8 +155,9 @@ const main = Effect.gen(function*() {
   const deliveredReach = (target: number) =>
     Effect.gen(function*() {
       while (true) {
-        const deferred = config.overrides === undefined ? yield* counter("deferred") : 0
-        const [ok, bad] = [yield* counter("delivered"), deferred + (yield* counter("bounced")) + (yield* counter("failed"))]
+        const read = yield* counters
+        const deferred = config.overrides === undefined ? read.deferred.count : 0
+        const [ok, bad] = [read.delivered.count, deferred + read.bounced.count + read.failed.count]
         if (ok >= target || bad > 0) return { ok, bad }
         yield* Effect.sleep("5 millis")
       }
@@ -158,7 +167,7 @@ const main = Effect.gen(function*() {
     yield* submitAll(config.warmup)
     yield* deliveredReach(config.warmup)
   }
-  const base = yield* counter("delivered")
+  const base = (yield* counters).delivered.count
   ;(globalThis as { gc?: () => void }).gc?.()
 
   const rss = rssFromStart ?? sampleRss(config.rssEveryMs)
