@@ -147,28 +147,25 @@ const composedProblem = (message: SubmitMessage, content: Uint8Array): InvalidMe
   })
 }
 
+// One literal, every field present: no spread of a second object per message.
 const newMessage = (message: SubmitMessage, stream: string, id: string, content: Uint8Array): NewMessage => ({
   id,
   from: message.from,
   to: message.to,
   content,
   stream,
-  ...(message.idempotencyKey !== undefined
-    ? {
-      idempotencyKey: message.idempotencyKey,
-      // What the message is made of as submitted: the composed bytes differ per submit (Message-ID, Date).
-      fingerprint: Idempotency.ofSubmitted([
-        message.from,
-        message.to,
-        stream,
-        message.subject,
-        message.text,
-        message.html,
-        message.headers === undefined ? undefined : Object.entries(message.headers),
-        message.raw
-      ])
-    }
-    : {})
+  idempotencyKey: message.idempotencyKey,
+  // What the message is made of as submitted: the composed bytes differ per submit (Message-ID, Date).
+  fingerprint: message.idempotencyKey === undefined ? undefined : Idempotency.ofSubmitted([
+    message.from,
+    message.to,
+    stream,
+    message.subject,
+    message.text,
+    message.html,
+    message.headers === undefined ? undefined : Object.entries(message.headers),
+    message.raw
+  ])
 })
 
 const composed = (message: SubmitMessage, stream: string, id: string, content: Uint8Array) => {

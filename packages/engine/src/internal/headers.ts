@@ -73,7 +73,9 @@ const octets = (text: string, start: number, end: number) => {
  * A continuation line is named for the field it continues.
  */
 export const longHeaderLine = (message: string): LongLine | undefined => {
-  let name = ""
+  // Where the current field's name lies: cut out only for the answer (this runs for every raw message).
+  let nameStart = 0
+  let nameEnd = 0
   let start = 0
   while (start < message.length) {
     let end = start
@@ -86,10 +88,11 @@ export const longHeaderLine = (message: string): LongLine | undefined => {
     const first = message.charCodeAt(start)
     if (first !== 0x20 && first !== 0x09) {
       const colon = message.indexOf(":", start)
-      name = colon === -1 || colon > end ? message.slice(start, Math.min(end, start + 76)) : message.slice(start, colon)
+      nameStart = start
+      nameEnd = colon === -1 || colon > end ? Math.min(end, start + 76) : colon
     }
     const length = octets(message, start, end)
-    if (length > maxLine) return { name, octets: length }
+    if (length > maxLine) return { name: message.slice(nameStart, nameEnd), octets: length }
     start = message.charCodeAt(end) === 0x0d && message.charCodeAt(end + 1) === 0x0a ? end + 2 : end + 1
   }
   return undefined

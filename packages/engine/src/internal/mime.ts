@@ -115,21 +115,43 @@ const date = (at: Date) => {
   return dateText
 }
 
-/** The names of the header fields of a raw message (lower case), read up to its first empty line. */
-const rawHeaderNames = (raw: string): Set<string> => {
-  const names = new Set<string>()
+const hasId = 1
+const hasDate = 2
+
+/** Whether the field at [start, end) of `raw` is `name` (lower case), in any case. */
+const named = (raw: string, start: number, end: number, name: string): boolean => {
+  if (end - start !== name.length) return false
+  for (let i = 0; i < name.length; i++) {
+    const c = raw.charCodeAt(start + i)
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== name.charCodeAt(i)) return false
+  }
+  return true
+}
+
+/**
+ * Which of Message-ID and Date (`hasId`, `hasDate`) the header of a raw message has, read up to its
+ * first empty line. Read in place, without a string per line: this runs for every raw message.
+ */
+const rawHeaderFields = (raw: string): number => {
+  let found = 0
   let start = 0
   while (start < raw.length) {
     const newline = raw.indexOf("\n", start)
     const end = newline === -1 ? raw.length : newline
-    const line = raw.slice(start, raw[end - 1] === "\r" ? end - 1 : end)
-    if (line === "") break
-    const colon = line.indexOf(":")
+    const lineEnd = end > start && raw.charCodeAt(end - 1) === 13 ? end - 1 : end
+    if (lineEnd === start) break
+    const first = raw.charCodeAt(start)
+    const colon = raw.indexOf(":", start)
     // A line that goes on (space or tab first) belongs to the field before it.
-    if (line[0] !== " " && line[0] !== "\t" && colon > 0) names.add(line.slice(0, colon).trimEnd().toLowerCase())
+    if (first !== 32 && first !== 9 && colon > start && colon < lineEnd) {
+      let nameEnd = colon
+      while (nameEnd > start && (raw.charCodeAt(nameEnd - 1) === 32 || raw.charCodeAt(nameEnd - 1) === 9)) nameEnd--
+      if (named(raw, start, nameEnd, "message-id")) found |= hasId
+      else if (named(raw, start, nameEnd, "date")) found |= hasDate
+    }
     start = end + 1
   }
-  return names
+  return found
 }
 
 /**
@@ -137,14 +159,13 @@ const rawHeaderNames = (raw: string): Set<string> => {
  * have) and Date (now: acceptance) it lacks, put first, in the message's own line ends; one that has
  * both is returned as it is.
  */
-export const completeRaw = (raw: string, from: string, id: string, now: Date = new Date()): string => {
-  const names = rawHeaderNames(raw)
-  const hasId = names.has("message-id")
-  const hasDate = names.has("date")
-  if (hasId && hasDate) return raw
+export const completeRaw = (raw: string, from: string, id: string, now?: Date): string => {
+  const found = rawHeaderFields(raw)
+  if (found === (hasId | hasDate)) return raw
   const newline = raw.indexOf("\n")
   const eol = newline > 0 && raw[newline - 1] === "\r" ? "\r\n" : newline === -1 ? "\r\n" : "\n"
-  return (hasId ? "" : `Message-ID: ${messageIdOf({ from }, id)}${eol}`) + (hasDate ? "" : `Date: ${date(now)}${eol}`) + raw
+  return ((found & hasId) !== 0 ? "" : `Message-ID: ${messageIdOf({ from }, id)}${eol}`) +
+    ((found & hasDate) !== 0 ? "" : `Date: ${date(now ?? new Date())}${eol}`) + raw
 }
 
 // One random part per process and a counter: unique boundaries without a random draw per message.
