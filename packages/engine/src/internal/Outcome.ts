@@ -123,11 +123,11 @@ export const giveUp = (recipients: ReadonlyArray<RecipientStatus>): ReadonlyArra
   recipients.map((r) => r.status === "deferred" ? { ...r, status: "failed" } : r)
 
 /**
- * The recipients whose status this attempt set (what it left alone, delivered or bounced before, is
- * not counted again).
+ * Whether this attempt set the status of recipient `i` (what it left alone, delivered or bounced
+ * before, is not counted again).
  */
-export const changed = (before: ReadonlyArray<RecipientStatus>, after: ReadonlyArray<RecipientStatus>) =>
-  after.filter((r, i) => isOpen(before[i]!) && r.status !== "pending")
+export const changed = (before: ReadonlyArray<RecipientStatus>, after: ReadonlyArray<RecipientStatus>, i: number) =>
+  isOpen(before[i]!) && after[i]!.status !== "pending"
 
 /** True when the retry policy has a say: some recipient was deferred. */
 export const needsDecision = (judged: Judged): boolean => judged.recipients.some((r) => r.status === "deferred")

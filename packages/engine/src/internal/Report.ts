@@ -52,6 +52,18 @@ const count = (key: string, metric: () => Metric.Metric.Counter<number>) => {
   counter.inc()
 }
 
+// Per stream, its recipients' counters by state: found without a key built per recipient.
+const recipientCounters = new Map<string, Map<string, Counters.Counter>>()
+const recipientCounter = (state: "delivered" | "deferred" | "bounced" | "failed", stream: string) => {
+  let byState = recipientCounters.get(stream)
+  if (byState === undefined) recipientCounters.set(stream, byState = new Map())
+  let counter = byState.get(state)
+  if (counter === undefined) byState.set(state, counter = Counters.counter(EngineMetrics.recipients(state, stream)))
+  return counter
+}
+
+const noTags: ReadonlyArray<never> = []
+
 /** A recipient as a log line shows it: flat fields a log store can index. */
 const logged = (r: RecipientStatus) => ({
   address: r.address,
@@ -102,10 +114,12 @@ export const make = (settings: {
         if (failures.length > recentFailures) failures.shift()
       }
       // Straight into the histogram: an Effect per message would cost more than the update.
-      if (status !== "deferred") EngineMetrics.deliveryDuration.unsafeUpdate(durationMs / 1000, [])
-      for (const r of Outcome.changed(message.recipients, recipients)) {
+      if (status !== "deferred") EngineMetrics.deliveryDuration.unsafeUpdate(durationMs / 1000, noTags)
+      for (let i = 0; i < recipients.length; i++) {
+        if (!Outcome.changed(message.recipients, recipients, i)) continue
+        const r = recipients[i]!
         const state = r.status as "delivered" | "deferred" | "bounced" | "failed"
-        count(`r/${state}/${stream}`, () => EngineMetrics.recipients(state, stream))
+        recipientCounter(state, stream).inc()
         if ((r.status === "bounced" || r.status === "deferred") && r.category !== undefined) {
           const kind = r.status === "bounced" ? "bounce" : "deferral"
           count(`b/${r.category}/${upstream}/${kind}`, () => EngineMetrics.bounces(r.category!, upstream, kind))
