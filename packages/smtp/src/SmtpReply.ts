@@ -21,20 +21,66 @@ export interface Classification {
   readonly upstreamFault: boolean
 }
 
-const enhancedPattern = /^([245]\.\d{1,3}\.\d{1,3})(?:\s+|$)/
+const isDigit = (c: number) => c >= 48 && c <= 57
+// What the regular expression \s matches in a reply's (ASCII) text.
+const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13) || c === 160
+
+/**
+ * The length of the RFC 3463 enhanced code at the start of `text` — class (2, 4 or 5), subject and
+ * detail of 1 to 3 digits each, dot-separated, then white space or the end — or 0 when there is none.
+ * Read by hand: this runs for every reply, and a regular expression's match is an array each time.
+ */
+const enhancedLength = (text: string): number => {
+  const c = text.charCodeAt(0)
+  if ((c !== 50 && c !== 52 && c !== 53) || text.charCodeAt(1) !== 46) return 0
+  let i = 2
+  for (let part = 0; part < 2; part++) {
+    const start = i
+    while (i - start < 4 && isDigit(text.charCodeAt(i))) i++
+    if (i === start || i - start > 3) return 0
+    if (part === 0) {
+      if (text.charCodeAt(i) !== 46) return 0
+      i++
+    }
+  }
+  return i === text.length || isSpace(text.charCodeAt(i)) ? i : 0
+}
+
+const skipSpace = (text: string, i: number): number => {
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++
+  return i
+}
+
+/** The code of a reply line: its first three digits (NaN if they are not). */
+const codeOf = (line: string): number => {
+  const a = line.charCodeAt(0)
+  const b = line.charCodeAt(1)
+  const c = line.charCodeAt(2)
+  return isDigit(a) && isDigit(b) && isDigit(c) ? (a - 48) * 100 + (b - 48) * 10 + (c - 48) : Number(line.slice(0, 3))
+}
 
 /** Parses the lines of one reply, as received without their CRLF. */
 export const parse = (lines: ReadonlyArray<string>): SmtpReply => {
-  const code = Number(lines[lines.length - 1]!.slice(0, 3))
+  const last = lines[lines.length - 1]!
+  if (lines.length === 1) return parseLine(last)
   let enhanced: string | undefined
   const texts = lines.map((line) => {
     const text = line.slice(4)
-    const match = enhancedPattern.exec(text)
-    if (match === null) return text
-    enhanced ??= match[1]
-    return text.slice(match[0].length)
+    const length = enhancedLength(text)
+    if (length === 0) return text
+    enhanced ??= text.slice(0, length)
+    return text.slice(skipSpace(text, length))
   })
-  return { code, enhanced, text: texts.join(" ").trim() }
+  return { code: codeOf(last), enhanced, text: texts.join(" ").trim() }
+}
+
+/** Parses a reply of one line, as received without its CRLF (most replies are). */
+export const parseLine = (line: string): SmtpReply => {
+  const text = line.slice(4)
+  const length = enhancedLength(text)
+  return length === 0
+    ? { code: codeOf(line), enhanced: undefined, text: text.trim() }
+    : { code: codeOf(line), enhanced: text.slice(0, length), text: text.slice(length).trim() }
 }
 
 /**

@@ -32,6 +32,21 @@ describe("SmtpReply.parse", () => {
     })
   })
 
+  it("finds the enhanced code as RFC 3463's pattern does, on the edges of it", () => {
+    // The pattern the hand-written reader follows: class, subject, detail, then white space or the end.
+    const pattern = /^([245]\.\d{1,3}\.\d{1,3})(?:\s+|$)/
+    const texts = ["2.0.0 ok", "2.0.0", "2.0.0\tok", "2.0.0  two spaces", "5.1.10 ok", "5.100.999 ok", "5.1000.1 no",
+      "5.1.1000 no", "5.1.1x no", "3.1.4 no", "2.0 no", "2..0 no", "2.0. no", ".2.0.0 no", "4.7.1", "4.7.1 ", "2.0.0ok", ""]
+    for (const text of texts) {
+      const match = pattern.exec(text)
+      expect(SmtpReply.parse([`250 ${text}`]), text).toEqual({
+        code: 250,
+        enhanced: match?.[1],
+        text: (match === null ? text : text.slice(match[0].length)).trim()
+      })
+    }
+  })
+
   it("reads a bare code", () => {
     expect(SmtpReply.parse(["354"])).toEqual({ code: 354, enhanced: undefined, text: "" })
     expect(SmtpReply.parse(["250 2.0.0"])).toEqual({ code: 250, enhanced: "2.0.0", text: "" })

@@ -6,7 +6,7 @@ import { SmtpConnectionError, SmtpReplyError, SmtpTimeoutError, SmtpUnsupportedE
 import type * as SmtpMetrics from "../SmtpMetrics.js"
 import type { RecipientResult, SendResult } from "../SmtpSession.js"
 import type { SmtpReply } from "../SmtpReply.js"
-import { classifyReply, parse } from "../SmtpReply.js"
+import { classifyReply, parse, parseLine } from "../SmtpReply.js"
 import type { Delivery } from "./envelope.js"
 import { checkAddresses, needsUtf8 } from "./envelope.js"
 import type { Established } from "./handshake.js"
@@ -74,10 +74,8 @@ class Transaction<D extends Delivery> {
   }
 }
 
-const toReply = (line: string, more: ReadonlyArray<string> | undefined): SmtpReply => {
-  const { code, enhanced, text } = parse(more === undefined ? [line] : [...more, line])
-  return { code, enhanced, text }
-}
+const toReply = (line: string, more: ReadonlyArray<string> | undefined): SmtpReply =>
+  more === undefined ? parseLine(line) : parse([...more, line])
 
 /**
  * One SMTP connection after its set-up, as a state machine in plain JavaScript (the model is undici's
@@ -381,7 +379,11 @@ export class Connection<D extends Delivery> implements WireEvents {
   private onBody(tx: Transaction<D>, _code: number, line: string, more: ReadonlyArray<string> | undefined): void {
     this.advance()
     this.completed++
-    const recipients = tx.accepted.length === 0 ? tx.refused : [...tx.refused, ...judge(tx.accepted, toReply(line, more))]
+    const recipients = tx.accepted.length === 0
+      ? tx.refused
+      : tx.refused.length === 0
+      ? judge(tx.accepted, toReply(line, more))
+      : [...tx.refused, ...judge(tx.accepted, toReply(line, more))]
     this.owner.done(tx.delivery, E.right({ recipients }), tx.reused)
     this.whenDone()
   }
