@@ -51,6 +51,8 @@ export interface Routable {
  * Synchronous and owned by the scheduler's dispatch fiber, which passes in which circuits are
  * available on each round.
  */
+const none: ReadonlyArray<never> = []
+
 export class Router<J extends Routable, T extends Target = Target> {
   private readonly actives: Balancer
   private readonly standbys: Balancer
@@ -142,8 +144,8 @@ export class Router<J extends Routable, T extends Target = Target> {
    * order. `room` is counted down as jobs are handed out, since the targets' own counters move only
    * when the offers run.
    */
-  release(circuits: Circuits): Array<Assignment<J, T>> {
-    if (this.waiting === 0) return []
+  release(circuits: Circuits): ReadonlyArray<Assignment<J, T>> {
+    if (this.waiting === 0) return none
     const assignments: Array<Assignment<J, T>> = []
     for (const target of this.targets) {
       if (!circuits.available.has(target.name)) continue
@@ -154,7 +156,9 @@ export class Router<J extends Routable, T extends Target = Target> {
   }
 
   /** Empties the lines of upstreams that can no longer take mail, for the jobs to be routed again. */
-  evict(circuits: Circuits): Array<J> {
+  evict(circuits: Circuits): ReadonlyArray<J> {
+    // Nothing waits in most rounds: no array for them.
+    if (this.waiting === 0) return none
     const evicted: Array<J> = []
     for (const [name, line] of this.lines) {
       if (circuits.available.has(name)) continue
@@ -164,7 +168,7 @@ export class Router<J extends Routable, T extends Target = Target> {
   }
 
   /** Every waiting job, for a drain. */
-  clear(): Array<J> {
+  clear(): ReadonlyArray<J> {
     return this.evict({ available: new Set(), probing: new Set() })
   }
 

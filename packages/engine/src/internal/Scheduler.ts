@@ -110,23 +110,32 @@ export const make = ({ classify, config, queue, reporter, suspensions }: Setting
       return job
     }
 
-    // This round's view of the circuits, refilled on each round rather than allocated.
+    const mark = (set: Set<string>, name: string, member: boolean) => {
+      if (member) set.add(name)
+      else set.delete(name)
+    }
+    // This round's view of the circuits, brought up to date on each round rather than allocated.
     const circuits: Circuits = { available: new Set(), probing: new Set() }
     // A circuit that cooled down is probed here, with a connection and no message (UpstreamActor.probe):
     // only a closed circuit takes mail.
+    // (Entries are added and deleted as they change, not cleared and added again: a Set's clear()
+    // allocates a new table, and this runs at every round.)
     const look = (now: number) => {
-      circuits.available.clear()
-      circuits.probing.clear()
       for (const actor of actors) {
+        let available = false
+        let probing = false
         // Suspended: neither given mail nor probed, whatever its circuit says.
-        if (suspensions?.holding("upstream", actor.name, now) !== undefined) continue
-        const breaker = actor.breaker
-        if (breaker.state === "closed") {
-          circuits.available.add(actor.name)
-          continue
+        if (suspensions?.holding("upstream", actor.name, now) === undefined) {
+          const breaker = actor.breaker
+          if (breaker.state === "closed") {
+            available = true
+          } else {
+            if (breaker.available(now) && breaker.tryPass(now)) actor.probe()
+            probing = breaker.state === "half-open"
+          }
         }
-        if (breaker.available(now) && breaker.tryPass(now)) actor.probe()
-        if (breaker.state === "half-open") circuits.probing.add(actor.name)
+        mark(circuits.available, actor.name, available)
+        mark(circuits.probing, actor.name, probing)
       }
     }
 
@@ -328,7 +337,7 @@ export const make = ({ classify, config, queue, reporter, suspensions }: Setting
         draining = true
         cooldowns.cancel()
         room.notify()
-        const waiting = router.clear()
+        const waiting = [...router.clear()]
         for (let job = next(); job !== undefined; job = next()) waiting.push(job)
         for (const actor of actors) waiting.push(...actor.takeWaiting())
         for (const job of waiting) delivering.delete(job.message.id)
