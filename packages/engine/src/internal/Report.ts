@@ -14,6 +14,8 @@ import type { Failure } from "../Inspection.js"
 import type { QueuedMessage, RecipientStatus } from "../Message.js"
 import * as Outcome from "./Outcome.js"
 import * as Batcher from "./batcher.js"
+import type { Line } from "./logLines.js"
+import { logLines } from "./logLines.js"
 import type { SuppressionsShape } from "../Suppressions.js"
 import type { Job } from "./UpstreamActor.js"
 
@@ -38,11 +40,6 @@ export interface Reporter {
 
 const recentFailures = 50
 
-interface Line {
-  readonly level: "info" | "warn"
-  readonly message: string
-  readonly annotations: Record<string, unknown>
-}
 
 // One plain counter per series for the whole process, made the first time the series is counted.
 const counters = new Map<string, Counters.Counter>()
@@ -189,10 +186,7 @@ export const make = (settings: {
         batch.published.length === 0 ? Effect.void : PubSub.publishAll(events, batch.published),
         Effect.forEach(batch.circuits, ({ state, upstream }) =>
           Metric.set(EngineMetrics.forUpstream(upstream).circuitState, stateCode(state)), { discard: true }),
-        Effect.forEach(batch.lines, ({ annotations, level, message }) =>
-          (level === "warn" ? Effect.logWarning(message) : Effect.logInfo(message)).pipe(Effect.annotateLogs(annotations)), {
-          discard: true
-        }),
+        logLines(batch.lines, clock),
         suppressions === undefined
           ? Effect.void
           : Effect.forEach(batch.suppressed, ({ address, reason, until }) => suppressions.add(address, reason, until), { discard: true })
