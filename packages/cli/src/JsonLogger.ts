@@ -1,5 +1,5 @@
-import type { HashMap, List, LogLevel } from "effect"
-import { Cause, Inspectable, Layer, Logger } from "effect"
+import type { List, LogLevel } from "effect"
+import { Cause, HashMap, Inspectable, Layer, Logger } from "effect"
 
 /**
  * One JSON object per line with stable top-level field names, so a log shipper (ELK) can index them
@@ -16,26 +16,42 @@ export const format = (options: {
 }): string => {
   const parts = Array.isArray(options.message) ? options.message : [options.message]
   const texts: Array<string> = []
-  const details: Array<unknown> = []
+  const errors: Array<string> = []
   for (const part of parts) {
     if (typeof part === "string") texts.push(part)
-    else details.push(part)
+    else errors.push(describe(part))
   }
-  const line: Record<string, unknown> = {}
-  for (const [key, value] of options.annotations) {
-    if (value !== undefined) line[key] = value
-  }
-  const now = options.date.getTime()
-  for (const span of options.spans) line[`${span.label}Ms`] = now - span.startTime
-  line.ts = options.date.toISOString()
-  line.level = options.logLevel.label.toLowerCase()
-  line.msg = texts.join(" ")
-  const errors = details.map(describe)
+  const msg = texts.length === 1 ? texts[0]! : texts.join(" ")
   if (!Cause.isEmpty(options.cause)) errors.push(Cause.pretty(options.cause))
-  if (errors.length > 0) line.error = errors.join("\n")
-  // Field order is cosmetic; putting ts/level/msg first makes the lines readable in a terminal.
-  const { ts, level, msg, ...rest } = line
-  return JSON.stringify({ ts, level, msg, ...rest }, replacer)
+  const error = errors.length > 0 ? errors.join("\n") : undefined
+  // Written out field by field (the engine writes a line per message delivered): ts, level and msg
+  // first, readable in a terminal; an annotation never replaces them, nor an error.
+  let line = `{"ts":"${options.date.toISOString()}","level":"${options.logLevel.label.toLowerCase()}","msg":${JSON.stringify(msg)}`
+  HashMap.forEach(options.annotations, (value, key) => {
+    if (key === "ts" || key === "level" || key === "msg" || (key === "error" && error !== undefined)) return
+    const json = encode(value)
+    if (json !== undefined) line += `,${JSON.stringify(key)}:${json}`
+  })
+  const now = options.date.getTime()
+  for (const span of options.spans) line += `,${JSON.stringify(`${span.label}Ms`)}:${now - span.startTime}`
+  if (error !== undefined) line += `,"error":${JSON.stringify(error)}`
+  return line + "}"
+}
+
+/** A value as JSON, bigints as strings; undefined for what JSON leaves out (undefined, a function). */
+const encode = (value: unknown): string | undefined => {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value)
+    case "number":
+      return Number.isFinite(value) ? String(value) : "null"
+    case "boolean":
+      return value ? "true" : "false"
+    case "bigint":
+      return `"${value}"`
+    default:
+      return JSON.stringify(value, replacer)
+  }
 }
 
 const describe = (value: unknown): string => {

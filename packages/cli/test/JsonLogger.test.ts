@@ -40,6 +40,36 @@ describe("JsonLogger", () => {
       })
     }))
 
+  it.effect("writes every kind of annotation value as JSON: quotes and line breaks escaped, bigints as strings, lists and objects whole, spans in ms", () =>
+    Effect.gen(function*() {
+      const [line] = yield* capture(
+        Effect.logInfo("delivered").pipe(
+          Effect.annotateLogs({
+            text: "a \"quoted\"\nline",
+            big: 12345678901234567890n,
+            none: null,
+            nan: Number.NaN,
+            ok: true,
+            recipients: [{ address: "a@example.net", code: 250, enhanced: undefined }],
+            fn: () => 1
+          }),
+          Effect.withLogSpan("flush")
+        )
+      )
+      expect(line).toEqual({
+        ts: expect.any(String),
+        level: "info",
+        msg: "delivered",
+        text: "a \"quoted\"\nline",
+        big: "12345678901234567890",
+        none: null,
+        nan: null,
+        ok: true,
+        recipients: [{ address: "a@example.net", code: 250 }],
+        flushMs: expect.any(Number)
+      })
+    }))
+
   it.effect("gives errors and causes an error field, and never lets an annotation replace msg", () =>
     Effect.gen(function*() {
       const lines = yield* capture(Effect.all([
