@@ -8,6 +8,7 @@ const packr = new Packr({ useRecords: false, skipValues: [undefined] } as Option
 
 /** Encodes anything a store keeps beside its checked values (a quarantined record, say). */
 export const pack = (value: unknown): Buffer => packr.pack(value)
+export const unpack = (bytes: Uint8Array): unknown => packr.unpack(bytes)
 
 // Skipping undefined makes msgpackr list each object's keys before writing it (an array per nested
 // object: a recipient, a reply). Values of one fixed shape write their undefined fields instead (3
@@ -16,7 +17,6 @@ const wholePackr = new Packr({ useRecords: false })
 
 /** Encodes a value whose objects have every field written out (see `pack`): undefined ones are kept. */
 export const packWhole = (value: unknown): Buffer => wholePackr.pack(value)
-export const unpack = (bytes: Uint8Array): unknown => packr.unpack(bytes)
 
 export interface Codec<A> {
   readonly encode: (value: A) => Buffer

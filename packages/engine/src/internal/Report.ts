@@ -40,7 +40,6 @@ export interface Reporter {
 
 const recentFailures = 50
 
-
 // One plain counter per series for the whole process, made the first time the series is counted.
 const counters = new Map<string, Counters.Counter>()
 const count = (key: string, metric: () => Metric.Metric.Counter<number>) => {

@@ -38,6 +38,8 @@ export interface Routable {
   readonly avoid: string | undefined
 }
 
+const none: ReadonlyArray<never> = []
+
 /**
  * Chooses the upstream of each job: smooth weighted round-robin among the active upstreams whose
  * circuit lets mail through, or among the standbys while no active one does.
@@ -51,8 +53,6 @@ export interface Routable {
  * Synchronous and owned by the scheduler's dispatch fiber, which passes in which circuits are
  * available on each round.
  */
-const none: ReadonlyArray<never> = []
-
 export class Router<J extends Routable, T extends Target = Target> {
   private readonly actives: Balancer
   private readonly standbys: Balancer

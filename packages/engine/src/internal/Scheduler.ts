@@ -110,16 +110,16 @@ export const make = ({ classify, config, queue, reporter, suspensions }: Setting
       return job
     }
 
+    // This round's view of the circuits, brought up to date on each round rather than allocated:
+    // entries are added and deleted as they change, not cleared and added again (a Set's clear()
+    // allocates a new table, and this runs at every round).
+    const circuits: Circuits = { available: new Set(), probing: new Set() }
     const mark = (set: Set<string>, name: string, member: boolean) => {
       if (member) set.add(name)
       else set.delete(name)
     }
-    // This round's view of the circuits, brought up to date on each round rather than allocated.
-    const circuits: Circuits = { available: new Set(), probing: new Set() }
     // A circuit that cooled down is probed here, with a connection and no message (UpstreamActor.probe):
     // only a closed circuit takes mail.
-    // (Entries are added and deleted as they change, not cleared and added again: a Set's clear()
-    // allocates a new table, and this runs at every round.)
     const look = (now: number) => {
       for (const actor of actors) {
         let available = false
