@@ -25,6 +25,15 @@ const deferredUntil = (retryAt: number, attempts = 1): Settlement => ({
   retryAt
 })
 
+// A spool record's bytes as record.ts lays them out: marker, place byte, record length, record, content.
+const positional = 0x10
+const inline = 1
+const layout = (place: number, meta: Uint8Array, content: Uint8Array = Buffer.alloc(0)): Buffer => {
+  const bytes = Buffer.concat([Buffer.from([0xc1, place, 0, 0, 0, 0]), meta, content])
+  bytes.writeUInt32LE(meta.byteLength, 2)
+  return bytes
+}
+
 describe("Spool", () => {
   it.scoped("take waits for an enqueue, and gives messages in acceptance order with their content", () =>
     Effect.gen(function*() {
@@ -346,12 +355,7 @@ describe("Spool", () => {
     const values = ["0000000000000000000000004", "queued", 0, "default", 0, 0, undefined, undefined,
       [{ address: "r1@example.net", status: "pending" }], undefined, undefined, "sender@example.com", ["r1@example.net"],
       undefined, 0, "another run"]
-    const bytesOf = (values: ReadonlyArray<unknown>) => {
-      const meta = Record.pack(values)
-      const bytes = Buffer.concat([Buffer.from([0xc1, 0x10, 0, 0, 0, 0]), meta])
-      bytes.writeUInt32LE(meta.byteLength, 2)
-      return bytes
-    }
+    const bytesOf = (values: ReadonlyArray<unknown>) => layout(positional, Record.pack(values))
     const good = Record.decode(bytesOf(values))
     expect(Either.getOrThrow(good).record).toMatchObject({ id: values[0], status: "queued", from: "sender@example.com", dueAt: 0 })
     const bad = Record.decode(bytesOf(values.map((v, i) => i === 2 ? "zero" : v)))
@@ -382,9 +386,7 @@ describe("Spool", () => {
     const meta = bytes.subarray(6, 6 + bytes.readUInt32LE(2))
     const values = Record.unpack(meta) as Array<unknown>
     const other = Codec.packWhole([...values.slice(0, -1), "another run"])
-    const rewritten = Buffer.concat([Buffer.from([0xc1, 0x10 | 1, 0, 0, 0, 0]), other, Buffer.from("body")])
-    rewritten.writeUInt32LE(other.byteLength, 2)
-    const decoded = Either.getOrThrow(Record.decode(rewritten))
+    const decoded = Either.getOrThrow(Record.decode(layout(positional | inline, other, Buffer.from("body"))))
     expect(decoded.record).toEqual(record)
     expect(Buffer.from(decoded.content as Buffer).toString()).toBe("body")
   })
@@ -408,8 +410,7 @@ describe("Spool", () => {
       // As spools wrote it before the positional layout: marker, place (inline), length, map, content.
       const meta = Record.pack(record)
       const content = Buffer.from("Subject: mapped\r\n\r\nbody\r\n")
-      const bytes = Buffer.concat([Buffer.from([0xc1, 1, 0, 0, 0, 0]), meta, content])
-      bytes.writeUInt32LE(meta.byteLength, 2)
+      const bytes = layout(inline, meta, content)
       yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* openStore(path)
         yield* Effect.promise(() =>
