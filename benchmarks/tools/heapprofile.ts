@@ -17,7 +17,7 @@ interface Node {
 }
 
 const args = process.argv.slice(2)
-const file = args.find((arg) => !arg.startsWith("--") && !/^\d+$/.test(arg))
+const file = args[0]?.startsWith("--") === false ? args[0] : undefined
 const option = (name: string) => {
   const i = args.indexOf(name)
   return i >= 0 ? Number(args[i + 1]) : undefined
