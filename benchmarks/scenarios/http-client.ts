@@ -29,6 +29,11 @@ export interface HttpReport {
   readonly type: "result"
   readonly accepted: number
   readonly elapsedMs: number
+  /**
+   * When the first request went out, in epoch ms (performance.timeOrigin-based, so comparable with the
+   * parent's clock): a run timed by the parent starts here, not at the client's own start-up.
+   */
+  readonly startedAt: number
   readonly cpuMs: number
   /** Per request, from sending it to the whole answer. */
   readonly latencyMs: Percentiles | null
@@ -106,6 +111,7 @@ const main = async () => {
     type: "result",
     accepted,
     elapsedMs,
+    startedAt: performance.timeOrigin + t0,
     cpuMs: (cpu.user + cpu.system) / 1000,
     latencyMs: latencies.summary(),
     firstError

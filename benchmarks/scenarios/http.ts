@@ -44,8 +44,17 @@ export const runHttpClient = async (config: HttpClientConfig, context: ScenarioC
   }
 }
 
-/** Waits until the nodes have delivered `target` in all; fails after `timeoutMs` without progress. */
-export const waitDelivered = async (nodes: ReadonlyArray<Serve>, target: number, timeoutMs: number, onProgress: (n: number) => void) => {
+/**
+ * Waits until the nodes have delivered `target` in all, looking every `pollMs`; fails after `timeoutMs`
+ * without progress.
+ */
+export const waitDelivered = async (
+  nodes: ReadonlyArray<Serve>,
+  target: number,
+  timeoutMs: number,
+  onProgress: (n: number) => void,
+  pollMs = 100
+) => {
   let last = -1
   let lastChange = Date.now()
   for (;;) {
@@ -58,7 +67,7 @@ export const waitDelivered = async (nodes: ReadonlyArray<Serve>, target: number,
     } else if (Date.now() - lastChange > timeoutMs) {
       throw new BenchmarkError(`delivery stalled at ${now} of ${target}`)
     }
-    await sleep(100)
+    await sleep(pollMs)
   }
 }
 

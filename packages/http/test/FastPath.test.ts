@@ -306,6 +306,17 @@ describe("the fast path answers what the HttpApi app answers", () => {
       for (const answer of answers.filter((a) => a.status === 503)) expect(answer.head).toMatch(/^retry-after: 2$/m)
     }))
 
+  it.scopedLive("more requests read together than a group takes: the rest go as the next group, none lost or doubled", () =>
+    Effect.gen(function*() {
+      const api = yield* start()
+      // 120 posts read in one turn: a group takes 100 messages at most, the other 20 follow it.
+      const answers = yield* together(api.base, Array.from({ length: 120 }, (_, i) => JSON.stringify(message(i))))
+      expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 120 }, () => 202))
+      yield* until(() => api.sink.messages.length >= 120, "120 messages at the sink")
+      const seqs = api.sink.messages.map((m) => Number(/^X-Seq: (\d+)/m.exec(m.data.toString())?.[1])).sort((a, b) => a - b)
+      expect(seqs).toEqual(Array.from({ length: 120 }, (_, i) => i))
+    }))
+
   it.scopedLive("many single posts at once: each its own id, each message sent once", () =>
     Effect.gen(function*() {
       const api = yield* start()

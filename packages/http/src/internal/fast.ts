@@ -64,6 +64,16 @@ const notReady = new Problem.Problem({ status: 503, detail: "the queue is closed
 /** Groups the engine commits at once (the next waits for one of them to be done). */
 const maxCommitting = 1
 
+/**
+ * Messages a group takes at most (a request is never split): a group is composed and encoded in one
+ * turn of the event loop, so a larger one holds back the replies the upstream connections wait for,
+ * and its garbage lives long enough to be promoted. At 100 (a batch request, or 100 single posts)
+ * `sluice serve` delivered ~12% more, end to end, for ~15% less CPU per message than with no bound,
+ * and what it accepted under load reached the upstreams in tens of ms, not seconds; a burst of batches
+ * with nothing to deliver is accepted ~20% slower (a commit per batch).
+ */
+const groupMessages = 100
+
 export const make = (options: Options): Effect.Effect<Handler, never, Sluice> =>
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<Sluice>()
@@ -111,7 +121,7 @@ export const make = (options: Options): Effect.Effect<Handler, never, Sluice> =>
     // Group commit: the requests read while the engine commits a group wait, and go together as the
     // next group once it is done. A commit costs the spool much more than a message (an LMDB write
     // transaction and its fsync), so the busier the server, the larger the groups and the fewer the
-    // commits; an idle server commits a request in the turn it is read.
+    // commits (up to `groupMessages`); an idle server commits a request in the turn it is read.
     let pending: Array<Pending> = []
     let scheduled = false
     let committing = 0
@@ -146,8 +156,10 @@ export const make = (options: Options): Effect.Effect<Handler, never, Sluice> =>
     const flush = () => {
       scheduled = false
       if (pending.length === 0 || committing >= maxCommitting) return
-      const group = pending
-      pending = []
+      let take = 0
+      for (let messages = 0; take < pending.length && messages < groupMessages; take++) messages += pending[take]!.messages.length
+      const group = take === pending.length ? pending : pending.slice(0, take)
+      pending = take === pending.length ? [] : pending.slice(take)
       committing++
       run(submitGroup(group), {
         onExit: (exit) => {
