@@ -69,8 +69,9 @@ const maxCommitting = 1
  * turn of the event loop, so a larger one holds back the replies the upstream connections wait for,
  * and its garbage lives long enough to be promoted. At 100 (a batch request, or 100 single posts)
  * `sluice serve` delivered ~12% more, end to end, for ~15% less CPU per message than with no bound,
- * and what it accepted under load reached the upstreams in tens of ms, not seconds; a burst of batches
- * with nothing to deliver is accepted ~20% slower (a commit per batch).
+ * and what it accepted under load reached the upstreams in tens of ms, not seconds. A burst of batches
+ * with nothing to deliver takes a commit per batch: 20,000–28,000 accepted/s across runs here, ~25,000
+ * unbounded.
  */
 const groupMessages = 100
 
