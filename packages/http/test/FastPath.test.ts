@@ -170,6 +170,10 @@ const routes: ReadonlyArray<Request> = [
   { name: "a batch by PUT", method: "PUT", path: "/v1/messages/batch", send: batch(ok) }
 ]
 
+/** The X-Seq of every message the sink took, in order: each message once shows as 0, 1, 2, … */
+const seqsAt = (api: Running) =>
+  api.sink.messages.map((m) => Number(/^X-Seq: (\d+)/m.exec(m.data.toString())?.[1])).sort((a, b) => a - b)
+
 /**
  * POSTs each body to /v1/messages on a connection of its own, written all at once when every
  * connection has been open and used (a GET /healthz), so that the server reads them in the same
@@ -313,8 +317,7 @@ describe("the fast path answers what the HttpApi app answers", () => {
       const answers = yield* together(api.base, Array.from({ length: 120 }, (_, i) => JSON.stringify(message(i))))
       expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 120 }, () => 202))
       yield* until(() => api.sink.messages.length >= 120, "120 messages at the sink")
-      const seqs = api.sink.messages.map((m) => Number(/^X-Seq: (\d+)/m.exec(m.data.toString())?.[1])).sort((a, b) => a - b)
-      expect(seqs).toEqual(Array.from({ length: 120 }, (_, i) => i))
+      expect(seqsAt(api)).toEqual(Array.from({ length: 120 }, (_, i) => i))
     }))
 
   it.scopedLive("many single posts at once: each its own id, each message sent once", () =>
@@ -327,7 +330,6 @@ describe("the fast path answers what the HttpApi app answers", () => {
       expect(answers.every((a) => a.status === 202)).toBe(true)
       expect(new Set(answers.map((a) => a.body.id)).size).toBe(200)
       yield* until(() => api.sink.messages.length >= 200, "200 messages at the sink")
-      const seqs = api.sink.messages.map((m) => Number(/^X-Seq: (\d+)/m.exec(m.data.toString())?.[1])).sort((a, b) => a - b)
-      expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => i))
+      expect(seqsAt(api)).toEqual(Array.from({ length: 200 }, (_, i) => i))
     }))
 })

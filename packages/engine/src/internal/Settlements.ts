@@ -38,7 +38,7 @@ export interface Settlements {
  * Time between the end of a flush and the next: each one is a spool transaction, whose start alone
  * costs the event loop 0.1–0.2 ms in LMDB (lmdb-js's startWriting) besides the commit's fsync. Under
  * load a flush then takes some 50 outcomes, not a handful (CPU per delivered message ~7% lower on
- * the spool); an outcome arriving after a quiet spell is still settled in the turn it comes.
+ * the spool); an outcome arriving after a quiet spell is still settled in the next turn.
  */
 const settleGapMs = 5
 

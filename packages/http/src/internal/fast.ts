@@ -159,8 +159,7 @@ export const make = (options: Options): Effect.Effect<Handler, never, Sluice> =>
       if (pending.length === 0 || committing >= maxCommitting) return
       let take = 0
       for (let messages = 0; take < pending.length && messages < groupMessages; take++) messages += pending[take]!.messages.length
-      const group = take === pending.length ? pending : pending.slice(0, take)
-      pending = take === pending.length ? [] : pending.slice(take)
+      const group = pending.splice(0, take)
       committing++
       run(submitGroup(group), {
         onExit: (exit) => {
