@@ -351,6 +351,28 @@ describe("Spool", () => {
       expect(again.map((m) => Buffer.from(m.content).toString())).toEqual(taken.map((m) => Buffer.from(m.content).toString()))
     }))
 
+  it.scoped("records are appended: pages fill up, and an id behind the last (a clock stepped back, a restart) is kept all the same", () =>
+    Effect.gen(function*() {
+      const store = yield* openStore(yield* tempDir)
+      const settings = { maxDepth: 1000, leaseMs: 60_000, retentionMs: 60_000 }
+      const first = yield* makeQueue(store, settings)
+      // ~1.3 KiB records, as a 1 KiB message makes: two fit in a 4 KiB page.
+      const big = (i: number) => message(i, { content: Buffer.alloc(1200, "x") })
+      yield* first.enqueue(Array.from({ length: 200 }, (_, i) => big(i)))
+      const stats = store.db.messages.getStats() as { entryCount: number; treeLeafPageCount: number }
+      expect(stats.entryCount).toBe(200)
+      // Plain puts at the end of the tree leave one record a page.
+      expect(stats.treeLeafPageCount).toBeLessThanOrEqual(101)
+      const behind = "0-behind-1"
+      yield* first.enqueue([message(1000, { id: behind })])
+      // A queue opened again on the store reads where the ids end, and does not append behind them.
+      const again = yield* makeQueue(store, settings)
+      const alsoBehind = "0-behind-2"
+      yield* again.enqueue([message(1001, { id: alsoBehind }), message(1002)])
+      for (const id of [behind, alsoBehind]) expect(Option.getOrThrow(yield* again.status(id)).status).toBe("queued")
+      expect(store.db.messages.getStats()).toMatchObject({ entryCount: 203 })
+    }))
+
   it("a record of another run is checked as it is read: a bad field is named, a good one comes back whole", () => {
     const values = ["0000000000000000000000004", "queued", 0, "default", 0, 0, undefined, undefined,
       [{ address: "r1@example.net", status: "pending" }], undefined, undefined, "sender@example.com", ["r1@example.net"],

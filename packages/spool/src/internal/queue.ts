@@ -30,6 +30,11 @@ interface Lease extends Record.Entry {
 
 type Operation = QueueError["operation"]
 
+/** lmdb-js takes put options (MDB_APPEND) in place of a version; its typings know only the version. */
+interface Appending {
+  readonly put: (id: string, value: Buffer, options: { readonly append: true }) => Promise<boolean>
+}
+
 /** A message's content as a Buffer, without a copy. */
 const asBuffer = (bytes: Uint8Array): Buffer =>
   Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -169,6 +174,22 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
     })
     yield* recover
     depth = yield* guard("open", "counting messages", () => countOf(store.db.due))
+
+    // A record of ~1.3 KB leaves room for two in a 4 KiB page, and a B-tree that grows by plain puts
+    // at its end splits each full page in two: one message a page, 4 KiB written and synced for each.
+    // Put as an append (MDB_APPEND), a record fills the last page instead. An append must be beyond
+    // every key, or LMDB refuses it (and lmdb-js answers it false, not an error): `lastId` is the
+    // greatest key `messages` has held, which only new ids can pass (every other put rewrites a key
+    // it holds), and an id that does not (a clock stepped back) is put the plain way.
+    let lastId = yield* guard("open", "reading the last id", () => {
+      for (const key of store.db.messages.getKeys({ reverse: true, limit: 1 })) return key
+      return ""
+    })
+    const putNew = (id: string, bytes: Buffer): Promise<boolean> => {
+      if (id <= lastId) return store.db.messages.put(id, bytes)
+      lastId = id
+      return (store.db.messages as unknown as Appending).put(id, bytes, { append: true })
+    }
 
     /**
      * Where the next scan of a stream starts: every due key before it is leased or gone, so a scan
@@ -344,7 +365,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
           depth += fresh.length
           const done = commit(store, () => {
             for (const { bytes, record } of fresh) {
-              store.db.messages.put(record.id, bytes)
+              putNew(record.id, bytes)
               store.db.due.put([record.stream, now, record.id], empty)
             }
             // The key's holder with its fingerprint, so that the key repeated with another message is told apart.
