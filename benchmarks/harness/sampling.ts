@@ -6,6 +6,13 @@ import { readFileSync } from "node:fs"
  * summarized in the child, RSS samples thinned to at most `maxPoints`.
  */
 
+/**
+ * Milliseconds on the machine's monotonic clock (process.hrtime: CLOCK_MONOTONIC on Linux), the same in
+ * every process and never stepped like the wall clock (a VM's clock was seen jumping seconds mid-run),
+ * so a time one process took can be compared with another's.
+ */
+export const machineClockMs = (): number => Number(process.hrtime.bigint()) / 1e6
+
 export interface Percentiles {
   readonly p50: number
   readonly p90: number

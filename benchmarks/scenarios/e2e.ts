@@ -6,7 +6,7 @@
  * Sluice reached, single posts at a steady pace: accepted → delivered p50/p99 from the server's own
  * histogram.
  */
-import { round1 } from "../harness/sampling.js"
+import { machineClockMs, round1 } from "../harness/sampling.js"
 import type { Scenario, ScenarioContext } from "../harness/scenario.js"
 import { BenchmarkError, numberOption } from "../harness/scenario.js"
 import type { Serve } from "../harness/serve.js"
@@ -62,7 +62,7 @@ const runServe = async (
     // request (not its process start) to the last delivery, looked for every 10 ms (a scrape each).
     const { startedAt } = await post(p.messages)
     await waitDelivered([serve], base + p.messages, 60_000, (n) => onProgress(p.warmup + n - base), 10)
-    const elapsedMs = performance.timeOrigin + performance.now() - startedAt
+    const elapsedMs = machineClockMs() - startedAt
     const cpuMs = serve.cpuMs() - cpu0
     const failed = await notDelivered(serve)
     if (failed > 0) throw new BenchmarkError(`e2e: ${failed} messages were not delivered at the first attempt`)

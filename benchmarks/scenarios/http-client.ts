@@ -8,7 +8,7 @@
 import { runClient } from "../harness/client.js"
 import { Pool } from "undici"
 import type { Percentiles } from "../harness/sampling.js"
-import { Latencies } from "../harness/sampling.js"
+import { Latencies, machineClockMs } from "../harness/sampling.js"
 import { FROM, TO } from "./message.js"
 
 export interface HttpClientConfig {
@@ -30,7 +30,7 @@ export interface HttpReport {
   readonly accepted: number
   readonly elapsedMs: number
   /**
-   * When the first request went out, in epoch ms (performance.timeOrigin-based, so comparable with the
+   * When the first request went out, in ms of the machine's clock (machineClockMs, so comparable with the
    * parent's clock): a run timed by the parent starts here, not at the client's own start-up.
    */
   readonly startedAt: number
@@ -101,6 +101,7 @@ const worker = async () => {
 
 const main = async () => {
   const cpu0 = process.cpuUsage()
+  const startedAt = machineClockMs()
   const t0 = performance.now()
   started = t0
   await Promise.all(Array.from({ length: config.concurrency }, worker))
@@ -111,7 +112,7 @@ const main = async () => {
     type: "result",
     accepted,
     elapsedMs,
-    startedAt: performance.timeOrigin + t0,
+    startedAt,
     cpuMs: (cpu.user + cpu.system) / 1000,
     latencyMs: latencies.summary(),
     firstError
