@@ -30,10 +30,15 @@ interface Lease extends Record.Entry {
 
 type Operation = QueueError["operation"]
 
-/** lmdb-js takes put options (MDB_APPEND) in place of a version; its typings know only the version. */
+/**
+ * lmdb-js takes put options (MDB_APPEND) in place of a version, its typings only the version. Such a
+ * put gets a promise of its own, which a failed commit rejects: the commit's promise reports that
+ * failure (store.ts), so this one is only heard, lest it be an unhandled rejection.
+ */
 interface Appending {
   readonly put: (id: string, value: Buffer, options: { readonly append: true }) => Promise<boolean>
 }
+const unheard = () => {}
 
 /** A message's content as a Buffer, without a copy. */
 const asBuffer = (bytes: Uint8Array): Buffer =>
@@ -185,10 +190,14 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
       for (const key of store.db.messages.getKeys({ reverse: true, limit: 1 })) return key
       return ""
     })
-    const putNew = (id: string, bytes: Buffer): Promise<boolean> => {
-      if (id <= lastId) return store.db.messages.put(id, bytes)
+    const putNew = (id: string, bytes: Buffer): void => {
+      if (id <= lastId) {
+        store.db.messages.put(id, bytes)
+        return
+      }
       lastId = id
-      return (store.db.messages as unknown as Appending).put(id, bytes, { append: true })
+      const messages = store.db.messages as unknown as Appending
+      messages.put(id, bytes, { append: true }).then(undefined, unheard)
     }
 
     /**
