@@ -6,7 +6,7 @@ import { Recent } from "./recent.js"
 import * as Record from "./record.js"
 import type { DueKey, ExpiryKey, Store } from "./store.js"
 import type { Databases } from "./store.js"
-import { commit, countOf, empty, end, idempotencyKey, noteAccess, transact, whenUsable } from "./store.js"
+import { commit, countOf, empty, end, idempotencyKey, noteAccess, readPooled, transact, whenUsable } from "./store.js"
 
 export interface Settings {
   readonly maxDepth: number
@@ -266,7 +266,7 @@ export const makeQueue = (store: Store, settings: Settings): Effect.Effect<Spool
             if (kept !== undefined && kept.record.dueAt === key[1]) {
               return { key, bytes: undefined, decoded: Either.right<Record.Entry>(kept), apart: undefined }
             }
-            const bytes = store.db.messages.get(key[2])
+            const bytes = readPooled(store.db.messages, key[2])
             const decoded = decodeAt(bytes)
             const apart = decoded !== undefined && Either.isRight(decoded) && decoded.right.content === "apart"
               ? store.db.contents.get(key[2])

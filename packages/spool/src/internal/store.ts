@@ -237,6 +237,21 @@ export const commit = (store: Store, f: () => void): Promise<void> =>
 export const transact = <A>(store: Store, f: (db: Databases) => A): Promise<A> =>
   whenWritable(store, (db) => db.root.transaction(() => f(db)))
 
+/**
+ * The value of `key`, copied out of lmdb-js's shared read buffer into a Buffer of Node's pool: small
+ * values then share an 8 KiB ArrayBuffer, where `get` gives each its own (an allocation outside the
+ * heap that the collector must track and free, one per message the queue reads back).
+ */
+export const readPooled = (db: Database<Buffer, string>, key: string): Buffer | undefined => {
+  // Valid until the next read; its length is the value's, not the shared buffer's.
+  const shared = db.getBinaryFast(key)
+  if (shared === undefined) return undefined
+  const size = shared.length
+  const bytes = Buffer.allocUnsafe(size)
+  bytes.set(new Uint8Array(shared.buffer, shared.byteOffset, size))
+  return bytes
+}
+
 /** How many entries a database holds, without reading them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const countOf = (db: Database<any, any>): number =>
