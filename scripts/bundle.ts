@@ -11,8 +11,8 @@
  * `bundle` builds one benchmark client into one file as the command is built: the workspace packages
  * and Effect inside, tree-shaken and minified (SLUICE_BUNDLE_MINIFY=0 keeps the names); the other npm
  * packages, the peers' among them, load from node_modules. An embedding that imports Effect from
- * node_modules instead loads every module of its package indexes: in the 1,000,000-message drain
- * that held ~40 MiB more (their sources and code), 258–263 MiB of RSS against 218.
+ * node_modules instead loads every module of its package indexes (their sources and code: ~40 MiB of
+ * RSS in the drain).
  * `tsx scripts/bundle.ts` (part of `npm run build`) builds the command.
  */
 import type { BuildOptions, Plugin } from "esbuild"
