@@ -12,7 +12,7 @@ import type { Panel } from "../harness/chart.js"
 import { exited, nextMessage, spawnClient } from "../harness/children.js"
 import { round1 } from "../harness/sampling.js"
 import type { Row, Scenario, ScenarioContext } from "../harness/scenario.js"
-import { BenchmarkError, checkAborted, numberOption } from "../harness/scenario.js"
+import { BenchmarkError, checkAborted, numberOption, UsageError } from "../harness/scenario.js"
 import type { Serve } from "../harness/serve.js"
 import { histogram, quantileBetween, sample, startServe } from "../harness/serve.js"
 import type { BenchSink } from "../harness/sinks.js"
@@ -95,6 +95,18 @@ interface PhaseResult extends Phase {
   readonly clientCpuMicrosPerMessage: number
 }
 
+/** `--phases a,b`: only those phases (by id), e.g. to profile one; all by default. */
+const chosenPhases = (options: ScenarioContext["options"], all: ReadonlyArray<Phase>): ReadonlyArray<Phase> => {
+  const value = options.phases
+  if (value === undefined) return all
+  const ids = String(value).split(",")
+  const unknown = ids.filter((id) => !all.some((phase) => phase.id === id))
+  if (value === true || unknown.length > 0) {
+    throw new UsageError(`--phases takes ids from ${all.map((phase) => phase.id).join(", ")}, got ${String(value)}`)
+  }
+  return all.filter((phase) => ids.includes(phase.id))
+}
+
 const startNode = (sinks: ReadonlyArray<BenchSink>, acceptOnly: boolean) =>
   startServe({
     queue: { kind: "embedded", path: "./spool" },
@@ -123,13 +135,14 @@ export const http: Scenario = {
     const options = context.options
     const singles = numberOption(options, "messages", 20_000)
     const batched = numberOption(options, "batch-messages", 50_000)
-    const phases: ReadonlyArray<Phase> = [
+    const all: ReadonlyArray<Phase> = [
       { id: "single", label: "single, 100 in flight", batch: 1, concurrency: 100, messages: singles, delivering: true, kind: "submit" },
       { id: "batched", label: "batches of 100, 10 in flight", batch: 100, concurrency: 10, messages: batched, delivering: true, kind: "submit" },
       { id: "single-ingest", label: "single, 100 in flight, accepted only", batch: 1, concurrency: 100, messages: singles, delivering: false, kind: "submit" },
       { id: "batched-ingest", label: "batches of 100, 10 in flight, accepted only", batch: 100, concurrency: 10, messages: batched, delivering: false, kind: "submit" },
       { id: "healthz", label: "GET /healthz, 100 in flight", batch: 1, concurrency: 100, messages: numberOption(options, "healthz", 50_000), delivering: false, kind: "healthz" }
     ]
+    const phases = chosenPhases(options, all)
     const textBytes = numberOption(options, "text-bytes", 800)
     const kind = chosenSinks(options)[0]!
     context.progress.start(phases.reduce((sum, phase) => sum + (phase.delivering ? 2 : 1) * phase.messages, 0))
@@ -207,23 +220,21 @@ export const http: Scenario = {
         context.progress.log(`http: ${phase.label}: ${result.acceptedPerSecond} accepted/s, ${result.deliveredPerSecond} delivered/s`)
         results.push(result)
       }
-      const byId = (id: Phase["id"]) => results.find((r) => r.id === id)!
+      const byId = (id: Phase["id"]) => results.find((r) => r.id === id)
+      const target = (id: Phase["id"], what: string, met: (r: PhaseResult) => boolean, figure: (r: PhaseResult) => string) => {
+        const r = byId(id)
+        return r === undefined ? [] : [{ what, met: met(r), figure: figure(r) }]
+      }
+      // A phase left out (--phases) has no target.
       const targets = [
-        {
-          what: "single ≥ 8,000 accepted/s at ≤ 150 µs serve CPU per request (accepted only)",
-          met: byId("single-ingest").acceptedPerSecond >= 8_000 && byId("single-ingest").serveCpuMicrosPerRequest <= 150,
-          figure: `${byId("single-ingest").acceptedPerSecond}/s at ${byId("single-ingest").serveCpuMicrosPerRequest} µs`
-        },
-        {
-          what: "batches ≥ 40,000 accepted/s (accepted only)",
-          met: byId("batched-ingest").acceptedPerSecond >= 40_000,
-          figure: `${byId("batched-ingest").acceptedPerSecond}/s`
-        },
-        {
-          what: "GET /healthz ≤ 50 µs serve CPU",
-          met: byId("healthz").serveCpuMicrosPerRequest <= 50,
-          figure: `${byId("healthz").serveCpuMicrosPerRequest} µs`
-        }
+        ...target(
+          "single-ingest",
+          "single ≥ 8,000 accepted/s at ≤ 150 µs serve CPU per request (accepted only)",
+          (r) => r.acceptedPerSecond >= 8_000 && r.serveCpuMicrosPerRequest <= 150,
+          (r) => `${r.acceptedPerSecond}/s at ${r.serveCpuMicrosPerRequest} µs`
+        ),
+        ...target("batched-ingest", "batches ≥ 40,000 accepted/s (accepted only)", (r) => r.acceptedPerSecond >= 40_000, (r) => `${r.acceptedPerSecond}/s`),
+        ...target("healthz", "GET /healthz ≤ 50 µs serve CPU", (r) => r.serveCpuMicrosPerRequest <= 50, (r) => `${r.serveCpuMicrosPerRequest} µs`)
       ]
       const met = targets.every((t) => t.met)
       const rows: Array<Row> = results.map((r) => ({
