@@ -15,7 +15,6 @@ import { isFinal, messageId } from "./Message.js"
 import * as Report from "./internal/Report.js"
 import * as Scheduler from "./internal/Scheduler.js"
 import { Recipients } from "./Recipients.js"
-import * as Submission from "./Submission.js"
 import type { Refusal, SubmitMessage } from "./Submission.js"
 import { prepareEach, resolveEach } from "./Submission.js"
 import { Suppressions } from "./Suppressions.js"
@@ -32,9 +31,6 @@ export interface Submitted {
 
 export type SubmitError = Refusal | IdempotencyConflict | QueueFull | QueueError
 
-/** Messages judged and composed, each with its id (or why it is refused), not yet queued. */
-export type Prepared = ReadonlyArray<Either.Either<NewMessage, Refusal>>
-
 export interface SluiceShape {
   /**
    * Renders one message's template (with the Templates service), checks its recipients (with the
@@ -48,17 +44,6 @@ export interface SluiceShape {
    */
   readonly submitBatch: (
     messages: ReadonlyArray<SubmitMessage>
-  ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
-  /**
-   * `submitBatch` in two halves, for a caller that gathers requests into one commit (the HTTP
-   * adapter): `prepare` judges and composes now, as each request arrives, so that the commit's turn
-   * only queues. Undefined where preparing needs an Effect (a template, recipient checks, a message
-   * MailComposer builds): `submitBatch` then.
-   */
-  readonly prepare: (messages: ReadonlyArray<SubmitMessage>) => Prepared | undefined
-  /** Queues what `prepare` gave (one commit), as `submitBatch` would have. */
-  readonly submitPrepared: (
-    prepared: Prepared
   ) => Effect.Effect<ReadonlyArray<Either.Either<Submitted, SubmitError>>, QueueFull | QueueError>
   readonly status: (id: string) => Effect.Effect<Option.Option<MessageRecord>, QueueError>
   /** The configured streams and upstreams by name, which filters and suspensions name. */
@@ -87,8 +72,6 @@ export interface SluiceShape {
   readonly subscribe: Effect.Effect<Queue.Dequeue<DeliveryEvent>, never, Scope.Scope>
   /** The queue is open and at least one upstream can take mail. */
   readonly ready: Effect.Effect<boolean>
-  /** How many messages are on the upstreams' connections now (sent or being sent, not settled). */
-  readonly inFlight: () => number
   /** Applies a raw delivery status notification (RFC 3464) or abuse report (RFC 5965) to the message it is about. */
   readonly feedback: (raw: Uint8Array) => Effect.Effect<Feedback.FeedbackResult, Feedback.InvalidReport | QueueError>
   /** Records a complaint against message `id` by `address` (else its only recipient); none when there is no such message. */
@@ -159,7 +142,7 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
     const defaultStream = streams.has("default") ? "default" : Object.keys(config.streams)[0]!
 
     /** The prepared messages queued together (one commit); a refused one keeps its error in its place. */
-    const enqueuePrepared = (prepared: Prepared) =>
+    const enqueuePrepared = (prepared: ReadonlyArray<Either.Either<NewMessage, Refusal>>) =>
       Effect.gen(function*() {
         const valid = prepared.flatMap((p) => Either.isRight(p) ? [p.right] : [])
         const enqueued = valid.length === 0 ? [] : yield* queue.enqueue(valid)
@@ -182,27 +165,16 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
         Effect.flatMap(enqueuePrepared)
       )
 
-    // Plain messages on an engine without recipient checks (the measured hot path) go straight to
-    // composing, in a plain loop.
-    const prepareAtOnce: SluiceShape["prepare"] = (messages) => {
-      if (recipients !== undefined || messages.some((m) => m.template !== undefined)) return undefined
-      const now = clock.unsafeCurrentTimeMillis()
-      return Submission.prepareAtOnce(messages, streams, defaultStream, () => messageId(now))
-    }
-
-    // render → check → compose → enqueue.
-    const submitBatch: SluiceShape["submitBatch"] = (messages) => {
-      const prepared = prepareAtOnce(messages)
-      return prepared !== undefined
-        ? enqueuePrepared(prepared)
+    // render → check → compose → enqueue. Plain messages on an engine without recipient checks (the
+    // measured hot path) go straight to composing: no Effect per message.
+    const submitBatch: SluiceShape["submitBatch"] = (messages) =>
+      recipients === undefined && !messages.some((m) => m.template !== undefined)
+        ? prepare(messages.map((m) => Either.right(m)))
         : Effect.flatMap(resolveEach(messages, templates, recipients), prepare)
-    }
 
     return {
       submit: (message) => submitBatch([message]).pipe(Effect.flatMap(([result]) => result!)),
       submitBatch,
-      prepare: prepareAtOnce,
-      submitPrepared: enqueuePrepared,
       status: (id) => queue.status(id).pipe(Effect.map(Option.map(present))),
       targets: { streams: Object.keys(config.streams), upstreams: config.upstreams.map(upstreamName) },
       failures: reporter.failures,
@@ -215,7 +187,6 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
       events: Stream.unwrapScoped(Effect.map(subscribe, (subscription) => Stream.fromQueue(subscription))),
       subscribe,
       ready: Effect.map(queue.isOpen, (open) => open && scheduler.canDeliver()),
-      inFlight: scheduler.onTheWire,
       feedback: feedback.apply,
       complain: feedback.complain
     }

@@ -201,25 +201,6 @@ const prepareNow = (
 }
 
 /**
- * `prepareEach` where no message needs an Effect (each is raw or of a shape `Compose` builds), as a
- * plain loop; else undefined, and the ids `id()` gave are not used.
- */
-export const prepareAtOnce = (
-  messages: ReadonlyArray<SubmitMessage>,
-  streams: ReadonlySet<string>,
-  defaultStream: string,
-  id: () => string
-): Array<Either.Either<NewMessage, InvalidMessage>> | undefined => {
-  const prepared: Array<Either.Either<NewMessage, InvalidMessage>> = []
-  for (const message of messages) {
-    const now = prepareNow(message, streams, defaultStream, id())
-    if (!Either.isEither(now)) return undefined
-    prepared.push(now)
-  }
-  return prepared
-}
-
-/**
  * Many messages, decoded (or why not), each checked and composed with the id `id()` gives: what runs
  * per message is a plain loop, and Effect only for the messages MailComposer builds.
  */

@@ -52,8 +52,6 @@ export const make = <R>(
     const sluice: SluiceShape = {
       submit: (message) => Effect.suspend(() => current.sluice.submit(message)),
       submitBatch: (messages) => Effect.suspend(() => current.sluice.submitBatch(messages)),
-      prepare: (messages) => current.sluice.prepare(messages),
-      submitPrepared: (prepared) => Effect.suspend(() => current.sluice.submitPrepared(prepared)),
       status: (id) => Effect.suspend(() => current.sluice.status(id)),
       get targets() {
         return current.sluice.targets
@@ -65,7 +63,6 @@ export const make = <R>(
       events: Stream.unwrap(Effect.sync(() => current.sluice.events)),
       subscribe: Effect.suspend(() => current.sluice.subscribe),
       ready: Effect.suspend(() => current.sluice.ready),
-      inFlight: () => current.sluice.inFlight(),
       feedback: (raw) => Effect.suspend(() => current.sluice.feedback(raw)),
       complain: (id, address) => Effect.suspend(() => current.sluice.complain(id, address))
     }

@@ -25,8 +25,6 @@ export interface SchedulerShape {
   readonly delivering: ReadonlyMap<string, string>
   /** True while at least one upstream can take mail: it has answered, and its circuit is closed. */
   readonly canDeliver: () => boolean
-  /** Messages on the upstreams' connections now (not those waiting for one). */
-  readonly onTheWire: () => number
   /**
    * Takes the jobs of `ids` that wait with the scheduler (buffered, in a line, in a mailbox; not on a
    * connection) out of its hands and answers their ids: leased still, for the caller to hand back.
@@ -359,11 +357,6 @@ export const make = ({ classify, config, queue, reporter, suspensions }: Setting
       },
       delivering,
       canDeliver: () => actors.some((actor) => actor.breaker.state === "closed" && actor.breaker.reached),
-      onTheWire: () => {
-        let count = 0
-        for (const actor of actors) count += actor.inFlight
-        return count
-      },
       giveBack: (ids) => {
         const mine = (job: Job) => ids.has(job.message.id)
         const back = fair.takeWhere(mine)
