@@ -41,7 +41,10 @@ const common: BuildOptions = {
   sourcemap: "linked",
   logLevel: "warning",
   // The workspace packages' TypeScript sources, not a dist/ that may be older.
-  conditions: ["@sluice/source"]
+  conditions: ["@sluice/source"],
+  // Less to read and parse at every start; the source map keeps stack traces readable.
+  // SLUICE_BUNDLE_MINIFY=0 keeps the names, for a readable CPU profile.
+  minify: process.env.SLUICE_BUNDLE_MINIFY !== "0"
 }
 
 export const bundle = async (entry: string, outfile: string): Promise<string> => {
@@ -49,7 +52,6 @@ export const bundle = async (entry: string, outfile: string): Promise<string> =>
     ...common,
     entryPoints: [entry],
     outfile,
-    minify: process.env.SLUICE_BUNDLE_MINIFY !== "0",
     plugins: [outside(/^(@sluice\/|effect(\/|$)|@effect\/)/)]
   })
   return outfile
@@ -66,9 +68,6 @@ export const bundleCommand = async (): Promise<string> => {
     entryPoints: { sluice: join(root, "packages/cli/src/main.ts") },
     outdir: commandDirectory,
     splitting: true,
-    // Less to read and parse at every start; the source map keeps stack traces readable.
-    // SLUICE_BUNDLE_MINIFY=0 keeps the names, for a readable CPU profile of the start.
-    minify: process.env.SLUICE_BUNDLE_MINIFY !== "0",
     sourcesContent: false,
     chunkNames: "chunks/[name]-[hash]",
     // CommonJS modules inside an ES module call `require` for Node's own modules: give them one.

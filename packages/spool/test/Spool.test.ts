@@ -361,7 +361,7 @@ describe("Spool", () => {
       yield* first.enqueue(Array.from({ length: 200 }, (_, i) => big(i)))
       const stats = store.db.messages.getStats() as { entryCount: number; treeLeafPageCount: number }
       expect(stats.entryCount).toBe(200)
-      // Plain puts at the end of the tree leave one record a page.
+      // Plain puts at the end of the tree would leave one record a page (200 pages).
       expect(stats.treeLeafPageCount).toBeLessThanOrEqual(101)
       const behind = "0-behind-1"
       yield* first.enqueue([message(1000, { id: behind })])
