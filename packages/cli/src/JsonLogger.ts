@@ -1,4 +1,5 @@
 import type { List, LogLevel } from "effect"
+import { LineLogger } from "@sluice/engine"
 import { Cause, HashMap, Inspectable, Layer, Logger } from "effect"
 
 /**
@@ -24,18 +25,48 @@ export const format = (options: {
   const msg = texts.length === 1 ? texts[0]! : texts.join(" ")
   if (!Cause.isEmpty(options.cause)) errors.push(Cause.pretty(options.cause))
   const error = errors.length > 0 ? errors.join("\n") : undefined
-  // Written out field by field (the engine writes a line per message delivered): ts, level and msg
-  // first, readable in a terminal; an annotation never replaces them, nor an error.
-  let line = `{"ts":"${options.date.toISOString()}","level":"${options.logLevel.label.toLowerCase()}","msg":${JSON.stringify(msg)}`
+  let line = head(options.date.toISOString(), options.logLevel.label.toLowerCase(), msg)
   HashMap.forEach(options.annotations, (value, key) => {
-    if (key === "ts" || key === "level" || key === "msg" || (key === "error" && error !== undefined)) return
-    const json = encode(value)
-    if (json !== undefined) line += `,${JSON.stringify(key)}:${json}`
+    if (key !== "error" || error === undefined) line += field(key, value)
   })
-  const now = options.date.getTime()
-  for (const span of options.spans) line += `,${JSON.stringify(`${span.label}Ms`)}:${now - span.startTime}`
+  line += spansOf(options.spans, options.date.getTime())
   if (error !== undefined) line += `,"error":${JSON.stringify(error)}`
   return line + "}"
+}
+
+/**
+ * The engine's per-message lines (LineLogger), as `format` writes each: the fiber's annotations that
+ * no line's own replaces, then the line's, in the order it gives them. One string for the batch.
+ */
+export const formatLines = (batch: LineLogger.Batch): string => {
+  const ts = batch.date.toISOString()
+  const spans = spansOf(batch.spans, batch.date.getTime())
+  let out = ""
+  for (const { annotations, level, message } of batch.lines) {
+    let line = head(ts, level, message)
+    HashMap.forEach(batch.annotations, (value, key) => {
+      if (!(key in annotations)) line += field(key, value)
+    })
+    for (const key in annotations) line += field(key, annotations[key])
+    out += line + spans + "}\n"
+  }
+  return out
+}
+
+// Written out field by field (the engine writes a line per message delivered): ts, level and msg
+// first, readable in a terminal; an annotation never replaces them.
+const head = (ts: string, level: string, msg: string): string => `{"ts":"${ts}","level":"${level}","msg":${JSON.stringify(msg)}`
+
+const field = (key: string, value: unknown): string => {
+  if (key === "ts" || key === "level" || key === "msg") return ""
+  const json = encode(value)
+  return json === undefined ? "" : `,${JSON.stringify(key)}:${json}`
+}
+
+const spansOf = (spans: List.List<{ readonly label: string; readonly startTime: number }>, now: number): string => {
+  let text = ""
+  for (const span of spans) text += `,${JSON.stringify(`${span.label}Ms`)}:${now - span.startTime}`
+  return text
 }
 
 /** A value as JSON, bigints as strings; undefined for what JSON leaves out (undefined, a function). */
@@ -50,7 +81,12 @@ const encode = (value: unknown): string | undefined => {
     case "bigint":
       return `"${value}"`
     default:
-      return JSON.stringify(value, replacer)
+      // A replacer is called for every key and value: only a value that holds a bigint needs it.
+      try {
+        return JSON.stringify(value)
+      } catch {
+        return JSON.stringify(value, replacer)
+      }
   }
 }
 
@@ -64,9 +100,15 @@ const describe = (value: unknown): string => {
 
 const replacer = (_key: string, value: unknown) => typeof value === "bigint" ? value.toString() : value
 
-export const logger: Logger.Logger<unknown, void> = Logger.make((options) => {
-  process.stdout.write(format(options) + "\n")
-})
+/** A line per record on stdout; the engine's per-message lines in one write per batch. */
+export const logger: Logger.Logger<unknown, void> = LineLogger.make(
+  Logger.make((options) => {
+    process.stdout.write(format(options) + "\n")
+  }),
+  (batch) => {
+    process.stdout.write(formatLines(batch))
+  }
+)
 
 /** Replaces Effect's default logger with the JSON-lines one, on stdout. */
 export const layer: Layer.Layer<never> = Logger.replace(Logger.defaultLogger, logger)

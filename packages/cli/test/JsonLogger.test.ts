@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Logger } from "effect"
+import { Effect, HashMap, List, Logger, LogSpan } from "effect"
 import { QueueError } from "@sluice/engine"
 import { JsonLogger } from "../src/index.js"
 
@@ -80,5 +80,30 @@ describe("JsonLogger", () => {
       expect(lines[0]).toMatchObject({ level: "error", msg: "queue take failed", error: "QueueError: queue take: disk gone" })
       expect(lines[1]).toMatchObject({ msg: "failed" })
       expect(lines[2]).toMatchObject({ level: "fatal", msg: "stopped", error: expect.stringContaining("boom") })
+    }))
+
+  it.effect("writes the engine's batch of lines as it writes each line logged alone: one string, a line each", () =>
+    Effect.gen(function*() {
+      const lines = [
+        { level: "info" as const, message: "delivered", annotations: { messageId: "m1", node: "mine", msg: "not this", recipients: [{ address: "a@example.net", code: 250 }] } },
+        { level: "warn" as const, message: "upstream failed; failing over", annotations: { messageId: "m2", error: "timeout", region: undefined } }
+      ]
+      const around = <A>(effect: Effect.Effect<A>) =>
+        effect.pipe(Effect.annotateLogs({ node: "n1", region: "eu" }), Effect.withLogSpan("flush"))
+      const alone = yield* capture(around(Effect.forEach(lines, ({ annotations, level, message }) =>
+        (level === "warn" ? Effect.logWarning(message) : Effect.logInfo(message)).pipe(Effect.annotateLogs(annotations)))))
+      const now = Date.now()
+      const written = JsonLogger.formatLines({
+        date: new Date(now),
+        annotations: HashMap.make(["node", "n1"], ["region", "eu"]),
+        spans: List.make(LogSpan.make("flush", now - 3)),
+        lines
+      })
+      expect(written.endsWith("}\n")).toBe(true)
+      const parsed = written.trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+      expect(parsed.map((line) => Object.keys(line).slice(0, 3))).toEqual([["ts", "level", "msg"], ["ts", "level", "msg"]])
+      expect(parsed).toEqual(alone.map((line) => ({ ...line, ts: expect.any(String), flushMs: 3 })))
+      expect(parsed[1]).toMatchObject({ level: "warn", node: "n1", error: "timeout" })
+      expect(parsed[1]).not.toHaveProperty("region")
     }))
 })

@@ -23,6 +23,8 @@ export * as Feedback from "./Feedback.js"
 /** Idempotency keys: a message's fingerprint, and the conflict of a key used for another message. */
 export * as Idempotency from "./Idempotency.js"
 export { IdempotencyConflict } from "./Idempotency.js"
+/** A logger that takes the engine's per-message log lines a batch at a time. */
+export * as LineLogger from "./LineLogger.js"
 /** An in-memory DeliveryQueue. */
 export * as MemoryQueue from "./MemoryQueue.js"
 /** Upstream rate limits: local by default, pluggable for a cluster. */

@@ -1,4 +1,4 @@
-import { Config as EngineConfig } from "@sluice/engine"
+import { Config as EngineConfig, LineLogger } from "@sluice/engine"
 import type { Layer } from "effect"
 import { Cause, Inspectable, Logger, LogLevel, Schema } from "effect"
 
@@ -61,17 +61,29 @@ export const toLine = (options: Logger.Logger.Options<unknown>): Line => {
  * Where an embedded engine's log goes: to the host's function, or nowhere. Effect's default logger
  * would print logfmt lines on the host's stdout, which is the host's, not a library's, to write.
  */
-export const embedded = (write: ((line: Line) => void) | undefined): Layer.Layer<never> =>
-  write === undefined
-    ? Logger.remove(Logger.defaultLogger)
-    : Logger.replace(
-      Logger.defaultLogger,
-      Logger.make((options) => {
-        // A host's logger that throws must not stop a delivery: the line is lost, not the message.
-        try {
-          write(toLine(options))
-        } catch {
-          // nothing to do: there is nowhere else to say it
+export const embedded = (write: ((line: Line) => void) | undefined): Layer.Layer<never> => {
+  if (write === undefined) return Logger.remove(Logger.defaultLogger)
+  // A host's logger that throws must not stop a delivery: the line is lost, not the message.
+  const handOver = (line: Line) => {
+    try {
+      write(line)
+    } catch {
+      // nothing to do: there is nowhere else to say it
+    }
+  }
+  return Logger.replace(
+    Logger.defaultLogger,
+    LineLogger.make(Logger.make((options) => handOver(toLine(options))), (batch) => {
+      for (const line of batch.lines) {
+        const annotations: Record<string, unknown> = {}
+        for (const [key, value] of batch.annotations) {
+          if (value !== undefined && !(key in line.annotations)) annotations[key] = value
         }
-      })
-    )
+        for (const key in line.annotations) {
+          if (line.annotations[key] !== undefined) annotations[key] = line.annotations[key]
+        }
+        handOver({ level: line.level, message: line.message, annotations, at: batch.date })
+      }
+    })
+  )
+}
