@@ -17,7 +17,7 @@ import { runComparison } from "./comparison.js"
 import { runHttpClient, waitDelivered } from "./http.js"
 import type { Measurement } from "./peers.js"
 import { countAll, messageFile } from "./peers.js"
-import { chosenPeers, chosenSinks, peerContestants, peerParameters } from "./transport.js"
+import { chosenPeers, chosenSinks, engineWarmup, peerContestants, peerParameters } from "./transport.js"
 
 const node = (sinks: ReadonlyArray<BenchSink>, connections: number) =>
   startServe({
@@ -126,7 +126,7 @@ export const e2e: Scenario = {
   timeLimitMs: 20 * 60_000,
   run: async (context) => {
     const options = context.options
-    const p = peerParameters(options)
+    const p = peerParameters(options, { warmup: engineWarmup })
     const maxRounds = numberOption(options, "rounds", 2)
     const budgetMs = numberOption(options, "budget", 600) * 1000
     const textBytes = numberOption(options, "text-bytes", 800)

@@ -14,7 +14,7 @@ import { runComparison } from "./comparison.js"
 import type { EngineClientConfig, EngineReport, Timeline } from "./engine-client.js"
 import type { Measurement } from "./peers.js"
 import { countAll, messageFile, profileDirectory, settledCount, watch } from "./peers.js"
-import { chosenPeers, chosenSinks, peerContestants, peerParameters } from "./transport.js"
+import { chosenPeers, chosenSinks, engineWarmup, peerContestants, peerParameters } from "./transport.js"
 
 export interface EngineRun {
   readonly queue: EngineClientConfig["queue"]
@@ -102,7 +102,7 @@ const engineScenario = (queue: EngineClientConfig["queue"], target: number): Sce
   timeLimitMs: 15 * 60_000,
   run: async (context) => {
     const options = context.options
-    const p = peerParameters(options)
+    const p = peerParameters(options, { warmup: engineWarmup })
     const maxRounds = numberOption(options, "rounds", 2)
     const budgetMs = numberOption(options, "budget", 600) * 1000
     const batch = numberOption(options, "batch", 100)

@@ -22,6 +22,14 @@ export const subjectLabel: Record<Subject, string> = {
   raw: "Raw pipelined sockets (physical limit)"
 }
 
+/**
+ * Warm-up of the scenarios that run a whole engine (engine, engine-spool, e2e), for every subject.
+ * After 2,000 messages V8's optimizing compiler still took 10–17% of the engine's CPU in the timed run
+ * (perf, per thread: its background threads), falling to ~8% after 6 s: the figures were partly of
+ * start-up, where a server runs for days.
+ */
+export const engineWarmup = 10_000
+
 /** The options every throughput scenario reads, with the transport scenario's defaults. */
 export const peerParameters = (options: Options, defaults: Partial<PeerParameters> = {}): PeerParameters => ({
   messages: numberOption(options, "messages", defaults.messages ?? 20_000),
