@@ -42,13 +42,12 @@ export const formatLines = (batch: LineLogger.Batch): string => {
   const ts = batch.date.toISOString()
   const spans = spansOf(batch.spans, batch.date.getTime())
   let out = ""
-  for (const { annotations, level, message } of batch.lines) {
-    let line = head(ts, level, message)
-    HashMap.forEach(batch.annotations, (value, key) => {
-      if (!(key in annotations)) line += field(key, value)
+  for (const line of batch.lines) {
+    let text = head(ts, line.level, line.message)
+    LineLogger.forEachAnnotation(batch, line, (value, key) => {
+      text += field(key, value)
     })
-    for (const key in annotations) line += field(key, annotations[key])
-    out += line + spans + "}\n"
+    out += text + spans + "}\n"
   }
   return out
 }

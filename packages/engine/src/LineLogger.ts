@@ -1,4 +1,5 @@
-import type { HashMap, List, Logger, LogSpan } from "effect"
+import type { List, Logger, LogSpan } from "effect"
+import { HashMap } from "effect"
 
 /**
  * A logger that takes the engine's per-message lines (one per message delivered, deferred, bounced
@@ -38,3 +39,14 @@ export const make = <Message, Output>(
 
 export const isLineLogger = <Message, Output>(logger: Logger.Logger<Message, Output>): logger is LineLogger<Message, Output> =>
   TypeId in logger
+
+/**
+ * `f` for each annotation of `line` within `batch`, each key once: the fiber's that the line does not
+ * set, then the line's own, in its order (undefined values included, for the caller to leave out).
+ */
+export const forEachAnnotation = (batch: Batch, line: Line, f: (value: unknown, key: string) => void): void => {
+  HashMap.forEach(batch.annotations, (value, key) => {
+    if (!(key in line.annotations)) f(value, key)
+  })
+  for (const key in line.annotations) f(line.annotations[key], key)
+}

@@ -76,12 +76,9 @@ export const embedded = (write: ((line: Line) => void) | undefined): Layer.Layer
     LineLogger.make(Logger.make((options) => handOver(toLine(options))), (batch) => {
       for (const line of batch.lines) {
         const annotations: Record<string, unknown> = {}
-        for (const [key, value] of batch.annotations) {
-          if (value !== undefined && !(key in line.annotations)) annotations[key] = value
-        }
-        for (const key in line.annotations) {
-          if (line.annotations[key] !== undefined) annotations[key] = line.annotations[key]
-        }
+        LineLogger.forEachAnnotation(batch, line, (value, key) => {
+          if (value !== undefined) annotations[key] = value
+        })
         handOver({ level: line.level, message: line.message, annotations, at: batch.date })
       }
     })
