@@ -72,6 +72,11 @@ export interface SluiceShape {
   readonly subscribe: Effect.Effect<Queue.Dequeue<DeliveryEvent>, never, Scope.Scope>
   /** The queue is open and at least one upstream can take mail. */
   readonly ready: Effect.Effect<boolean>
+  /**
+   * SMTP transactions on the wire now: written to an upstream connection, not yet answered (a message
+   * waiting for a connection or a rate limit is not among them).
+   */
+  readonly onWire: () => number
   /** Applies a raw delivery status notification (RFC 3464) or abuse report (RFC 5965) to the message it is about. */
   readonly feedback: (raw: Uint8Array) => Effect.Effect<Feedback.FeedbackResult, Feedback.InvalidReport | QueueError>
   /** Records a complaint against message `id` by `address` (else its only recipient); none when there is no such message. */
@@ -187,6 +192,7 @@ const make = (config: SluiceConfig, options: Options): Effect.Effect<SluiceShape
       events: Stream.unwrapScoped(Effect.map(subscribe, (subscription) => Stream.fromQueue(subscription))),
       subscribe,
       ready: Effect.map(queue.isOpen, (open) => open && scheduler.canDeliver()),
+      onWire: scheduler.onWire,
       feedback: feedback.apply,
       complain: feedback.complain
     }

@@ -175,17 +175,17 @@ const seqsAt = (api: Running) =>
   api.sink.messages.map((m) => Number(/^X-Seq: (\d+)/m.exec(m.data.toString())?.[1])).sort((a, b) => a - b)
 
 /**
- * POSTs each body to /v1/messages on a connection of its own, written all at once when every
+ * POSTs each body to `path` on a connection of its own, written all at once when every
  * connection has been open and used (a GET /healthz), so that the server reads them in the same
  * turn, as it reads a busy server's keep-alive connections; each answer's status and head.
  */
-const together = (base: string, bodies: ReadonlyArray<string>) =>
+const together = (base: string, bodies: ReadonlyArray<string>, path = "/v1/messages") =>
   Effect.async<ReadonlyArray<{ readonly status: number; readonly head: string }>>((resume) => {
     const { hostname, port } = new URL(base)
     const answers: Array<{ status: number; head: string }> = []
     let ready = 0
     const post = (body: string) =>
-      `POST /v1/messages HTTP/1.1\r\nhost: ${hostname}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      `POST ${path} HTTP/1.1\r\nhost: ${hostname}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
     const sockets = bodies.map((_, i) => {
       const socket = Net.connect(Number(port), hostname, () => socket.write(`GET /healthz HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`))
       let text = ""
@@ -313,11 +313,17 @@ describe("the fast path answers what the HttpApi app answers", () => {
   it.scopedLive("more requests read together than a group takes: the rest go as the next group, none lost or doubled", () =>
     Effect.gen(function*() {
       const api = yield* start()
-      // 120 posts read in one turn: a group takes 100 messages at most, the other 20 follow it.
-      const answers = yield* together(api.base, Array.from({ length: 120 }, (_, i) => JSON.stringify(message(i))))
+      // With nothing on the wire a group takes 1,000 messages at most: three batches of 500 read in
+      // one turn go as two groups. Then 120 posts, while the first mail is still being delivered or
+      // not (a group then takes 100 at most): whichever bound holds, every message goes once.
+      const batches = Array.from({ length: 3 }, (_, b) =>
+        JSON.stringify({ messages: Array.from({ length: 500 }, (_, i) => message(b * 500 + i)) }))
+      const batchAnswers = yield* together(api.base, batches, "/v1/messages/batch")
+      expect(batchAnswers.map((a) => a.status)).toEqual([202, 202, 202])
+      const answers = yield* together(api.base, Array.from({ length: 120 }, (_, i) => JSON.stringify(message(1500 + i))))
       expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 120 }, () => 202))
-      yield* until(() => api.sink.messages.length >= 120, "120 messages at the sink")
-      expect(seqsAt(api)).toEqual(Array.from({ length: 120 }, (_, i) => i))
+      yield* until(() => api.sink.messages.length >= 1620, "1,620 messages at the sink")
+      expect(seqsAt(api)).toEqual(Array.from({ length: 1620 }, (_, i) => i))
     }))
 
   it.scopedLive("many single posts at once: each its own id, each message sent once", () =>

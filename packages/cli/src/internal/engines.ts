@@ -63,6 +63,7 @@ export const make = <R>(
       events: Stream.unwrap(Effect.sync(() => current.sluice.events)),
       subscribe: Effect.suspend(() => current.sluice.subscribe),
       ready: Effect.suspend(() => current.sluice.ready),
+      onWire: () => current.sluice.onWire(),
       feedback: (raw) => Effect.suspend(() => current.sluice.feedback(raw)),
       complain: (id, address) => Effect.suspend(() => current.sluice.complain(id, address))
     }

@@ -25,6 +25,8 @@ export interface SchedulerShape {
   readonly delivering: ReadonlyMap<string, string>
   /** True while at least one upstream can take mail: it has answered, and its circuit is closed. */
   readonly canDeliver: () => boolean
+  /** Transactions written to upstream connections and not yet answered. */
+  readonly onWire: () => number
   /**
    * Takes the jobs of `ids` that wait with the scheduler (buffered, in a line, in a mailbox; not on a
    * connection) out of its hands and answers their ids: leased still, for the caller to hand back.
@@ -357,6 +359,11 @@ export const make = ({ classify, config, queue, reporter, suspensions }: Setting
       },
       delivering,
       canDeliver: () => actors.some((actor) => actor.breaker.state === "closed" && actor.breaker.reached),
+      onWire: () => {
+        let n = 0
+        for (const actor of actors) n += actor.inFlight
+        return n
+      },
       giveBack: (ids) => {
         const mine = (job: Job) => ids.has(job.message.id)
         const back = fair.takeWhere(mine)
