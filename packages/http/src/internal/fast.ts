@@ -65,19 +65,20 @@ const notReady = new Problem.Problem({ status: 503, detail: "the queue is closed
 const maxCommitting = 1
 
 /**
- * Messages a group takes at most (a request is never split) while the engine has messages on the wire:
- * a group is composed and encoded in one turn of the event loop, so a larger one holds back the replies
- * the upstream connections wait for, and its garbage lives long enough to be promoted. At 100 (a batch
- * request, or 100 single posts) `sluice serve` delivered ~12% more, end to end, for ~15% less CPU per
- * message than with no bound, and what it accepted under load reached the upstreams in tens of ms, not
- * seconds; 300 or 500, even with two groups committing at once, delivered 10–15% less (4 rounds alternating).
+ * Messages a group takes at most (a request is never split) while mail has been on the wire within
+ * `idleAfterMs`: a group is composed and encoded in one turn of the event loop, so a larger one holds
+ * back the replies the upstream connections wait for, and its garbage lives long enough to be
+ * promoted. At 100 (a batch request, or 100 single posts) `sluice serve` delivered ~12% more, end to
+ * end, for ~15% less CPU per message than with no bound, and what it accepted under load reached the
+ * upstreams in tens of ms, not seconds; 300 or 500, even with two groups committing at once, delivered
+ * 10–15% less (4 rounds alternating).
  */
 const groupMessages = 100
 
 /**
  * With nothing on the wire no connection waits on the event loop, and the commit is what bounds a burst:
  * one fsync'd LMDB transaction (two fdatasyncs of ~0.8 ms here) for a group of 100 messages took ~2.7 ms
- * of each ~3.6 ms cycle, the event loop idle for 40% of it. Up to a full batch request's worth (1,000)
+ * of each ~3.6 ms cycle, and the event loop sat idle for 40% of the time. Up to a full batch request's worth (1,000)
  * share one: batches of 100 with nothing to deliver, 3 rounds alternating, 25,500–26,700 →
  * 34,300–34,900 accepted/s and 36.7 → 31.9 µs of serve CPU per message.
  */
